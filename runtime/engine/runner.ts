@@ -1,0 +1,356 @@
+import { defer, from, lastValueFrom, concatMap, mergeMap, defaultIfEmpty, groupBy, toArray } from 'rxjs';
+import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
+import { systemClock } from '../clock.ts';
+import { silentLogger, type Logger } from '../logger.ts';
+import { Metrics } from '../metrics.ts';
+import type {
+  BatchControl,
+  Clock,
+  ConsumedBatch,
+  EventLog,
+  LogConsumer,
+  LogProducer,
+  LogRecord,
+  ProduceRecord,
+  Serde,
+  WorkerPool,
+} from '../ports.ts';
+import { deadLetterOf } from './dead-letter.ts';
+import type { ErrorOutcome, ErrorPolicy, RecordMeta, RetryPolicy, Services, StepContext, Topology } from './topology.ts';
+import { topicsOf } from './topology.ts';
+
+/** The adapters a topology runs on. */
+export interface RuntimeAdapters<S extends Services = Services> {
+  readonly log: EventLog;
+  readonly serde: Serde;
+  readonly services?: S;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  readonly pool?: WorkerPool;
+}
+
+/** A running topology. */
+export interface RunningTopology {
+  readonly name: string;
+  /** Settles when the topology stopped: resolves after `stop()`, rejects when a record failed with policy `fail`. */
+  readonly done: Promise<void>;
+  /**
+   * Graceful shutdown: stop fetching, let in-flight records finish and commit, leave the group.
+   * Past `deadlineMs` the remaining work is abandoned uncommitted (it will be replayed).
+   */
+  stop(options?: { deadlineMs?: number }): Promise<void>;
+}
+
+/** Thrown inside a batch when shutdown passed its deadline: the batch is left uncommitted. */
+class Abandoned extends Error {}
+
+/** Thrown when a record failed under policy `fail`: the topology stops without committing it. */
+class Escalated extends Error {}
+
+interface Failure {
+  readonly error: PipelineError;
+  readonly attempts: number;
+  readonly firstAt: number;
+  readonly lastAt: number;
+}
+
+function backoff(policy: RetryPolicy, attempt: number): number {
+  return Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (attempt - 1));
+}
+
+/**
+ * Run a topology on the given adapters until stopped.
+ *
+ * Semantics (the same on memory, disk and Kafka logs): records of one partition arrive in
+ * batches; within a batch, records with the same key run in order and distinct keys run
+ * concurrently up to `maxInFlight`; outputs and dead letters of the batch are produced, then
+ * the batch's offset is committed — so a crash at any point replays, never loses, and
+ * idempotent sinks (keys derived from content and event ids) make replays change nothing.
+ */
+export async function runTopology<S extends Services>(
+  topology: Topology<S>,
+  adapters: RuntimeAdapters<S>,
+): Promise<RunningTopology> {
+  const t = topology as unknown as Topology<Services>;
+  const { log, serde } = adapters;
+  const clock = adapters.clock ?? systemClock;
+  const logger = (adapters.logger ?? silentLogger).child({ topology: t.name });
+  const metrics = adapters.metrics ?? new Metrics();
+  const services = (adapters.services ?? {}) as Services;
+  const abort = new AbortController();
+
+  await log.ensureTopics(topicsOf(t).map((name) => ({ name })));
+  const producer: LogProducer = await log.producer();
+  const consumer: LogConsumer = await log.consumer({
+    group: t.source.group,
+    topics: [t.source.topic.name],
+    fromBeginning: t.source.fromBeginning ?? true,
+    maxBatchRecords: t.run.maxBatchRecords,
+  });
+
+  const policyOf = (p: ErrorPolicy | undefined): { retry: RetryPolicy; otherwise: ErrorOutcome } => ({
+    retry: { ...t.errors.retry, ...p?.retry },
+    otherwise: p?.otherwise ?? t.errors.otherwise,
+  });
+
+  /** Run `fn` under the supervision policy: retriable errors retry with backoff, others fail at once. */
+  async function supervised<T>(
+    step: string,
+    policy: ErrorPolicy | undefined,
+    meta: RecordMeta,
+    labels: StepContext['labels'],
+    fn: (ctx: StepContext<Services>) => Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
+    const { retry } = policyOf(policy);
+    let firstAt = 0;
+    const started = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      const ctx: StepContext<Services> = {
+        topology: t.name,
+        step,
+        attempt,
+        record: meta,
+        services,
+        clock,
+        logger,
+        pool: adapters.pool,
+        signal: abort.signal,
+        labels,
+      };
+      try {
+        const value = await fn(ctx);
+        metrics.observe({ topology: t.name, step, schema_id: String(meta.schemaId), ...labels }, (performance.now() - started) / 1000);
+        return { ok: true, value };
+      } catch (err) {
+        if (err instanceof Abandoned || err instanceof Escalated) throw err;
+        const error = PipelineError.from(err);
+        const now = clock.now();
+        if (attempt === 1) firstAt = now;
+        const outcomeLabels = { topology: t.name, step, schema_id: String(meta.schemaId), ...labels };
+        if (error.retriable && attempt < retry.attempts) {
+          metrics.count({ ...outcomeLabels, outcome: 'retry' });
+          logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'step failed, retrying');
+          try {
+            await clock.sleep(backoff(retry, attempt), abort.signal);
+          } catch {
+            throw new Abandoned('shutdown during retry backoff');
+          }
+          continue;
+        }
+        metrics.count({ ...outcomeLabels, outcome: String(error.code) });
+        return { ok: false, failure: { error, attempts: attempt, firstAt, lastAt: now } };
+      }
+    }
+  }
+
+  /** Process one record; pushes its outputs and dead letters. */
+  async function processRecord(record: LogRecord, out: ProduceRecord[]): Promise<void> {
+    const baseMeta = {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: record.key === null ? null : record.key.toString('utf8'),
+      headers: record.headers,
+      timestamp: record.timestamp,
+    };
+    const labels: StepContext['labels'] = {};
+    const fail = async (step: string, f: Failure, outcome: ErrorOutcome): Promise<void> => {
+      const where = { topology: t.name, step };
+      if (outcome === 'fail') {
+        logger.error({ step, code: f.error.code, err: f.error.message, offset: record.offset }, 'record failed, stopping topology');
+        throw new Escalated(`${t.name}/${step}: ${f.error.message}`, { cause: f.error });
+      }
+      if (outcome === 'skip') {
+        metrics.count({ topology: t.name, step, outcome: 'skipped' });
+        return;
+      }
+      const letter = deadLetterOf(record, where, f.error, f.attempts, f.firstAt, f.lastAt);
+      out.push({
+        topic: t.deadLetterTopic,
+        key: record.key,
+        value: await serde.encode(t.deadLetterTopic, letter),
+        headers: { 'cf-error-code': letter.errorCode, 'cf-topology': t.name, 'cf-step': step },
+      });
+      metrics.count({ topology: t.name, step, outcome: 'dead_letter' });
+      logger.info({ step, code: letter.errorCode, offset: record.offset, partition: record.partition }, 'record dead-lettered');
+    };
+
+    if (record.value === null) {
+      metrics.count({ topology: t.name, step: 'decode', outcome: 'tombstone' });
+      return;
+    }
+    const value = record.value;
+    let meta: RecordMeta = { ...baseMeta, schemaId: -1 };
+    const decoded = await supervised('decode', { retry: { attempts: 1 } }, meta, labels, async () => serde.decode(t.source.topic.name, value));
+    if (!decoded.ok) return fail('decode', decoded.failure, 'dead-letter');
+    meta = { ...baseMeta, schemaId: decoded.value.schemaId };
+    metrics.count({ topology: t.name, step: 'decode', schema_id: String(meta.schemaId), outcome: 'ok' });
+
+    let values: unknown[] = [decoded.value.value];
+    for (const step of t.steps) {
+      const next: unknown[] = [];
+      for (const v of values) {
+        const res = await supervised(step.name, step.errors, meta, labels, async (ctx) => {
+          switch (step.kind) {
+            case 'map':
+              return [await (step.fn as (v: unknown, c: StepContext) => unknown)(v, ctx)];
+            case 'flatMap':
+              return [...(await (step.fn as (v: unknown, c: StepContext) => Promise<readonly unknown[]>)(v, ctx))];
+            case 'worker': {
+              const pool = adapters.pool;
+              if (pool === undefined) throw new PipelineError(ErrorCodes.INTERNAL, `step ${step.name} needs a worker pool`);
+              const { task, transfer } = step.toTask
+                ? await (step.toTask as (v: unknown, c: StepContext) => Promise<{ task: unknown; transfer?: ArrayBuffer[] }>)(v, ctx)
+                : { task: v, transfer: [] };
+              const result = await pool.run(step.module, task, transfer ?? []);
+              return [step.fromResult ? await (step.fromResult as (r: unknown, v: unknown, c: StepContext) => unknown)(result, v, ctx) : result];
+            }
+          }
+        });
+        if (!res.ok) {
+          await fail(step.name, res.failure, policyOf(step.errors).otherwise);
+          continue;
+        }
+        if (res.value.length === 0) metrics.count({ topology: t.name, step: step.name, outcome: 'dropped', ...labels });
+        else metrics.count({ topology: t.name, step: step.name, schema_id: String(meta.schemaId), outcome: 'ok', ...labels }, res.value.length);
+        next.push(...res.value);
+      }
+      values = next;
+      if (values.length === 0) return;
+    }
+
+    for (const v of values) {
+      for (const sink of t.sinks) {
+        if (sink.kind === 'effect') {
+          const res = await supervised(sink.name, sink.errors, meta, labels, (ctx) =>
+            (sink.write as (v: unknown, c: StepContext) => Promise<void>)(v, ctx),
+          );
+          if (!res.ok) {
+            await fail(sink.name, res.failure, policyOf(sink.errors).otherwise);
+            return;
+          }
+          metrics.count({ topology: t.name, step: sink.name, outcome: 'ok', ...labels });
+          continue;
+        }
+        const res = await supervised(sink.name, { retry: { attempts: 1 } }, meta, labels, async (ctx) => {
+          const selected = sink.select ? (sink.select as (v: unknown, c: StepContext) => unknown)(v, ctx) : v;
+          if (selected === undefined) return undefined;
+          const key = (sink.key as (v: unknown, c: StepContext) => string | null)(v, ctx);
+          const headers = sink.headers ? (sink.headers as (v: unknown, c: StepContext) => Record<string, string>)(v, ctx) : {};
+          return {
+            topic: sink.topic.name,
+            key,
+            value: await serde.encode(sink.topic.name, selected),
+            headers: { ...headers, 'cf-source': `${record.topic}/${record.partition}/${record.offset}`, 'cf-topology': t.name },
+          } satisfies ProduceRecord;
+        });
+        if (!res.ok) {
+          await fail(sink.name, res.failure, 'dead-letter');
+          return;
+        }
+        if (res.value !== undefined) {
+          out.push(res.value);
+          metrics.count({ topology: t.name, step: sink.name, schema_id: String(meta.schemaId), outcome: 'ok', ...labels });
+        }
+      }
+    }
+  }
+
+  /** Produce with retries while the broker is unavailable; only shutdown past the deadline gives up. */
+  async function produceAll(records: ProduceRecord[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await producer.send(records);
+        return;
+      } catch (err) {
+        const error = PipelineError.from(err);
+        logger.warn({ attempt, code: error.code, err: error.message }, 'produce failed, retrying');
+        try {
+          await clock.sleep(backoff(t.errors.retry, Math.min(attempt, 10)), abort.signal);
+        } catch {
+          throw new Abandoned('shutdown while producing');
+        }
+      }
+    }
+  }
+
+  async function handleBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
+    const heartbeat = setInterval(() => {
+      control.heartbeat().catch(() => undefined);
+    }, 1_000);
+    metrics.inFlightAdd(t.name, batch.records.length);
+    try {
+      const out: ProduceRecord[] = [];
+      await lastValueFrom(
+        from(batch.records).pipe(
+          // Same key → same group → strictly in order; distinct keys run concurrently.
+          groupBy((r) => (r.key === null ? `\u0000${r.offset}` : r.key.toString('base64'))),
+          mergeMap((group) => group.pipe(toArray()), Number.POSITIVE_INFINITY),
+          mergeMap(
+            (records) => from(records).pipe(concatMap((r) => defer(() => processRecord(r, out)))),
+            t.run.maxInFlight,
+          ),
+          defaultIfEmpty(undefined),
+        ),
+      );
+      if (out.length > 0) await produceAll(out);
+      const last = batch.records[batch.records.length - 1];
+      if (last !== undefined) {
+        await control.commit(String(BigInt(last.offset) + 1n));
+        metrics.setLag(t.name, batch.topic, batch.partition, Number(BigInt(batch.highWatermark) - BigInt(last.offset) - 1n));
+      }
+    } catch (err) {
+      if (err instanceof Abandoned) {
+        logger.warn({ partition: batch.partition }, 'batch abandoned at shutdown; it will be replayed');
+        return;
+      }
+      if (err instanceof Escalated) {
+        // Policy `fail`: leave the batch uncommitted and stop the whole topology.
+        fatal ??= err.cause as PipelineError;
+        void consumer.stop();
+        return;
+      }
+      throw err;
+    } finally {
+      clearInterval(heartbeat);
+      metrics.inFlightAdd(t.name, -batch.records.length);
+    }
+  }
+
+  let fatal: PipelineError | undefined;
+  logger.info({ source: t.source.topic.name, group: t.source.group, log: log.kind }, 'topology starting');
+  const done = consumer.run(handleBatch).then(
+    async () => {
+      await producer.close();
+      if (fatal !== undefined) {
+        logger.error({ code: fatal.code, err: fatal.message }, 'topology failed');
+        throw fatal;
+      }
+      logger.info('topology stopped');
+    },
+    async (err: unknown) => {
+      await producer.close().catch(() => undefined);
+      const cause = PipelineError.from(err);
+      logger.error({ code: cause.code, err: cause.message }, 'topology failed');
+      throw cause;
+    },
+  );
+  // Callers that never await `done` must not crash the process with an unhandled rejection.
+  done.catch(() => undefined);
+
+  return {
+    name: t.name,
+    done,
+    async stop(options = {}) {
+      const deadline = options.deadlineMs ?? 30_000;
+      const timer = setTimeout(() => abort.abort(new PipelineError(ErrorCodes.SHUTDOWN, 'shutdown deadline passed')), deadline);
+      try {
+        await consumer.stop();
+        await done.catch(() => undefined);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,210 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
+import { defineTopology, describe as describeTopology, effect, filter, flatMap, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
+import { TopologyTestDriver } from '../../../runtime/engine/test-driver.ts';
+
+interface Order {
+  id: string;
+  customer: string;
+  seq: number;
+  amount: number;
+}
+
+const orders = topic<Order>('orders');
+const enriched = topic('orders.enriched');
+
+function passthrough(extra: Partial<Parameters<typeof defineTopology>[0]> = {}) {
+  return defineTopology({
+    name: 'enrich',
+    source: { topic: orders, group: 'enrich' },
+    steps: [map<Order, Order & { vat: number }>('add-vat', (o) => ({ ...o, vat: o.amount * 0.2 }))],
+    sinks: [toTopic(enriched, { key: (o: Order) => o.customer })],
+    ...extra,
+  });
+}
+
+test('every input reaches the output topic once, keyed, with order kept per key', async () => {
+  const driver = new TopologyTestDriver(passthrough());
+  const inputs: Order[] = [];
+  for (let i = 0; i < 60; i++) inputs.push({ id: `o${i}`, customer: `c${i % 4}`, seq: Math.floor(i / 4), amount: i });
+  await driver.pipe(inputs, { key: (v) => (v as Order).customer });
+  await driver.settle();
+  const out = await driver.read<Order & { vat: number }>('orders.enriched');
+  assert.equal(out.length, 60);
+  assert.deepEqual(new Set(out.map((o) => o.value.id)).size, 60);
+  for (const c of ['c0', 'c1', 'c2', 'c3']) {
+    const seqs = out.filter((o) => o.key === c).map((o) => o.value.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `order kept for ${c}`);
+  }
+  assert.equal(out[0]!.value.vat, out[0]!.value.amount * 0.2);
+  assert.match(out[0]!.headers['cf-source'] ?? '', /^orders\/\d+\/\d+$/);
+  await driver.close();
+});
+
+test('a retriable error is retried with backoff and then succeeds', async () => {
+  let calls = 0;
+  const t = defineTopology({
+    name: 'flaky',
+    source: { topic: orders, group: 'flaky' },
+    steps: [
+      map<Order, Order>('flaky-step', (o, ctx) => {
+        calls++;
+        if (ctx.attempt < 3) throw new PipelineError(ErrorCodes.STORAGE_UNAVAILABLE, 'down', { retriable: true });
+        return o;
+      }),
+    ],
+    sinks: [toTopic(enriched, { key: () => null })],
+    errors: { retry: { attempts: 5, initialDelayMs: 1000 } },
+  });
+  const driver = new TopologyTestDriver(t);
+  const before = driver.clock.now();
+  await driver.pipe([{ id: 'a', customer: 'x', seq: 0, amount: 1 }]);
+  await driver.settle();
+  assert.equal(calls, 3);
+  assert.equal((await driver.read('orders.enriched')).length, 1);
+  assert.equal((await driver.deadLetters()).length, 0);
+  // two backoffs: 1000ms then 2000ms on the fake clock
+  assert.ok(driver.clock.now() - before >= 3000);
+  assert.equal(await driver.metrics.recordCount({ topology: 'flaky', step: 'flaky-step', outcome: 'retry' }), 2);
+  await driver.close();
+});
+
+test('a non-retriable error dead-letters the original bytes and headers; the stream keeps going', async () => {
+  const t = defineTopology({
+    name: 'strict',
+    source: { topic: orders, group: 'strict' },
+    steps: [
+      map<Order, Order>('validate', (o) => {
+        if (o.amount < 0) throw new PipelineError('AMOUNT_NEGATIVE', `amount ${o.amount} < 0`, { context: { id: o.id } });
+        return o;
+      }),
+    ],
+    sinks: [toTopic(enriched, { key: (o: Order) => o.id })],
+  });
+  const driver = new TopologyTestDriver(t);
+  await driver.pipe(
+    [
+      { id: 'good1', customer: 'a', seq: 0, amount: 1 },
+      { id: 'bad', customer: 'a', seq: 1, amount: -5 },
+      { id: 'good2', customer: 'a', seq: 2, amount: 2 },
+    ],
+    { key: (v) => (v as Order).id, headers: { trace: 't-1' } },
+  );
+  await driver.settle();
+  const out = await driver.read<Order>('orders.enriched');
+  assert.deepEqual(out.map((o) => o.value.id).sort(), ['good1', 'good2']);
+  const dlq = await driver.deadLetters();
+  assert.equal(dlq.length, 1);
+  const letter = dlq[0]!;
+  assert.equal(letter.errorCode, 'AMOUNT_NEGATIVE');
+  assert.equal(letter.step, 'validate');
+  assert.equal(letter.topology, 'strict');
+  assert.equal(letter.attempts, 1);
+  assert.equal(letter.sourceTopic, 'orders');
+  assert.equal(letter.headers.trace, 't-1');
+  assert.equal(Buffer.from(letter.key!).toString(), 'bad');
+  const original = await driver.serde.decode('orders', Buffer.from(letter.value!));
+  assert.equal((original.value as Order).id, 'bad');
+  assert.deepEqual(JSON.parse(letter.context), { id: 'bad' });
+  await driver.close();
+});
+
+test('retries are bounded: an always-failing retriable step ends in the dead-letter topic with its attempt count', async () => {
+  const t = defineTopology({
+    name: 'down',
+    source: { topic: orders, group: 'down' },
+    steps: [map('always-down', () => { throw new PipelineError(ErrorCodes.TIMEOUT, 'timed out', { retriable: true }); })],
+    sinks: [toTopic(enriched, { key: () => null })],
+    errors: { retry: { attempts: 4, initialDelayMs: 10 } },
+  });
+  const driver = new TopologyTestDriver(t);
+  await driver.pipe([{ id: 'a', customer: 'x', seq: 0, amount: 1 }]);
+  await driver.settle();
+  const dlq = await driver.deadLetters();
+  assert.equal(dlq.length, 1);
+  assert.equal(dlq[0]!.attempts, 4);
+  assert.equal(dlq[0]!.retriable, true);
+  assert.equal(dlq[0]!.errorCode, ErrorCodes.TIMEOUT);
+  assert.ok(dlq[0]!.lastFailureAt > dlq[0]!.firstFailureAt);
+  await driver.close();
+});
+
+test('bad frames are dead-lettered at decode with a stable code', async () => {
+  const driver = new TopologyTestDriver(passthrough());
+  await driver.pipeRaw([{ value: Buffer.from([1, 0, 0, 0, 0, 123]) }, { value: Buffer.from([0, 0]) }, { value: Buffer.from('\u0000\u0000\u0000\u0000\u0000{not json') }]);
+  await driver.pipe([{ id: 'ok', customer: 'c', seq: 0, amount: 3 }]);
+  await driver.settle();
+  const codes = (await driver.deadLetters()).map((d) => d.errorCode).sort();
+  assert.deepEqual(codes, [ErrorCodes.PAYLOAD_TRUNCATED, ErrorCodes.SCHEMA_BAD_MAGIC, ErrorCodes.SCHEMA_MISMATCH].sort());
+  assert.equal((await driver.read('orders.enriched')).length, 1);
+  await driver.close();
+});
+
+test("policy 'fail' stops the topology and leaves the failing record uncommitted", async () => {
+  const t = passthrough({
+    name: 'fragile',
+    source: { topic: orders, group: 'fragile' },
+    steps: [map<Order, Order>('explode', (o) => { if (o.id === 'boom') throw new Error('kaboom'); return o; })],
+    errors: { otherwise: 'fail' },
+  });
+  const driver = new TopologyTestDriver(t, { partitions: 1 });
+  await driver.pipe([{ id: 'boom', customer: 'c', seq: 0, amount: 1 }]);
+  await assert.rejects(driver.done!, (err: unknown) => err instanceof PipelineError && /kaboom/.test(err.message));
+  assert.equal(await driver.idle(), false);
+  assert.equal((await driver.deadLetters()).length, 0);
+  await driver.close();
+});
+
+test('flatMap fans out, filter drops, effects run before the offset is committed', async () => {
+  const written = new Map<string, number>();
+  const t = defineTopology({
+    name: 'fan',
+    source: { topic: orders, group: 'fan' },
+    steps: [
+      filter<Order>('positive', (o) => o.amount > 0),
+      flatMap<Order, { id: string; part: number }>('split', (o) => [0, 1, 2].map((part) => ({ id: o.id, part }))),
+    ],
+    sinks: [
+      effect<{ id: string; part: number }>('store', (v) => {
+        const k = `${v.id}#${v.part}`;
+        written.set(k, (written.get(k) ?? 0) + 1);
+        return Promise.resolve();
+      }),
+      toTopic(enriched, { key: (v: { id: string }) => v.id }),
+    ],
+  });
+  const driver = new TopologyTestDriver(t);
+  await driver.pipe([
+    { id: 'a', customer: 'c', seq: 0, amount: 1 },
+    { id: 'z', customer: 'c', seq: 1, amount: 0 },
+  ]);
+  await driver.settle();
+  assert.equal((await driver.read('orders.enriched')).length, 3);
+  assert.deepEqual([...written.keys()].sort(), ['a#0', 'a#1', 'a#2']);
+  assert.equal(await driver.metrics.recordCount({ topology: 'fan', step: 'positive', outcome: 'dropped' }), 1);
+  await driver.close();
+});
+
+test('describe() prints the named graph', () => {
+  assert.equal(
+    describeTopology(passthrough()),
+    [
+      'Topology: enrich',
+      '  Source: orders (group: enrich)',
+      '    --> decode',
+      '  Processor: add-vat (map, in-process, on error: dead-letter)',
+      '    <-- decode',
+      '  Sink: to-orders-enriched (topic: orders.enriched)',
+      '    <-- add-vat',
+      '  Dead letters: dead-letter (retry: 5 attempts, 100ms x2 up to 10000ms; then dead-letter)',
+    ].join('\n'),
+  );
+});
+
+test('defineTopology rejects bad names and duplicate steps naming the problem', () => {
+  assert.throws(
+    () => defineTopology({ name: 'Bad Name', source: { topic: orders, group: 'g' }, steps: [map('a', (x) => x), map('a', (x) => x)], sinks: [toTopic(enriched, { key: () => null })] }),
+    /name "Bad Name".*step name "a" is used twice/,
+  );
+});
