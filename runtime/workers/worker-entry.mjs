@@ -2,7 +2,7 @@
 // registers the TypeScript loader (tsx) for this thread, then runs processor modules by URL.
 // Results and errors cross back as plain data; buffers in results are transferred, not copied.
 import { register } from 'tsx/esm/api';
-import { move } from 'piscina';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 
 register();
 
@@ -54,7 +54,10 @@ export default async function run({ module, task }) {
     const fn = await load(module);
     const result = await fn(task);
     const buffers = [...new Set(transferables(result))];
-    return buffers.length > 0 ? move({ ok: true, result }, buffers) : { ok: true, result };
+    const outcome = { ok: true, result };
+    if (buffers.length === 0) return outcome;
+    // Piscina's Transferable protocol: the value is posted with its buffers moved, not copied.
+    return move({ [transferableSymbol]: buffers, [valueSymbol]: outcome });
   } catch (err) {
     return { ok: false, error: serialize(err) };
   }

@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ErrorCodes, PipelineError } from '../schemas/errors.ts';
+
+const port = z.coerce.number().int().min(1).max(65_535);
+const positiveInt = z.coerce.number().int().min(1);
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const list = z.union([z.array(z.string()), z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))]);
+
+/** The one typed configuration tree of a captionflow process. */
+export const ConfigSchema = z.object({
+  mode: z.enum(['embedded', 'distributed']).default('embedded'),
+  dataDir: z.string().min(1).default('.data'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  workers: z.object({ size: positiveInt.default(availableParallelism()) }).prefault({}),
+  log: z
+    .object({
+      fsync: z.enum(['always', 'batch']).default('batch'),
+      partitions: positiveInt.default(3),
+      retentionHours: z.coerce.number().positive().optional(),
+    })
+    .prefault({}),
+  kafka: z
+    .object({
+      brokers: list.default(['127.0.0.1:9092']),
+      clientId: z.string().default('captionflow'),
+      replicationFactor: positiveInt.default(1),
+    })
+    .prefault({}),
+  schemaRegistry: z.object({ url: z.url().default('http://127.0.0.1:8081') }).prefault({}),
+  s3: z
+    .object({
+      endpoint: z.url().default('http://127.0.0.1:9000'),
+      accessKey: z.string().default(''),
+      secretKey: z.string().default(''),
+      region: z.string().default('us-east-1'),
+      bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name').default('captionflow'),
+    })
+    .prefault({}),
+  mongo: z.object({ url: z.string().regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URL').default('mongodb://127.0.0.1:27017'), database: z.string().default('captionflow') }).prefault({}),
+  http: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8080),
+      apiKeys: list.default([]),
+    })
+    .prefault({}),
+  metrics: z.object({ enabled: bool.default(true), port: port.default(9464) }).prefault({}),
+  shutdownDeadlineMs: positiveInt.default(30_000),
+});
+
+/** The validated configuration. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Environment variables and the config keys they set (also the README's configuration table). */
+export const ENV_KEYS: Readonly<Record<string, string>> = {
+  CAPTIONFLOW_MODE: 'mode',
+  CAPTIONFLOW_DATA_DIR: 'dataDir',
+  CAPTIONFLOW_LOG_LEVEL: 'logLevel',
+  CAPTIONFLOW_WORKERS: 'workers.size',
+  CAPTIONFLOW_LOG_FSYNC: 'log.fsync',
+  CAPTIONFLOW_LOG_PARTITIONS: 'log.partitions',
+  CAPTIONFLOW_LOG_RETENTION_HOURS: 'log.retentionHours',
+  CAPTIONFLOW_KAFKA_BROKERS: 'kafka.brokers',
+  CAPTIONFLOW_KAFKA_CLIENT_ID: 'kafka.clientId',
+  CAPTIONFLOW_SCHEMA_REGISTRY_URL: 'schemaRegistry.url',
+  CAPTIONFLOW_S3_ENDPOINT: 's3.endpoint',
+  CAPTIONFLOW_S3_ACCESS_KEY: 's3.accessKey',
+  CAPTIONFLOW_S3_SECRET_KEY: 's3.secretKey',
+  CAPTIONFLOW_S3_REGION: 's3.region',
+  CAPTIONFLOW_S3_BUCKET: 's3.bucket',
+  CAPTIONFLOW_MONGO_URL: 'mongo.url',
+  CAPTIONFLOW_MONGO_DATABASE: 'mongo.database',
+  CAPTIONFLOW_HTTP_HOST: 'http.host',
+  CAPTIONFLOW_HTTP_PORT: 'http.port',
+  CAPTIONFLOW_API_KEYS: 'http.apiKeys',
+  CAPTIONFLOW_METRICS_ENABLED: 'metrics.enabled',
+  CAPTIONFLOW_METRICS_PORT: 'metrics.port',
+  CAPTIONFLOW_SHUTDOWN_DEADLINE_MS: 'shutdownDeadlineMs',
+};
+
+/** Keys whose values are secrets: never echoed in errors or logs. */
+const SECRET_KEYS = new Set(['s3.secretKey', 's3.accessKey', 'http.apiKeys']);
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function getPath(source: unknown, path: readonly PropertyKey[]): unknown {
+  let node = source;
+  for (const part of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  return node;
+}
+
+/**
+ * Load the configuration: defaults, then the JSON file named by `CAPTIONFLOW_CONFIG` (or
+ * `options.file`), then environment variables, then `overrides`. A bad value fails at start
+ * with a message naming the key, the value (secrets masked) and what was expected.
+ */
+export function loadConfig(
+  options: { env?: NodeJS.ProcessEnv; file?: string; overrides?: Record<string, unknown> } = {},
+): Config {
+  const env = options.env ?? process.env;
+  const raw: Record<string, unknown> = {};
+  const file = options.file ?? env.CAPTIONFLOW_CONFIG;
+  if (file !== undefined && file !== '') {
+    try {
+      Object.assign(raw, JSON.parse(readFileSync(resolve(file), 'utf8')) as Record<string, unknown>);
+    } catch (err) {
+      throw new PipelineError(ErrorCodes.CONFIG_INVALID, `config file ${file} could not be read as JSON: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const origin = new Map<string, string>();
+  for (const [name, path] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') {
+      setPath(raw, path, value);
+      origin.set(path, name);
+    }
+  }
+  for (const [path, value] of Object.entries(options.overrides ?? {})) setPath(raw, path, value);
+  const parsed = ConfigSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const key = issue.path.join('.');
+    const value = getPath(raw, issue.path);
+    const shown = SECRET_KEYS.has(key) ? '[redacted]' : JSON.stringify(value);
+    const from = origin.has(key) ? ` (from ${origin.get(key)})` : '';
+    return `${key}${from}: got ${shown}, expected ${issue.message}`;
+  });
+  throw new PipelineError(ErrorCodes.CONFIG_INVALID, `invalid configuration: ${problems.join('; ')}`, { context: { problems } });
+}

@@ -1,0 +1,52 @@
+/**
+ * A consumer process for the crash test: runs a topology from `input` into an idempotent SQLite
+ * sink (INSERT OR IGNORE by event id) and also logs every write attempt, so the test can tell
+ * replays happened and still changed nothing. Killed with SIGKILL at random moments by the test.
+ */
+import Database from 'better-sqlite3';
+import { defineTopology, effect, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
+import { runTopology } from '../../../runtime/engine/runner.ts';
+import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
+import { createDiskLog } from '../../../runtime/log/disk-log.ts';
+import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
+import type { EventLog } from '../../../runtime/ports.ts';
+
+const [mode, where, inputTopic, sinkPath] = process.argv.slice(2) as [string, string, string, string];
+const sink = new Database(sinkPath);
+sink.pragma('journal_mode = WAL');
+sink.exec('CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, n INTEGER NOT NULL); CREATE TABLE IF NOT EXISTS attempts (id TEXT NOT NULL)');
+const insert = sink.prepare('INSERT OR IGNORE INTO items (id, n) VALUES (?, ?)');
+const attempt = sink.prepare('INSERT INTO attempts (id) VALUES (?)');
+
+const log: EventLog =
+  mode === 'disk'
+    ? createDiskLog({ dir: where, fsync: 'batch', pollIntervalMs: 20 })
+    : createKafkaLog({ brokers: where.split(','), sessionTimeoutMs: 6_000, clientId: 'crash-test' });
+
+const t = defineTopology({
+  name: 'crash-test',
+  source: { topic: topic(inputTopic), group: `crash-${inputTopic}` },
+  steps: [
+    map<{ id: string; n: number }, { id: string; n: number }>('slow', async (v) => {
+      // A little work per record so kills land in the middle of batches.
+      await new Promise((r) => setTimeout(r, 1));
+      return v;
+    }),
+  ],
+  sinks: [
+    effect<{ id: string; n: number }>('sqlite', (v) => {
+      attempt.run(v.id);
+      insert.run(v.id, v.n);
+      return Promise.resolve();
+    }),
+    toTopic(topic(`${inputTopic}.out`), { key: (v: { id: string }) => v.id }),
+  ],
+  run: { maxBatchRecords: 50, maxInFlight: 8 },
+});
+
+const running = await runTopology(t, { log, serde: new JsonSerde() });
+process.send?.('started');
+process.on('SIGTERM', () => {
+  void running.stop({ deadlineMs: 5_000 }).then(() => log.close()).then(() => process.exit(0));
+});
+await running.done;
