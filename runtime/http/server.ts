@@ -1,0 +1,134 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+
+/** Options of the HTTP edge. */
+export interface HttpServerOptions {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Keys accepted on mutating and admin routes (`x-api-key` or `Authorization: Bearer`). */
+  readonly apiKeys: readonly string[];
+  /** Largest request body in bytes (uploads have their own, stricter multipart limits). */
+  readonly bodyLimit?: number;
+  /** Readiness probes: each returns normally when its dependency is usable. */
+  readonly readiness?: Record<string, () => Promise<void>>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `api-key`: the route needs one of the configured API keys. */
+    auth?: 'api-key';
+  }
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Constant-time membership test of a presented key (hashing first equalizes lengths). */
+export function keyMatches(presented: string, keys: readonly string[]): boolean {
+  const p = digest(presented);
+  let ok = false;
+  for (const k of keys) ok = timingSafeEqual(p, digest(k)) || ok;
+  return ok;
+}
+
+function presentedKey(req: FastifyRequest): string | undefined {
+  const header = req.headers['x-api-key'];
+  if (typeof header === 'string' && header !== '') return header;
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && auth.startsWith('Bearer ')) return auth.slice(7);
+  return undefined;
+}
+
+/** HTTP status of an error code: bad input is 4xx with a reason, infrastructure is 503. */
+export function statusOf(err: PipelineError): number {
+  switch (err.code) {
+    case ErrorCodes.IMAGE_TOO_LARGE:
+      return 413;
+    case ErrorCodes.UNSUPPORTED_FORMAT:
+      return 415;
+    case ErrorCodes.OBJECT_NOT_FOUND:
+      return 404;
+    case ErrorCodes.STORAGE_UNAVAILABLE:
+    case ErrorCodes.CATALOG_UNAVAILABLE:
+    case ErrorCodes.BROKER_UNAVAILABLE:
+    case ErrorCodes.SHUTDOWN:
+      return 503;
+    case ErrorCodes.INTERNAL:
+      return 500;
+    default:
+      return err.retriable ? 503 : 400;
+  }
+}
+
+/**
+ * The HTTP edge shared by every service: Fastify with JSON logs, API-key auth on routes that
+ * ask for it, errors as `{ error: { code, message } }` with a 4xx/5xx status, `/healthz`,
+ * `/readyz`, and `/metrics` with per-route request counters and latency histograms.
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    disableRequestLogging: true,
+    trustProxy: true,
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.routeOptions.config.auth !== 'api-key') return;
+    const key = presentedKey(req);
+    if (options.apiKeys.length === 0) {
+      await reply.code(503).send({ error: { code: 'AUTH_NOT_CONFIGURED', message: 'no API keys are configured (CAPTIONFLOW_API_KEYS)' } });
+      return;
+    }
+    if (key === undefined) {
+      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'UNAUTHENTICATED', message: 'an API key is required (x-api-key header or Authorization: Bearer)' } });
+      return;
+    }
+    if (!keyMatches(key, options.apiKeys)) {
+      await reply.code(403).send({ error: { code: 'FORBIDDEN', message: 'the API key is not valid' } });
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const step = `${req.method} ${req.routeOptions.url ?? 'unmatched'}`;
+    const labels = { topology: 'http', step, outcome: String(reply.statusCode) };
+    options.metrics.count(labels);
+    options.metrics.observe(labels, reply.elapsedTime / 1000);
+    req.log.info({ method: req.method, route: step, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const fastifyStatus = (err as { statusCode?: number }).statusCode;
+    if (!(err instanceof PipelineError) && fastifyStatus !== undefined && fastifyStatus < 500) {
+      const code = (err as { code?: string }).code ?? 'BAD_REQUEST';
+      await reply.code(fastifyStatus).send({ error: { code, message: (err as Error).message } });
+      return;
+    }
+    const pe = PipelineError.from(err);
+    const status = statusOf(pe);
+    if (status >= 500) req.log.error({ code: pe.code, err: pe.message }, 'request failed');
+    await reply.code(status).send({ error: { code: pe.code, message: pe.message, ...(status < 500 ? { context: pe.context } : {}) } });
+  });
+
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks: Record<string, string> = {};
+    let ok = true;
+    for (const [name, probe] of Object.entries(options.readiness ?? {})) {
+      try {
+        await probe();
+        checks[name] = 'ok';
+      } catch (err) {
+        ok = false;
+        checks[name] = (err as Error).message;
+      }
+    }
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await options.metrics.text()));
+  return app;
+}

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { createHttpServer } from '../../../runtime/http/server.ts';
+import { createLogger } from '../../../runtime/logger.ts';
+import { Metrics } from '../../../runtime/metrics.ts';
+import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
+
+function setup() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  const metrics = new Metrics();
+  const app = createHttpServer({ logger: createLogger({ destination, level: 'info' }), metrics, apiKeys: ['s3cret-key'] });
+  app.post('/things', { config: { auth: 'api-key' } }, () => ({ created: true }));
+  app.get('/bad', () => {
+    throw new PipelineError(ErrorCodes.IMAGE_DECODE_FAILED, 'not an image', { context: { field: 'file' } });
+  });
+  app.get('/down', () => {
+    throw new PipelineError(ErrorCodes.STORAGE_UNAVAILABLE, 'lake unreachable', { retriable: true });
+  });
+  return { app, metrics, lines };
+}
+
+test('mutating routes need a valid API key; the key never reaches the logs', async () => {
+  const { app, lines } = setup();
+  assert.equal((await app.inject({ method: 'POST', url: '/things' })).statusCode, 401);
+  const wrong = await app.inject({ method: 'POST', url: '/things', headers: { 'x-api-key': 'nope' } });
+  assert.equal(wrong.statusCode, 403);
+  assert.equal(wrong.json<{ error: { code: string } }>().error.code, 'FORBIDDEN');
+  assert.equal((await app.inject({ method: 'POST', url: '/things', headers: { authorization: 'Bearer s3cret-key' } })).statusCode, 200);
+  assert.equal((await app.inject({ method: 'POST', url: '/things', headers: { 'x-api-key': 's3cret-key' } })).statusCode, 200);
+  assert.ok(lines.length > 0);
+  assert.ok(lines.every((l) => !l.includes('s3cret-key')));
+  await app.close();
+});
+
+test('bad input is a 4xx with the stable code and reason; infrastructure errors are 503', async () => {
+  const { app } = setup();
+  const bad = await app.inject({ method: 'GET', url: '/bad' });
+  assert.equal(bad.statusCode, 400);
+  assert.deepEqual(bad.json(), { error: { code: 'IMAGE_DECODE_FAILED', message: 'not an image', context: { field: 'file' } } });
+  const down = await app.inject({ method: 'GET', url: '/down' });
+  assert.equal(down.statusCode, 503);
+  await app.close();
+});
+
+test('every endpoint is counted on /metrics with the standard label set', async () => {
+  const { app } = setup();
+  await app.inject({ method: 'GET', url: '/bad' });
+  await app.inject({ method: 'GET', url: '/healthz' });
+  const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.match(text, /captionflow_step_records_total\{topology="http",step="GET \/bad",schema_id="",model_version="",outcome="400"\} 1/);
+  assert.match(text, /captionflow_step_duration_seconds_bucket\{le="[^"]+",topology="http",step="GET \/healthz"/);
+  await app.close();
+});
