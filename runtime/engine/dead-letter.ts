@@ -1,34 +1,16 @@
-import type { Headers, LogRecord } from '../ports.ts';
+import type { LogRecord } from '../ports.ts';
 import type { PipelineError } from '../../schemas/errors.ts';
+import type { DeadLetter } from '../../schemas/generated/types.ts';
 import { deriveId } from '../ids.ts';
 
-/**
- * A dead letter: the original record, byte for byte with its headers, plus why and where it
- * failed. Replaying it after a fix means producing `key`/`value`/`headers` back to `sourceTopic`.
- * Mirrors `schemas/avro/dead.letter.avsc`.
- */
-export interface DeadLetter {
-  readonly id: string;
-  readonly topology: string;
-  readonly step: string;
-  readonly sourceTopic: string;
-  readonly sourcePartition: number;
-  readonly sourceOffset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Headers;
-  readonly errorCode: string;
-  readonly errorMessage: string;
-  readonly retriable: boolean;
-  readonly attempts: number;
-  readonly firstFailureAt: number;
-  readonly lastFailureAt: number;
-  readonly stack: string | null;
-  /** The error's context as JSON. */
-  readonly context: string;
-}
+export type { DeadLetter };
 
-/** Build the dead letter of a failed record. Its id is deterministic, so a replayed failure dedupes. */
+/**
+ * Build the dead letter of a failed record (`schemas/avro/dead-letter.avsc`): the original
+ * record byte for byte with its headers, plus why, where and how often it failed. Replaying it
+ * after a fix means producing key/value/headers back to `originalTopic`. Its id is derived from
+ * the source coordinates, so a failure replayed after a crash dedupes downstream.
+ */
 export function deadLetterOf(
   record: LogRecord,
   where: { topology: string; step: string },
@@ -37,29 +19,32 @@ export function deadLetterOf(
   firstFailureAt: number,
   lastFailureAt: number,
 ): DeadLetter {
-  let context = '{}';
+  let context: string | null = null;
   try {
-    context = JSON.stringify(error.context);
+    context = Object.keys(error.context).length === 0 ? null : JSON.stringify(error.context);
   } catch {
     context = '{"unserializable":true}';
   }
+  const headers: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(record.headers)) headers[k] = Buffer.from(v, 'utf8');
   return {
-    id: deriveId('dead-letter', where.topology, where.step, record.topic, record.partition, record.offset),
-    topology: where.topology,
-    step: where.step,
-    sourceTopic: record.topic,
-    sourcePartition: record.partition,
-    sourceOffset: record.offset,
-    key: record.key,
-    value: record.value,
-    headers: record.headers,
+    eventId: deriveId('dead-letter', where.topology, where.step, record.topic, record.partition, record.offset),
+    originalTopic: record.topic,
+    originalPartition: record.partition,
+    originalOffset: Number(record.offset),
+    originalKey: record.key,
+    originalValue: record.value,
+    originalHeaders: headers,
+    originalTimestamp: record.timestamp,
     errorCode: String(error.code),
     errorMessage: error.message,
     retriable: error.retriable,
+    errorContext: context,
+    stack: error.stack ?? null,
+    topology: where.topology,
+    step: where.step,
     attempts,
     firstFailureAt,
     lastFailureAt,
-    stack: error.stack ?? null,
-    context,
   };
 }

@@ -101,12 +101,12 @@ test('a non-retriable error dead-letters the original bytes and headers; the str
   assert.equal(letter.step, 'validate');
   assert.equal(letter.topology, 'strict');
   assert.equal(letter.attempts, 1);
-  assert.equal(letter.sourceTopic, 'orders');
-  assert.equal(letter.headers.trace, 't-1');
-  assert.equal(Buffer.from(letter.key!).toString(), 'bad');
-  const original = await driver.serde.decode('orders', Buffer.from(letter.value!));
+  assert.equal(letter.originalTopic, 'orders');
+  assert.equal(Buffer.from(letter.originalHeaders.trace!).toString(), 't-1');
+  assert.equal(Buffer.from(letter.originalKey!).toString(), 'bad');
+  const original = await driver.serde.decode('orders', Buffer.from(letter.originalValue!));
   assert.equal((original.value as Order).id, 'bad');
-  assert.deepEqual(JSON.parse(letter.context), { id: 'bad' });
+  assert.deepEqual(JSON.parse(letter.errorContext!), { id: 'bad' });
   await driver.close();
 });
 
