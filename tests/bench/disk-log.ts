@@ -1,0 +1,76 @@
+/**
+ * Embedded log throughput: appends with each fsync policy, and a passthrough topology on the
+ * disk log, each against the in-memory log in the same run (the bare baseline of the engine).
+ * Run: `npx tsx tests/bench/disk-log.ts` (CAPTIONFLOW_BENCH_FULL=1 for the full sizes).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JsonSerde } from '../../runtime/engine/json-serde.ts';
+import { runTopology } from '../../runtime/engine/runner.ts';
+import { defineTopology, map, toTopic, topic } from '../../runtime/engine/topology.ts';
+import { createDiskLog } from '../../runtime/log/disk-log.ts';
+import { createMemoryLog } from '../../runtime/log/memory-log.ts';
+import type { EventLog } from '../../runtime/ports.ts';
+import { FULL, report, timed, type Row } from './harness.ts';
+
+const N = FULL ? 200_000 : 20_000;
+const BATCH = 100;
+const payload = Buffer.alloc(512, 7);
+
+async function appendAll(log: EventLog): Promise<void> {
+  const producer = await log.producer();
+  for (let i = 0; i < N; i += BATCH) {
+    const records = [];
+    for (let j = i; j < i + BATCH; j++) records.push({ topic: 'in', key: `k${j % 64}`, value: payload });
+    await producer.send(records);
+  }
+}
+
+async function passthrough(log: EventLog): Promise<number> {
+  const t = defineTopology({
+    name: 'bench',
+    source: { topic: topic('in'), group: 'bench' },
+    steps: [map('identity', (v: unknown) => v)],
+    sinks: [toTopic(topic('out'), { key: () => null })],
+    run: { maxBatchRecords: 500, maxInFlight: 64 },
+  });
+  // The records are raw bytes, not framed: a serde that passes them through keeps the figure about the log.
+  const serde = new JsonSerde();
+  serde.decode = (_t, bytes) => Promise.resolve({ schemaId: 0, value: bytes });
+  serde.encode = (_t, v) => Promise.resolve(v as Buffer);
+  return timed(async () => {
+    const running = await runTopology(t, { log, serde });
+    for (;;) {
+      const ends = await log.endOffsets('out');
+      const total = [...ends.values()].reduce((a, v) => a + Number(v), 0);
+      if (total >= N) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await running.stop();
+  });
+}
+
+const rows: Row[] = [];
+const dirs: string[] = [];
+const disk = (fsync: 'always' | 'batch'): EventLog => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-bench-log-'));
+  dirs.push(dir);
+  return createDiskLog({ dir, fsync, defaultPartitions: 3, pollIntervalMs: 5 });
+};
+
+try {
+  const mem = createMemoryLog({ pollIntervalMs: 5 });
+  rows.push({ name: 'append: memory log (baseline)', count: N, seconds: await timed(() => appendAll(mem)), unit: 'records' });
+  const batchLog = disk('batch');
+  rows.push({ name: 'append: disk log, fsync=batch', count: N, seconds: await timed(() => appendAll(batchLog)), unit: 'records', baseline: 'append: memory log (baseline)' });
+  const alwaysLog = disk('always');
+  rows.push({ name: 'append: disk log, fsync=always', count: N, seconds: await timed(() => appendAll(alwaysLog)), unit: 'records', baseline: 'append: memory log (baseline)' });
+  rows.push({ name: 'passthrough topology: memory log (baseline)', count: N, seconds: await passthrough(mem), unit: 'records' });
+  rows.push({ name: 'passthrough topology: disk log, fsync=batch', count: N, seconds: await passthrough(batchLog), unit: 'records', baseline: 'passthrough topology: memory log (baseline)' });
+  rows.push({ name: 'passthrough topology: disk log, fsync=always', count: N, seconds: await passthrough(alwaysLog), unit: 'records', baseline: 'passthrough topology: memory log (baseline)' });
+  await Promise.all([mem.close(), batchLog.close(), alwaysLog.close()]);
+  report(`embedded log, ${N} records of ${payload.length} B, batches of ${BATCH}`, rows);
+} finally {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
