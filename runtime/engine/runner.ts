@@ -77,7 +77,7 @@ export async function runTopology<S extends Services>(
   const clock = adapters.clock ?? systemClock;
   const logger = (adapters.logger ?? silentLogger).child({ topology: t.name });
   const metrics = adapters.metrics ?? new Metrics();
-  const services = (adapters.services ?? {}) as Services;
+  const services = (adapters.services ?? {});
   const abort = new AbortController();
 
   await log.ensureTopics(topicsOf(t).map((name) => ({ name })));

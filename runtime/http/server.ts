@@ -70,8 +70,9 @@ export function statusOf(err: PipelineError): number {
  * `/readyz`, and `/metrics` with per-route request counters and latency histograms.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const loggerInstance: FastifyBaseLogger = options.logger.child({ component: 'http' });
   const app = Fastify({
-    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     disableRequestLogging: true,
     trustProxy: true,

@@ -202,7 +202,10 @@ class KafkaConsumer implements LogConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.concurrency,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        const isRunning = (): boolean => payload.isRunning();
+        const isStale = (): boolean => payload.isStale();
         const records: LogRecord[] = batch.messages.map((m) => ({
           topic: batch.topic,
           partition: batch.partition,
@@ -217,11 +220,11 @@ class KafkaConsumer implements LogConsumer {
           if (!isRunning() || isStale() || this.stopping) return;
           const chunk = records.slice(i, i + maxBatch);
           const control: BatchControl = {
-            heartbeat: () => heartbeat(),
+            heartbeat: () => payload.heartbeat(),
             isRunning: () => isRunning() && !isStale() && !this.stopping,
             commit: async (nextOffset) => {
               if (isStale()) return;
-              resolveOffset(String(BigInt(nextOffset) - 1n));
+              payload.resolveOffset(String(BigInt(nextOffset) - 1n));
               await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: nextOffset }]);
             },
           };

@@ -13,7 +13,7 @@ test('a processor module runs on worker threads, unchanged, and buffers are tran
     const result = await pool.run<{ op: string; bytes: Uint8Array }, { threadId: number; sum: number; doubled: Uint8Array }>(
       processor,
       { op: 'sum', bytes: input },
-      [input.buffer as ArrayBuffer],
+      [input.buffer],
     );
     assert.equal(result.sum, 10);
     assert.notEqual(result.threadId, threadId, 'ran on another thread');
