@@ -85,12 +85,13 @@ export class NearDuplicateIndex {
   }
 
   /**
-   * Check an image against the index and add it, in one synchronous call: two near-identical
-   * images processed concurrently cannot both pass as originals.
+   * Check an image against the index and, when it is an original (no near match), add it — in
+   * one synchronous call, so two near-identical images processed concurrently cannot both pass
+   * as originals. Duplicates are not indexed: a replay of the original must not find its copy.
    */
   checkAndAdd(id: string, hashHex: string, radius: number): NearMatch | null {
     const match = this.nearest(hashHex, radius, id);
-    if (match === null || !this.ids.has(id)) this.add(id, hashHex);
+    if (match === null) this.add(id, hashHex);
     return match;
   }
 }
