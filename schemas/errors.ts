@@ -52,6 +52,8 @@ export const ErrorCodes = {
   // models
   MODEL_LOAD_FAILED: 'MODEL_LOAD_FAILED',
   MODEL_INVALID: 'MODEL_INVALID',
+  /** A worker was asked for a model version it has not loaded and was not given the bundle: resend with it. */
+  MODEL_NOT_LOADED: 'MODEL_NOT_LOADED',
   INFERENCE_FAILED: 'INFERENCE_FAILED',
   TRAINING_FAILED: 'TRAINING_FAILED',
   // evaluation

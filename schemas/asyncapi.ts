@@ -1,0 +1,145 @@
+/**
+ * Generates `docs/asyncapi.yaml` — an AsyncAPI 3.0 description of every captionflow topic —
+ * from `schemas/topics.ts`: one channel per topic, its message with the Avro value schema,
+ * the key and the headers. Run `tsx schemas/asyncapi.ts` after a topic or schema change; a
+ * unit test validates the document with @asyncapi/parser and fails while it is stale.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import prettier from 'prettier';
+import { stringify } from 'yaml';
+import { allTopics } from './topics.ts';
+import type { AnyTopic } from './topics.ts';
+
+/** Where the AsyncAPI document is written. */
+export const ASYNCAPI_PATH: string = fileURLToPath(new URL('../docs/asyncapi.yaml', import.meta.url));
+
+/** The schemaFormat of Avro payloads, as AsyncAPI 3.0 names it. */
+export const AVRO_SCHEMA_FORMAT = 'application/vnd.apache.avro;version=1.9.0';
+
+/** Version of the event contracts, from the schemas' namespace (`io.captionflow.v1` → 1). */
+const CONTRACT_VERSION = '1.0.0';
+
+function camel(topic: AnyTopic): string {
+  return topic.name.replace(/[.-](\w)/g, (_, c: string) => c.toUpperCase());
+}
+
+function pascal(topic: AnyTopic): string {
+  const name = camel(topic);
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+function message(topic: AnyTopic): Record<string, unknown> {
+  const required = topic.headers.filter((h) => h.required).map((h) => h.name);
+  return {
+    name: topic.recordName.slice(topic.recordName.lastIndexOf('.') + 1),
+    title: `${topic.name} value`,
+    summary: topic.description,
+    contentType: 'application/octet-stream',
+    description: [
+      `Confluent wire format: byte 0 = 0 (magic), bytes 1-4 = schema id (big-endian int32) of subject \`${topic.subject}\`, then the Avro binary encoding of \`${topic.recordName}\`.`,
+      `Key: ${topic.key.description}`,
+    ].join('\n\n'),
+    headers: {
+      type: 'object',
+      properties: Object.fromEntries(
+        topic.headers.map((h) => [h.name, { type: 'string', description: h.description }]),
+      ),
+      ...(required.length > 0 ? { required } : {}),
+    },
+    payload: { schemaFormat: AVRO_SCHEMA_FORMAT, schema: topic.schema },
+    bindings: {
+      kafka: {
+        key: { type: 'string', description: topic.key.description },
+        schemaIdLocation: 'payload',
+        schemaIdPayloadEncoding: 'confluent',
+        schemaLookupStrategy: 'TopicIdStrategy',
+        bindingVersion: '0.5.0',
+      },
+    },
+  };
+}
+
+/** The AsyncAPI document as plain data. */
+export function buildAsyncApi(topics: readonly AnyTopic[] = allTopics): Record<string, unknown> {
+  const channels: Record<string, unknown> = {};
+  const operations: Record<string, unknown> = {};
+  const messages: Record<string, unknown> = {};
+  for (const topic of topics) {
+    const id = camel(topic);
+    messages[id] = message(topic);
+    channels[id] = {
+      address: topic.name,
+      title: topic.name,
+      description: `${topic.description}\n\nSchema-registry subject: \`${topic.subject}\` (TopicNameStrategy); schema file: \`schemas/avro/${topic.schemaFile}\`.`,
+      messages: { [id]: { $ref: `#/components/messages/${id}` } },
+      bindings: { kafka: { topic: topic.name, bindingVersion: '0.5.0' } },
+    };
+    operations[`receive${pascal(topic)}`] = {
+      action: 'receive',
+      channel: { $ref: `#/channels/${id}` },
+      summary: `Consume ${topic.name}.`,
+      messages: [{ $ref: `#/channels/${id}/messages/${id}` }],
+    };
+    if (topic.name === 'image.ingested') {
+      operations[`send${pascal(topic)}`] = {
+        action: 'send',
+        channel: { $ref: `#/channels/${id}` },
+        summary:
+          'Publish an image: upload its bytes to the bronze key first, then produce this event (schemas/PUBLISHING.md).',
+        messages: [{ $ref: `#/channels/${id}/messages/${id}` }],
+      };
+    }
+  }
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'captionflow events',
+      version: CONTRACT_VERSION,
+      description:
+        'Event contracts of captionflow, generated from schemas/topics.ts by schemas/asyncapi.ts. Values are Avro in the Confluent wire format; keys are UTF-8 strings; header values are UTF-8 strings.',
+      license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
+    },
+    defaultContentType: 'application/octet-stream',
+    servers: {
+      kafka: {
+        host: 'localhost:9092',
+        protocol: 'kafka',
+        description:
+          "The distributed deployment's Kafka cluster (set CF_KAFKA_BROKERS); schemas live in a Confluent-compatible registry (CF_SCHEMA_REGISTRY_URL).",
+        bindings: { kafka: { schemaRegistryVendor: 'confluent', bindingVersion: '0.5.0' } },
+      },
+    },
+    channels,
+    operations,
+    components: { messages },
+  };
+}
+
+/** The text of `docs/asyncapi.yaml`. */
+export async function generateAsyncApi(): Promise<string> {
+  const header =
+    '# Generated by schemas/asyncapi.ts from schemas/topics.ts. Do not edit: run `tsx schemas/asyncapi.ts`.\n';
+  const text = header + stringify(buildAsyncApi(), { lineWidth: 0, aliasDuplicateObjects: false });
+  const config = (await prettier.resolveConfig(ASYNCAPI_PATH)) ?? {};
+  return prettier.format(text, { ...config, filepath: ASYNCAPI_PATH });
+}
+
+/** Regenerate `docs/asyncapi.yaml` on disk. */
+export async function writeAsyncApi(): Promise<string> {
+  const text = await generateAsyncApi();
+  mkdirSync(dirname(ASYNCAPI_PATH), { recursive: true });
+  writeFileSync(ASYNCAPI_PATH, text);
+  return ASYNCAPI_PATH;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  writeAsyncApi().then(
+    (path) => process.stdout.write(`wrote ${path}\n`),
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
