@@ -98,6 +98,8 @@ export interface EventLog {
   consumer(options: ConsumerOptions): Promise<LogConsumer>;
   /** End offset (next offset to be written) per partition. */
   endOffsets(topic: string): Promise<Map<number, string>>;
+  /** Offsets a consumer group committed on a topic (next to read), per partition; missing = none yet. */
+  committedOffsets(group: string, topic: string): Promise<Map<number, string>>;
   close(): Promise<void>;
 }
 

@@ -155,7 +155,7 @@ export class KafkaEventLog implements EventLog {
       allowAutoTopicCreation: true,
       maxWaitTimeInMs: 200,
     });
-    const member = new KafkaConsumer(consumer, options, this.options.partitionsConsumedConcurrently ?? 3, () => this.admin());
+    const member = new KafkaConsumer(consumer, options, this.options.partitionsConsumedConcurrently ?? 3, (topic) => this.committedOffsets(options.group, topic));
     this.consumers.add(member);
     return member;
   }
@@ -164,6 +164,14 @@ export class KafkaEventLog implements EventLog {
     const admin = await this.admin();
     const offsets = await admin.fetchTopicOffsets(topic);
     return new Map(offsets.map((o) => [o.partition, o.high]));
+  }
+
+  async committedOffsets(group: string, topic: string): Promise<Map<number, string>> {
+    const admin = await this.admin();
+    const res = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const out = new Map<number, string>();
+    for (const t of res) for (const p of t.partitions) if (p.offset !== '-1') out.set(p.partition, p.offset);
+    return out;
   }
 
   async close(): Promise<void> {
@@ -183,7 +191,7 @@ class KafkaConsumer implements LogConsumer {
     private readonly consumer: Consumer,
     private readonly options: ConsumerOptions,
     private readonly concurrency: number,
-    private readonly admin: () => Promise<Admin>,
+    private readonly offsetsOf: (topic: string) => Promise<Map<number, string>>,
   ) {}
 
   async run(eachBatch: (batch: ConsumedBatch, control: BatchControl) => Promise<void>): Promise<void> {
@@ -243,12 +251,8 @@ class KafkaConsumer implements LogConsumer {
     await this.finished?.catch(() => undefined);
   }
 
-  async committed(topic: string): Promise<Map<number, string>> {
-    const admin = await this.admin();
-    const res = await admin.fetchOffsets({ groupId: this.options.group, topics: [topic] });
-    const out = new Map<number, string>();
-    for (const t of res) for (const p of t.partitions) if (p.offset !== '-1') out.set(p.partition, p.offset);
-    return out;
+  committed(topic: string): Promise<Map<number, string>> {
+    return this.offsetsOf(topic);
   }
 }
 

@@ -148,6 +148,16 @@ export class LocalEventLog implements EventLog {
     return Promise.resolve(out);
   }
 
+  committedOffsets(group: string, topic: string): Promise<Map<number, string>> {
+    const out = new Map<number, string>();
+    const partitions = this.storage.topicPartitions(topic) ?? 0;
+    for (let p = 0; p < partitions; p++) {
+      const c = this.storage.committed(group, topic, p);
+      if (c !== undefined) out.set(p, String(c));
+    }
+    return Promise.resolve(out);
+  }
+
   /** Read records directly (tests, replay tools); not part of the consumer-group protocol. */
   readAll(topic: string): LogRecord[] {
     const partitions = this.storage.topicPartitions(topic) ?? 0;
@@ -312,12 +322,6 @@ class LocalConsumer implements LogConsumer {
   }
 
   committed(topic: string): Promise<Map<number, string>> {
-    const out = new Map<number, string>();
-    const partitions = this.log.storage.topicPartitions(topic) ?? 0;
-    for (let p = 0; p < partitions; p++) {
-      const c = this.log.storage.committed(this.options.group, topic, p);
-      if (c !== undefined) out.set(p, String(c));
-    }
-    return Promise.resolve(out);
+    return this.log.committedOffsets(this.options.group, topic);
   }
 }
