@@ -1,0 +1,276 @@
+/**
+ * The MongoDB adapter of the Catalog port (distributed deployment), on the official `mongodb`
+ * driver. Written to the subset FerretDB 1.24 also serves (see README.md beside this file): no
+ * transactions, no change streams, no `$expr`, aggregation limited to `$match/$group/$sort/$limit`.
+ *
+ * Documents are stored as natural documents (`_id` = natural key, the record's fields beside it,
+ * plus `_rev` and `_hash`), so Trino's MongoDB connector and the mongo shell read them as they
+ * are. Upserts are compare-and-set on `_rev` (`insertOne` / `replaceOne({_id, _rev})`), which is
+ * atomic on one document everywhere.
+ */
+import { MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
+import { withRetry, type RetryOptions } from '../lake/retry.ts';
+import type { JsonValue } from './canonical-json.ts';
+import type { Catalog } from './catalog.ts';
+import {
+  assertFieldPath,
+  isCondition,
+  type CollectionSpec,
+  type DocumentCollection,
+  type DocumentStore,
+  type FindQuery,
+  type Scalar,
+  type StoredDocument,
+} from './document-store.ts';
+import { createCatalog, type CatalogOptions } from './repositories.ts';
+
+/** Options of {@link openMongoCatalog}. */
+export interface MongoCatalogOptions extends CatalogOptions {
+  /** `mongodb://host:port[/db]`. */
+  readonly url: string;
+  /** The database (default: the one in the URL, else `captionflow`). */
+  readonly dbName?: string;
+  /** Server selection / connect timeout, ms (default 5000). */
+  readonly connectTimeoutMs?: number;
+  readonly retry?: RetryOptions;
+}
+
+type MongoDoc = Document & { _id: string; _rev: number; _hash: string };
+
+const RETRIABLE_NAMES = new Set([
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoServerSelectionError',
+  'MongoTopologyClosedError',
+  'MongoPoolClearedError',
+  'MongoNotConnectedError',
+]);
+// Server-side codes that clear up: HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress,
+// PrimarySteppedDown, ExceededTimeLimit, NotWritablePrimary, InterruptedAtShutdown.
+const RETRIABLE_CODES = new Set([6, 7, 89, 91, 189, 262, 10107, 11600, 11602, 13435, 13436]);
+
+function classify(op: string, err: unknown): PipelineError {
+  if (err instanceof PipelineError) return err;
+  const name = err instanceof Error ? err.name : '';
+  const code = (err as { code?: unknown }).code;
+  const labels = (err as { errorLabels?: unknown }).errorLabels;
+  const retriable =
+    RETRIABLE_NAMES.has(name) ||
+    (typeof code === 'number' && RETRIABLE_CODES.has(code)) ||
+    (Array.isArray(labels) &&
+      (labels.includes('RetryableWriteError') || labels.includes('TransientTransactionError')));
+  return new PipelineError(
+    ErrorCodes.CATALOG_UNAVAILABLE,
+    `mongo catalog: ${op} failed: ${err instanceof Error ? err.message : String(err)}`,
+    {
+      retriable,
+      context: {
+        op,
+        mongoCode: typeof code === 'number' || typeof code === 'string' ? code : null,
+        errorName: name,
+      },
+      cause: err,
+    },
+  );
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === 11000;
+}
+
+function mongoField(field: string): string {
+  if (field === 'id') return '_id';
+  assertFieldPath(field);
+  return field;
+}
+
+function toFilter(where: FindQuery['where']): Filter<MongoDoc> {
+  const filter: Record<string, unknown> = {};
+  for (const [field, cond] of Object.entries(where ?? {})) {
+    const f = mongoField(field);
+    if (!isCondition(cond)) {
+      filter[f] = cond;
+      continue;
+    }
+    const ops: Record<string, unknown> = {};
+    if (cond.eq !== undefined) ops['$eq'] = cond.eq;
+    if (cond.in !== undefined) ops['$in'] = [...cond.in];
+    if (cond.gt !== undefined) ops['$gt'] = cond.gt;
+    if (cond.gte !== undefined) ops['$gte'] = cond.gte;
+    if (cond.lt !== undefined) ops['$lt'] = cond.lt;
+    if (cond.lte !== undefined) ops['$lte'] = cond.lte;
+    filter[f] = ops;
+  }
+  return filter;
+}
+
+function toStored(raw: MongoDoc): StoredDocument {
+  const { _id, _rev, _hash, ...rest } = raw;
+  return { id: _id, rev: _rev, hash: _hash, doc: { id: _id, ...(rest as Record<string, JsonValue>) } };
+}
+
+function toMongo(id: string, doc: Record<string, JsonValue>, rev: number, hash: string): MongoDoc {
+  const { id: _ignored, ...rest } = doc;
+  return { _id: id, ...rest, _rev: rev, _hash: hash };
+}
+
+class MongoCollection implements DocumentCollection {
+  constructor(
+    private readonly coll: Collection<MongoDoc>,
+    private readonly retry: RetryOptions,
+  ) {}
+
+  private run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, (err) => classify(`${op} ${this.coll.collectionName}`, err), this.retry);
+  }
+
+  async get(id: string): Promise<StoredDocument | null> {
+    const raw = await this.run('get', () => this.coll.findOne({ _id: id }));
+    return raw === null ? null : toStored(raw);
+  }
+
+  async getMany(ids: readonly string[]): Promise<StoredDocument[]> {
+    const out: StoredDocument[] = [];
+    for (let i = 0; i < ids.length; i += 500)
+      out.push(...(await this.find({ where: { id: { in: ids.slice(i, i + 500) } } })));
+    return out;
+  }
+
+  insert(id: string, doc: Record<string, JsonValue>, hash: string): Promise<boolean> {
+    return this.run('insert', async () => {
+      try {
+        await this.coll.insertOne(toMongo(id, doc, 1, hash));
+        return true;
+      } catch (err) {
+        // Someone inserted first (or our own earlier attempt did and only the reply was lost).
+        if (isDuplicateKey(err)) return false;
+        throw err;
+      }
+    });
+  }
+
+  replace(id: string, doc: Record<string, JsonValue>, hash: string, expectedRev: number): Promise<boolean> {
+    return this.run('replace', async () => {
+      const res = await this.coll.replaceOne(
+        { _id: id, _rev: expectedRev },
+        toMongo(id, doc, expectedRev + 1, hash),
+      );
+      return res.matchedCount === 1;
+    });
+  }
+
+  async setField(id: string, field: string, value: JsonValue): Promise<void> {
+    assertFieldPath(field);
+    await this.run('setField', () =>
+      this.coll.updateOne({ _id: id }, { $set: { [field]: value }, $inc: { _rev: 1 } }),
+    );
+  }
+
+  find(query: FindQuery): Promise<StoredDocument[]> {
+    return this.run('find', async () => {
+      let cursor = this.coll.find(toFilter(query.where));
+      const order = query.orderBy ?? [];
+      if (order.length > 0) {
+        const sort: Record<string, 1 | -1> = {};
+        for (const o of order) sort[mongoField(o.field)] = o.dir === 'desc' ? -1 : 1;
+        cursor = cursor.sort(sort);
+      }
+      if (query.limit !== undefined) cursor = cursor.limit(Math.max(0, Math.floor(query.limit)));
+      return (await cursor.toArray()).map(toStored);
+    });
+  }
+
+  count(where?: FindQuery['where']): Promise<number> {
+    return this.run('count', () => this.coll.countDocuments(toFilter(where)));
+  }
+
+  countBy(field: string, where?: FindQuery['where']): Promise<{ value: Scalar; count: number }[]> {
+    const f = mongoField(field);
+    return this.run('countBy', async () => {
+      const rows = await this.coll
+        .aggregate<{ _id: Scalar; n: number }>([
+          { $match: toFilter(where) },
+          { $group: { _id: `$${f}`, n: { $sum: 1 } } },
+          { $sort: { _id: 1 } },
+        ])
+        .toArray();
+      return rows.map((r) => ({ value: r._id ?? null, count: r.n }));
+    });
+  }
+}
+
+class MongoDocumentStore implements DocumentStore {
+  readonly kind = 'mongo' as const;
+
+  constructor(
+    private readonly client: MongoClient,
+    private readonly db: Db,
+    private readonly retry: RetryOptions,
+  ) {}
+
+  async collection(spec: CollectionSpec): Promise<DocumentCollection> {
+    const coll = this.db.collection<MongoDoc>(spec.name);
+    for (const fields of spec.indexes) {
+      const keys: Record<string, 1> = {};
+      for (const f of fields) keys[mongoField(f)] = 1;
+      await withRetry(
+        () => coll.createIndex(keys, { name: `${spec.name}_by_${fields.join('_')}` }),
+        (err) => classify(`create index on ${spec.name}`, err),
+        this.retry,
+      );
+    }
+    return new MongoCollection(coll, this.retry);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** Connect to MongoDB (or FerretDB) and open the catalog. Fails with CATALOG_UNAVAILABLE when the server cannot be reached. */
+export async function openMongoCatalog(options: MongoCatalogOptions): Promise<Catalog> {
+  if (typeof options.url !== 'string' || !/^mongodb(\+srv)?:\/\//.test(options.url)) {
+    throw new PipelineError(
+      ErrorCodes.CONFIG_INVALID,
+      `mongo catalog: url ${JSON.stringify(options.url)} is not a mongodb:// URL`,
+      {
+        context: { key: 'url', value: options.url ?? null, expected: 'mongodb://host:port[/db]' },
+      },
+    );
+  }
+  const timeout = options.connectTimeoutMs ?? 5000;
+  // retryWrites needs a replica set (FerretDB has none); our own CAS retries cover the same ground.
+  const client = new MongoClient(options.url, {
+    serverSelectionTimeoutMS: timeout,
+    connectTimeoutMS: timeout,
+    retryWrites: false,
+  });
+  const retry = options.retry ?? {};
+  try {
+    await withRetry(
+      () => client.connect(),
+      (err) => classify('connect', err),
+      retry,
+    );
+  } catch (err) {
+    await client.close().catch(() => undefined);
+    throw err;
+  }
+  const fromUrl = /^mongodb(?:\+srv)?:\/\/[^/]+\/([^?]+)/.exec(options.url)?.[1];
+  const db = client.db(
+    options.dbName ?? (fromUrl === undefined ? 'captionflow' : decodeURIComponent(fromUrl)),
+  );
+  return createCatalog(new MongoDocumentStore(client, db, retry), options);
+}
+
+/** Drop a catalog database. For tests that use a fresh database per test; never called by the pipeline. */
+export async function dropMongoCatalogDatabase(url: string, dbName: string): Promise<void> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000, retryWrites: false });
+  try {
+    await client.connect();
+    await client.db(dbName).dropDatabase();
+  } finally {
+    await client.close();
+  }
+}
