@@ -13,6 +13,8 @@ const list = z.union([z.array(z.string()), z.string().transform((s) => s.split('
 export const ConfigSchema = z.object({
   mode: z.enum(['embedded', 'distributed']).default('embedded'),
   dataDir: z.string().min(1).default('.data'),
+  /** Prefix of every topic and consumer group (`<prefix>.image.ingested`), for deployments sharing a cluster. */
+  topicPrefix: z.string().regex(/^([A-Za-z0-9._-]{1,100})?$/, 'letters, digits, . _ - (or empty)').default(''),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   workers: z.object({ size: positiveInt.default(availableParallelism()) }).prefault({}),
   log: z
@@ -48,6 +50,16 @@ export const ConfigSchema = z.object({
     })
     .prefault({}),
   metrics: z.object({ enabled: bool.default(true), port: port.default(9464) }).prefault({}),
+  processing: z
+    .object({
+      /** Side of the square image the model sees (silver/gold model inputs). */
+      imageSize: z.coerce.number().int().min(16).max(1024).default(96),
+      /** pHash Hamming distance at or below which an image is a near duplicate. */
+      nearDuplicateDistance: z.coerce.number().int().min(0).max(32).default(6),
+      /** Colour-signature distance (0..1) at or below which a pHash candidate is confirmed as a duplicate. */
+      maxColourDistance: z.coerce.number().min(0).max(1).default(0.06),
+    })
+    .prefault({}),
   shutdownDeadlineMs: positiveInt.default(30_000),
 });
 
@@ -58,6 +70,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_MODE: 'mode',
   CAPTIONFLOW_DATA_DIR: 'dataDir',
+  CAPTIONFLOW_TOPIC_PREFIX: 'topicPrefix',
   CAPTIONFLOW_LOG_LEVEL: 'logLevel',
   CAPTIONFLOW_WORKERS: 'workers.size',
   CAPTIONFLOW_LOG_FSYNC: 'log.fsync',
@@ -78,6 +91,9 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_API_KEYS: 'http.apiKeys',
   CAPTIONFLOW_METRICS_ENABLED: 'metrics.enabled',
   CAPTIONFLOW_METRICS_PORT: 'metrics.port',
+  CAPTIONFLOW_IMAGE_SIZE: 'processing.imageSize',
+  CAPTIONFLOW_NEAR_DUPLICATE_DISTANCE: 'processing.nearDuplicateDistance',
+  CAPTIONFLOW_MAX_COLOUR_DISTANCE: 'processing.maxColourDistance',
   CAPTIONFLOW_SHUTDOWN_DEADLINE_MS: 'shutdownDeadlineMs',
 };
 

@@ -84,6 +84,21 @@ export class NearDuplicateIndex {
     return best;
   }
 
+  /** Every other image within `radius`, nearest first (ties by id). */
+  within(hashHex: string, radius: number, exceptId?: string): NearMatch[] {
+    if (this.root === undefined) return [];
+    const hash = BigInt(`0x${hashHex}`);
+    const out: NearMatch[] = [];
+    const stack: Node[] = [this.root];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      const d = popcount64(node.hash ^ hash);
+      if (d <= radius && node.id !== exceptId) out.push({ id: node.id, distance: d });
+      for (const [edge, child] of node.children) if (edge >= d - radius && edge <= d + radius) stack.push(child);
+    }
+    return out.sort((a, b) => a.distance - b.distance || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
   /**
    * Check an image against the index and, when it is an original (no near match), add it — in
    * one synchronous call, so two near-identical images processed concurrently cannot both pass

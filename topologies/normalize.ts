@@ -1,0 +1,120 @@
+import { ErrorCodes, PipelineError } from '../schemas/errors.ts';
+import type { Caption, ImageIngested, ImageNormalized } from '../schemas/generated/types.ts';
+import { Topics } from '../schemas/topics.ts';
+import { contentKey } from '../runtime/lake/object-keys.ts';
+import { deriveId } from '../runtime/ids.ts';
+import { defineTopology, effect, map, toTopic, topic, worker, type StepContext } from '../runtime/engine/topology.ts';
+import type { NormalizeTask, NormalizeTaskResult } from '../processors/image/normalize-worker.ts';
+import { catalogLineage, extendLineage, extensionOf, hopOf, objectRef, type LakeServices } from './lake-services.ts';
+
+type Ctx = StepContext<LakeServices>;
+
+interface Normalizing {
+  readonly ingested: ImageIngested;
+  readonly image: NormalizeTaskResult;
+}
+
+interface Captioned extends Normalizing {
+  readonly captions: Caption[];
+  readonly captionsVersion: string;
+}
+
+/** An owned, whole ArrayBuffer copy of bytes, safe to transfer to a worker thread. */
+function owned(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes;
+  return new Uint8Array(bytes);
+}
+
+/**
+ * normalize: image.ingested → silver. Fetches the bronze bytes, normalizes the image on the
+ * worker pool (decode with limits, orient, strip metadata, sRGB, resize, encode, hashes,
+ * quality), normalizes captions (NLP), writes silver objects (content-addressed, idempotent),
+ * upserts the catalog and emits image.normalized. Bad images and captions are dead-lettered
+ * with their stable codes.
+ */
+export const normalizeTopology = defineTopology<LakeServices>({
+  name: 'normalize',
+  description: 'bronze → silver: image normalization on the worker pool, caption NLP',
+  source: { topic: topic<ImageIngested>(Topics.imageIngested.name), group: 'captionflow-normalize' },
+  steps: [
+    worker<ImageIngested, Normalizing, LakeServices>('normalize-image', new URL('../processors/image/normalize-worker.ts', import.meta.url), {
+      toTask: async (ingested, ctx: Ctx) => {
+        const bytes = owned(await ctx.services.objects.get(ingested.object.key));
+        const task: NormalizeTask = { bytes, options: ctx.services.normalize };
+        return { task, transfer: [bytes.buffer as ArrayBuffer] };
+      },
+      fromResult: (result, ingested) => ({ ingested, image: result as NormalizeTaskResult }),
+    }),
+    map<Normalizing, Captioned, LakeServices>('normalize-captions', ({ ingested, image }, ctx) => {
+      const normalized = ctx.services.captions.normalizeAll(ingested.captions.map((c) => c.text));
+      if (normalized.dropped.length > 0) {
+        ctx.logger.info({ imageId: ingested.imageId, dropped: normalized.dropped.map((d) => ({ reason: d.reason, index: d.index })) }, 'captions dropped');
+      }
+      if (ingested.captions.length > 0 && normalized.captions.length === 0) {
+        // Every caption the image came with was bad: the record is bad input, not a caption-less capture.
+        const first = normalized.dropped[0];
+        throw new PipelineError(first?.reason ?? ErrorCodes.CAPTION_EMPTY, `no usable caption: ${first?.message ?? 'empty'}`, {
+          context: { imageId: ingested.imageId, dropped: normalized.dropped.length },
+        });
+      }
+      const captions = normalized.captions.map((c) => {
+        const original = ingested.captions[c.index]!;
+        return { ...original, text: c.text };
+      });
+      return { ingested, image, captions, captionsVersion: ctx.services.captions.fingerprint };
+    }),
+    map<Captioned, ImageNormalized, LakeServices>('write-silver', async ({ ingested, image, captions, captionsVersion }, ctx) => {
+      const { objects, bucket } = ctx.services;
+      const put = async (encoded: NormalizeTaskResult['modelInput'], kind: string) =>
+        objectRef(
+          'silver',
+          bucket,
+          await objects.put(contentKey('silver', encoded.sha256, extensionOf(encoded.mime)), encoded.bytes, {
+            contentType: encoded.mime,
+            sha256: encoded.sha256,
+            metadata: { 'image-id': ingested.imageId, kind },
+          }),
+          encoded.mime,
+        );
+      const modelInput = await put(image.modelInput, 'input');
+      const thumbnail = await put(image.thumbnail, 'thumb');
+      const processingVersion = `${image.fingerprint}+${captionsVersion}`;
+      return {
+        eventId: deriveId('normalize', ingested.eventId),
+        imageId: ingested.imageId,
+        width: image.original.orientedWidth,
+        height: image.original.orientedHeight,
+        format: image.original.format,
+        modelInput,
+        thumbnail,
+        dHash: image.perceptual.dHash,
+        pHash: image.perceptual.pHash,
+        quality: { blur: image.quality.blurVariance, brightness: image.quality.brightness, contrast: image.quality.contrast },
+        captions,
+        processingVersion,
+        normalizedAt: ctx.clock.now(),
+        lineage: extendLineage(ingested.lineage, hopOf(ctx, processingVersion), [modelInput, thumbnail]),
+      };
+    }),
+  ],
+  sinks: [
+    effect<ImageNormalized, LakeServices>('catalog-normalized', async (n, ctx) => {
+      await ctx.services.catalog.images.upsert({
+        id: n.imageId,
+        source: n.lineage.source,
+        layer: 'silver',
+        status: 'normalized',
+        objects: { silver: { layer: 'silver', bucket: n.modelInput.bucket, key: n.modelInput.key, sha256: n.modelInput.sha256, size: n.modelInput.size, versionId: n.modelInput.versionId } },
+        width: n.width,
+        height: n.height,
+        format: n.format,
+        dhash: n.dHash,
+        phash: n.pHash,
+        lineage: catalogLineage(n.lineage),
+      });
+    }),
+    toTopic<ImageNormalized>(topic(Topics.imageNormalized.name), { key: (n) => n.imageId }),
+  ],
+  errors: { retry: { attempts: 5, initialDelayMs: 200 }, otherwise: 'dead-letter' },
+  run: { maxInFlight: 8, maxBatchRecords: 32 },
+});
