@@ -2,6 +2,7 @@
  * The captionflow command line: `pipeline` (the main job), `run` (long-running topologies and
  * HTTP edges), `describe` (print topology graphs), `import` (bulk datasets).
  */
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config.ts';
 import { openApp } from '../app.ts';
@@ -13,6 +14,8 @@ import { curateTopology } from '../../topologies/curate.ts';
 import { importCommand } from '../../services/import/cli.ts';
 import { ingestDeps, runPipelineJob, startLakeTopologies } from './pipeline-job.ts';
 import type { Topology } from '../engine/topology.ts';
+import { retrain } from '../models/retrain.ts';
+import { rollbackChampion } from '../models/registry.ts';
 
 const topologies: Record<string, Topology> = {
   normalize: normalizeTopology as unknown as Topology,
@@ -35,6 +38,61 @@ program
       app.logger.info({ summary }, 'pipeline finished');
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     } finally {
+      await app.close();
+    }
+  });
+
+program
+  .command('train')
+  .description('one pass of the incremental-learning loop: snapshot, (fine-)tune, evaluate, promote or reject')
+  .addOption(new Option('--config <preset>', 'model size').choices(['tiny', 'default']).default('default'))
+  .addOption(new Option('--epochs <n>', 'override the preset epochs').argParser((v) => Number.parseInt(v, 10)))
+  .option('--model <name>', 'model name', 'captioner')
+  .option('--dataset <name>', 'dataset name', 'default')
+  .addOption(new Option('--min-new <n>', 'new curated items needed since the champion').default(100).argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--margin <x>', 'CIDEr-D margin the candidate must beat the champion by').default(0.01).argParser(Number.parseFloat))
+  .option('--force', 'retrain even without enough new data', false)
+  .action(async (opts: { config: 'tiny' | 'default'; epochs?: number; model: string; dataset: string; minNew: number; margin: number; force: boolean }) => {
+    const app = await openApp(loadConfig());
+    const producer = await app.log.producer();
+    try {
+      const outcome = await retrain(
+        { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger: app.logger, workDir: join(app.dataDir, 'training') },
+        {
+          modelName: opts.model,
+          datasetName: opts.dataset,
+          config: opts.config,
+          ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
+          minNewItems: opts.minNew,
+          gate: { metric: 'ciderD', margin: opts.margin },
+          force: opts.force,
+          onProgress: (e) => {
+            if (e.event === 'progress') app.logger.info({ progress: 'train', ...e }, 'training');
+          },
+        },
+      );
+      const brief = (e?: { metrics: Record<string, number>; n: number }) => (e === undefined ? undefined : { n: e.n, ...e.metrics });
+      process.stdout.write(
+        `${JSON.stringify({ status: outcome.status, reason: outcome.reason, dataset: outcome.datasetId, candidate: outcome.candidate, champion: outcome.champion, trainSeconds: outcome.trainSeconds, candidateTest: brief(outcome.candidateEval), championTest: brief(outcome.championEval), candidateOldTest: brief(outcome.candidateOldEval), championOldTest: brief(outcome.championOldEval) }, null, 2)}\n`,
+      );
+    } finally {
+      await producer.close();
+      await app.close();
+    }
+  });
+
+program
+  .command('rollback')
+  .description('point the champion alias back at the previous champion')
+  .option('--model <name>', 'model name', 'captioner')
+  .action(async (opts: { model: string }) => {
+    const app = await openApp(loadConfig());
+    const producer = await app.log.producer();
+    try {
+      const d = await rollbackChampion({ objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket }, opts.model);
+      process.stdout.write(`${d.reason}\n`);
+    } finally {
+      await producer.close();
       await app.close();
     }
   });

@@ -1,0 +1,182 @@
+/**
+ * Autoregressive decoding, independent of the runtime: greedy (a whole batch of images at once)
+ * and beam search (one image at a time), over a `next` function that returns the last-position
+ * logits of each prefix. The model recomputes the whole prefix every step (no KV cache), so a
+ * step's input is just the token prefixes.
+ *
+ * Scores are log-probabilities from a log-softmax over the full vocabulary; a hypothesis's
+ * score is their mean over the generated tokens, the end token included (HF's length penalty
+ * 1.0), so long and short captions compare fairly.
+ */
+
+/**
+ * Last-position logits for each prefix: `prefixes[i]` belongs to image `images[i]`. All
+ * prefixes of one call have the same length. Returned rows may be views valid until the next call.
+ */
+export type NextLogits = (
+  prefixes: readonly (readonly number[])[],
+  images: readonly number[],
+) => Promise<readonly Float32Array[]>;
+
+/** Token ids and length limit of one decoding run. */
+export interface DecodeParams {
+  /** First decoder input. */
+  readonly start: number;
+  /** Ids that end a sequence. */
+  readonly stop: ReadonlySet<number>;
+  /** Appended to finished rows while others go on. */
+  readonly pad: number;
+  /** Total length, the start token included. */
+  readonly maxLength: number;
+}
+
+/** One decoded sequence. */
+export interface Hypothesis {
+  /** Generated ids: no start token, no end token. */
+  readonly tokens: number[];
+  /** Sum of log-probs of every generated token, the end token included. */
+  readonly sumLogProb: number;
+  /** Generated tokens counted in the sum. */
+  readonly steps: number;
+  /** True when an end token was generated (false: stopped at maxLength). */
+  readonly finished: boolean;
+}
+
+/** Mean log-prob: the length-normalized score. */
+export function meanLogProb(h: Pick<Hypothesis, 'sumLogProb' | 'steps'>): number {
+  return h.steps === 0 ? 0 : h.sumLogProb / h.steps;
+}
+
+/** log(sum(exp(x))), stable. */
+export function logSumExp(x: ArrayLike<number>): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) if ((x[i] as number) > max) max = x[i] as number;
+  if (!Number.isFinite(max)) return max;
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.exp((x[i] as number) - max);
+  return max + Math.log(sum);
+}
+
+/** Log-softmax of `x` (float64 for accumulating scores). */
+export function logSoftmax(x: ArrayLike<number>): Float64Array {
+  const lse = logSumExp(x);
+  const out = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = (x[i] as number) - lse;
+  return out;
+}
+
+/** Indices of the `k` largest values, largest first (lowest index wins ties, like argmax). */
+export function topK(x: ArrayLike<number>, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] as number;
+    if (best.length === k && v <= (x[best[k - 1] as number] as number)) continue;
+    let at = best.length;
+    while (at > 0 && v > (x[best[at - 1] as number] as number)) at--;
+    best.splice(at, 0, i);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
+/** Greedy decoding of `count` images together; finished rows are padded until every row ends. */
+export async function greedyDecode(
+  next: NextLogits,
+  count: number,
+  params: DecodeParams,
+): Promise<Hypothesis[]> {
+  const prefixes = Array.from({ length: count }, () => [params.start]);
+  const images = Array.from({ length: count }, (_, i) => i);
+  const rows = Array.from({ length: count }, () => ({
+    tokens: [] as number[],
+    sumLogProb: 0,
+    steps: 0,
+    finished: false,
+  }));
+  for (let length = 1; length < params.maxLength && rows.some((r) => !r.finished); length++) {
+    const logits = await next(prefixes, images);
+    rows.forEach((row, i) => {
+      const prefix = prefixes[i] as number[];
+      if (row.finished) {
+        prefix.push(params.pad);
+        return;
+      }
+      const x = logits[i] as Float32Array;
+      const [token] = topK(x, 1) as [number];
+      row.sumLogProb += (x[token] as number) - logSumExp(x);
+      row.steps++;
+      prefix.push(token);
+      if (params.stop.has(token)) row.finished = true;
+      else row.tokens.push(token);
+    });
+  }
+  return rows;
+}
+
+interface Beam {
+  readonly prefix: number[];
+  readonly sumLogProb: number;
+}
+
+/**
+ * Beam search for image `image`: keeps `beamSize` live prefixes; an end token among the top
+ * `beamSize` candidates closes a hypothesis. Stops when every beam has ended, at maxLength, or
+ * (HF's `early_stopping=False` rule) once `beamSize` hypotheses are closed and the best live
+ * beam, scored as if it ended now, cannot beat the worst of them. Returns the best hypothesis by
+ * mean log-prob; beams still open at maxLength compete as unfinished hypotheses.
+ */
+export async function beamDecode(
+  next: NextLogits,
+  image: number,
+  params: DecodeParams & { readonly beamSize: number },
+): Promise<Hypothesis> {
+  const k = params.beamSize;
+  let beams: Beam[] = [{ prefix: [params.start], sumLogProb: 0 }];
+  const closed: Hypothesis[] = [];
+  let done = false;
+  const hypothesis = (beam: Beam, finished: boolean): Hypothesis => ({
+    tokens: beam.prefix.slice(1, finished ? -1 : undefined),
+    sumLogProb: beam.sumLogProb,
+    steps: beam.prefix.length - 1,
+    finished,
+  });
+  for (let length = 1; length < params.maxLength && beams.length > 0; length++) {
+    const logits = await next(
+      beams.map((b) => b.prefix),
+      beams.map(() => image),
+    );
+    const candidates: { beam: Beam; token: number; sum: number }[] = [];
+    beams.forEach((beam, i) => {
+      const x = logits[i] as Float32Array;
+      const lse = logSumExp(x);
+      // 2k per beam is enough: at most k of the kept candidates can be end tokens.
+      for (const token of topK(x, Math.min(2 * k, x.length))) {
+        candidates.push({ beam, token, sum: beam.sumLogProb + (x[token] as number) - lse });
+      }
+    });
+    candidates.sort((a, b) => b.sum - a.sum);
+    const live: Beam[] = [];
+    for (const [rank, c] of candidates.entries()) {
+      if (live.length === k) break;
+      const beam = { prefix: [...c.beam.prefix, c.token], sumLogProb: c.sum };
+      if (params.stop.has(c.token)) {
+        if (rank < k) closed.push(hypothesis(beam, true));
+      } else live.push(beam);
+    }
+    beams = live;
+    if (closed.length >= k && beams.length > 0) {
+      closed.sort((a, b) => meanLogProb(b) - meanLogProb(a));
+      closed.length = k;
+      const worst = meanLogProb(closed[k - 1] as Hypothesis);
+      const bestLive = (beams[0] as Beam).sumLogProb / length;
+      if (worst >= bestLive) {
+        done = true;
+        break;
+      }
+    }
+  }
+  // Open beams compete only when the search ran out of length, not when it stopped early.
+  const all = done ? [...closed] : [...closed, ...beams.map((b) => hypothesis(b, false))];
+  all.sort((a, b) => meanLogProb(b) - meanLogProb(a));
+  return all[0] as Hypothesis;
+}
