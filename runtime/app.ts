@@ -23,6 +23,8 @@ import { createCaptionNormalizer } from '../processors/text/normalize-caption.ts
 import { QualityGateOptionsSchema } from '../processors/curate/quality-gate.ts';
 import { DuplicateDetector } from '../topologies/duplicate-detector.ts';
 import type { LakeServices } from '../topologies/lake-services.ts';
+import type { LabelServices } from '../topologies/label.ts';
+import { teacherResolver } from '../topologies/teacher.ts';
 
 /** Everything a captionflow process runs on, chosen by `config.mode`. */
 export interface App {
@@ -37,6 +39,8 @@ export interface App {
   readonly catalog: Catalog;
   readonly pool: WorkerPool;
   readonly lake: LakeServices;
+  /** The lake services plus the teacher captioner of the labeling path. */
+  readonly label: LabelServices;
   /** Physical topic names (`config.topicPrefix`). */
   readonly topics: TopicNamespace;
   /** Where the data of the embedded mode lives (absolute). */
@@ -124,6 +128,14 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
       catalog: lake.catalog,
       pool,
       lake: lakeServices,
+      label: {
+        ...lakeServices,
+        teacher: teacherResolver(lake.catalog, lake.store, {
+          modelName: config.models.name,
+          alias: config.models.teacherAlias,
+          ...(config.models.teacherVersion === undefined ? {} : { version: config.models.teacherVersion }),
+        }),
+      },
       dataDir,
       close: async () => {
         for (const close of closers.reverse()) await close().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'close failed'));

@@ -60,6 +60,16 @@ export const ConfigSchema = z.object({
       maxColourDistance: z.coerce.number().min(0).max(1).default(0.06),
     })
     .prefault({}),
+  models: z
+    .object({
+      /** The model served and retrained. */
+      name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a lowercase model name').default('captioner'),
+      /** The teacher of the labeling path: an alias of `name`… */
+      teacherAlias: z.string().default('champion'),
+      /** …or a pinned version (an imported ONNX captioner, say). */
+      teacherVersion: z.string().optional(),
+    })
+    .prefault({}),
   shutdownDeadlineMs: positiveInt.default(30_000),
 });
 
@@ -94,6 +104,9 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_IMAGE_SIZE: 'processing.imageSize',
   CAPTIONFLOW_NEAR_DUPLICATE_DISTANCE: 'processing.nearDuplicateDistance',
   CAPTIONFLOW_MAX_COLOUR_DISTANCE: 'processing.maxColourDistance',
+  CAPTIONFLOW_MODEL_NAME: 'models.name',
+  CAPTIONFLOW_TEACHER_ALIAS: 'models.teacherAlias',
+  CAPTIONFLOW_TEACHER_VERSION: 'models.teacherVersion',
   CAPTIONFLOW_SHUTDOWN_DEADLINE_MS: 'shutdownDeadlineMs',
 };
 

@@ -11,6 +11,7 @@ import { describe } from '../engine/topology.ts';
 import { createHttpServer } from '../http/server.ts';
 import { normalizeTopology } from '../../topologies/normalize.ts';
 import { curateTopology } from '../../topologies/curate.ts';
+import { labelTopology } from '../../topologies/label.ts';
 import { importCommand } from '../../services/import/cli.ts';
 import { ingestDeps, runPipelineJob, startLakeTopologies } from './pipeline-job.ts';
 import type { Topology } from '../engine/topology.ts';
@@ -20,6 +21,7 @@ import { rollbackChampion } from '../models/registry.ts';
 const topologies: Record<string, Topology> = {
   normalize: normalizeTopology as unknown as Topology,
   curate: curateTopology as unknown as Topology,
+  label: labelTopology as unknown as Topology,
 };
 
 const program = new Command('captionflow').description('Stream-processing MLOps pipeline for image captioning').showHelpAfterError();

@@ -6,6 +6,7 @@ import { waitForCatchUp, groupLag } from '../engine/lag.ts';
 import { snapshotDataset } from '../lake/datasets.ts';
 import { normalizeTopology } from '../../topologies/normalize.ts';
 import { curateTopology } from '../../topologies/curate.ts';
+import { labelTopology } from '../../topologies/label.ts';
 import type { IngestDeps } from '../../topologies/ingest.ts';
 import type { LogProducer } from '../ports.ts';
 import { importDataset } from '../../services/import/importer.ts';
@@ -36,10 +37,14 @@ export function ingestDeps(app: App, producer: LogProducer, maxBytes = 25 * 1024
   return { objects: app.objects, bucket: app.lake.bucket, producer, serde: app.serde, clock: app.clock, maxBytes, topicName: app.topics.topic };
 }
 
-/** Start the lake topologies (normalize, curate) on the app's adapters. */
+/** Start the lake topologies (normalize, curate, label) on the app's adapters. */
 export async function startLakeTopologies(app: App): Promise<RunningTopology[]> {
-  const adapters = { log: app.log, serde: app.serde, services: app.lake, logger: app.logger, metrics: app.metrics, pool: app.pool, clock: app.clock };
-  return [await runTopology(inNamespace(normalizeTopology, app.topics), adapters), await runTopology(inNamespace(curateTopology, app.topics), adapters)];
+  const base = { log: app.log, serde: app.serde, logger: app.logger, metrics: app.metrics, pool: app.pool, clock: app.clock };
+  return [
+    await runTopology(inNamespace(normalizeTopology, app.topics), { ...base, services: app.lake }),
+    await runTopology(inNamespace(curateTopology, app.topics), { ...base, services: app.lake }),
+    await runTopology(inNamespace(labelTopology, app.topics), { ...base, services: app.label }),
+  ];
 }
 
 /**
