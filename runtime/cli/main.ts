@@ -13,6 +13,8 @@ import { normalizeTopology } from '../../topologies/normalize.ts';
 import { curateTopology } from '../../topologies/curate.ts';
 import { labelTopology } from '../../topologies/label.ts';
 import { importCommand } from '../../services/import/cli.ts';
+import { registerIngestRoutes } from '../../services/ingest/routes.ts';
+import { DEFAULT_INGEST_LIMITS } from '../../services/ingest/limits.ts';
 import { ingestDeps, runPipelineJob, startLakeTopologies } from './pipeline-job.ts';
 import type { Topology } from '../engine/topology.ts';
 import { retrain } from '../models/retrain.ts';
@@ -106,14 +108,23 @@ program
     const config = loadConfig();
     const app = await openApp(config);
     const running = await startLakeTopologies(app);
-    const http = createHttpServer({ logger: app.logger, metrics: app.metrics, apiKeys: config.http.apiKeys });
+    const http = createHttpServer({
+      logger: app.logger,
+      metrics: app.metrics,
+      apiKeys: config.http.apiKeys,
+      readiness: { catalog: async () => void (await app.catalog.images.list({}, { limit: 1 })) },
+    });
+    const producer = await app.log.producer();
+    await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
     await http.listen({ host: config.http.host, port: config.http.port });
+    app.logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'HTTP edge listening');
     let stopping = false;
     const shutdown = async (signal: string): Promise<void> => {
       if (stopping) return;
       stopping = true;
       app.logger.info({ signal }, 'shutting down');
       await http.close();
+      await producer.close();
       await Promise.all(running.map((r) => r.stop({ deadlineMs: config.shutdownDeadlineMs })));
       await app.close();
       process.exit(0);

@@ -230,7 +230,7 @@ export async function runTopology<S extends Services>(
             await fail(sink.name, res.failure, policyOf(sink.errors).otherwise);
             return;
           }
-          metrics.count({ topology: t.name, step: sink.name, outcome: 'ok', ...labels });
+          metrics.count({ topology: t.name, step: sink.name, schema_id: String(meta.schemaId), outcome: 'ok', ...labels });
           continue;
         }
         const res = await supervised(sink.name, { retry: { attempts: 1 } }, meta, labels, async (ctx) => {

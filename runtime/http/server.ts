@@ -74,7 +74,6 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    disableRequestLogging: true,
     trustProxy: true,
   });
 
@@ -99,7 +98,6 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     const labels = { topology: 'http', step, outcome: String(reply.statusCode) };
     options.metrics.count(labels);
     options.metrics.observe(labels, reply.elapsedTime / 1000);
-    req.log.info({ method: req.method, route: step, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
   app.setErrorHandler(async (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
