@@ -70,6 +70,15 @@ export const ConfigSchema = z.object({
       teacherVersion: z.string().optional(),
     })
     .prefault({}),
+  jobs: z
+    .object({
+      retrainCheckMs: positiveInt.default(600_000),
+      retrainMinNewItems: positiveInt.default(200),
+      retrainConfig: z.enum(['tiny', 'default']).default('default'),
+      promotionMargin: z.coerce.number().min(0).default(0.01),
+      consistencyEveryMs: positiveInt.default(6 * 3_600_000),
+    })
+    .prefault({}),
   shutdownDeadlineMs: positiveInt.default(30_000),
 });
 
@@ -107,6 +116,11 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_MODEL_NAME: 'models.name',
   CAPTIONFLOW_TEACHER_ALIAS: 'models.teacherAlias',
   CAPTIONFLOW_TEACHER_VERSION: 'models.teacherVersion',
+  CAPTIONFLOW_RETRAIN_CHECK_MS: 'jobs.retrainCheckMs',
+  CAPTIONFLOW_RETRAIN_MIN_NEW_ITEMS: 'jobs.retrainMinNewItems',
+  CAPTIONFLOW_RETRAIN_CONFIG: 'jobs.retrainConfig',
+  CAPTIONFLOW_PROMOTION_MARGIN: 'jobs.promotionMargin',
+  CAPTIONFLOW_CONSISTENCY_EVERY_MS: 'jobs.consistencyEveryMs',
   CAPTIONFLOW_SHUTDOWN_DEADLINE_MS: 'shutdownDeadlineMs',
 };
 

@@ -5,7 +5,7 @@ import { contentKey } from '../runtime/lake/object-keys.ts';
 import { deriveId } from '../runtime/ids.ts';
 import { defineTopology, effect, map, toTopic, topic, worker, type StepContext } from '../runtime/engine/topology.ts';
 import type { NormalizeTask, NormalizeTaskResult } from '../processors/image/normalize-worker.ts';
-import { catalogLineage, extendLineage, extensionOf, hopOf, objectRef, type LakeServices } from './lake-services.ts';
+import { catalogLineage, catalogRef, extendLineage, extensionOf, hopOf, objectRef, type LakeServices } from './lake-services.ts';
 
 type Ctx = StepContext<LakeServices>;
 
@@ -99,12 +99,16 @@ export const normalizeTopology = defineTopology<LakeServices>({
   ],
   sinks: [
     effect<ImageNormalized, LakeServices>('catalog-normalized', async (n, ctx) => {
+      const bronze = n.lineage.objects.find((o) => o.layer === 'bronze');
       await ctx.services.catalog.images.upsert({
         id: n.imageId,
         source: n.lineage.source,
         layer: 'silver',
         status: 'normalized',
-        objects: { silver: { layer: 'silver', bucket: n.modelInput.bucket, key: n.modelInput.key, sha256: n.modelInput.sha256, size: n.modelInput.size, versionId: n.modelInput.versionId } },
+        objects: {
+          ...(bronze === undefined ? {} : { bronze: catalogRef(bronze) }),
+          silver: catalogRef(n.modelInput),
+        },
         width: n.width,
         height: n.height,
         format: n.format,

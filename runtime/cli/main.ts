@@ -18,6 +18,8 @@ import { DEFAULT_INGEST_LIMITS } from '../../services/ingest/limits.ts';
 import { ingestDeps, runPipelineJob, startLakeTopologies } from './pipeline-job.ts';
 import type { Topology } from '../engine/topology.ts';
 import { retrain } from '../models/retrain.ts';
+import { Scheduler } from '../jobs/scheduler.ts';
+import { standardJobs } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../models/registry.ts';
 
 const topologies: Record<string, Topology> = {
@@ -118,12 +120,16 @@ program
     await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
     await http.listen({ host: config.http.host, port: config.http.port });
     app.logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'HTTP edge listening');
+    const scheduler = new Scheduler({ catalog: app.catalog, producer, serde: app.serde, clock: app.clock, logger: app.logger, metrics: app.metrics });
+    for (const job of standardJobs(app, config.jobs)) scheduler.register(job);
+    scheduler.start();
     let stopping = false;
     const shutdown = async (signal: string): Promise<void> => {
       if (stopping) return;
       stopping = true;
       app.logger.info({ signal }, 'shutting down');
       await http.close();
+      await scheduler.stop();
       await producer.close();
       await Promise.all(running.map((r) => r.stop({ deadlineMs: config.shutdownDeadlineMs })));
       await app.close();

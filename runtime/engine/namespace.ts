@@ -8,9 +8,9 @@ import type { Services, Sink, Topology } from './topology.ts';
 export interface TopicNamespace {
   readonly prefix: string;
   /** The physical topic name of a logical one. */
-  topic(logical: string): string;
+  readonly topic: (logical: string) => string;
   /** The logical topic name of a physical one (the schema contract it carries). */
-  logical(physical: string): string;
+  readonly logical: (physical: string) => string;
 }
 
 /** A namespace with `prefix` ('' for none). Prefixes must be simple names: letters, digits, `.`, `_`, `-`. */
@@ -27,7 +27,7 @@ export function topicNamespace(prefix: string): TopicNamespace {
 /** The topology with every topic and its consumer group moved into the namespace. */
 export function inNamespace<S extends Services>(t: Topology<S>, ns: TopicNamespace): Topology<S> {
   if (ns.prefix === '') return t;
-  const sinks = t.sinks.map((s) => (s.kind === 'topic' ? ({ ...s, topic: { ...s.topic, name: ns.topic(s.topic.name) } } as Sink<S>) : s));
+  const sinks = t.sinks.map((s) => (s.kind === 'topic' ? ({ ...s, topic: { ...s.topic, name: ns.topic(s.topic.name) } }) : s));
   return {
     ...t,
     source: { ...t.source, topic: { ...t.source.topic, name: ns.topic(t.source.topic.name) }, group: ns.topic(t.source.group) },

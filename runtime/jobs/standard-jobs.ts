@@ -1,0 +1,81 @@
+import { join } from 'node:path';
+import type { App } from '../app.ts';
+import { repairConsistency } from '../lake/consistency.ts';
+import { DiskEventLog } from '../log/disk-log.ts';
+import { retrain } from '../models/retrain.ts';
+import type { JobSpec } from './scheduler.ts';
+
+/** Settings of the standard jobs. */
+export interface StandardJobOptions {
+  /** How often the retrain trigger looks for enough new data (ms). */
+  readonly retrainCheckMs: number;
+  readonly retrainMinNewItems: number;
+  readonly retrainConfig: 'tiny' | 'default';
+  readonly promotionMargin: number;
+  /** How often the lake is checked against the catalog (ms). */
+  readonly consistencyEveryMs: number;
+}
+
+/**
+ * The jobs the old stack ran in Airflow: the incremental-learning trigger (new curated data →
+ * snapshot, fine-tune, evaluate, promote or reject), the lake/catalog consistency repair, and
+ * the embedded log's retention. Bronze is never swept: it is the raw archive dead letters are
+ * replayed from.
+ */
+export function standardJobs(app: App, options: StandardJobOptions): JobSpec[] {
+  const jobs: JobSpec[] = [
+    {
+      name: 'retrain',
+      description: 'snapshot new curated data, fine-tune from the champion, evaluate, promote or reject',
+      everyMs: options.retrainCheckMs,
+      retry: { attempts: 2 },
+      run: async (ctx) => {
+        const producer = await app.log.producer();
+        try {
+          const outcome = await retrain(
+            { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger: ctx.logger, workDir: join(app.dataDir, 'training') },
+            {
+              modelName: app.config.models.name,
+              datasetName: 'default',
+              config: options.retrainConfig,
+              minNewItems: options.retrainMinNewItems,
+              gate: { metric: 'ciderD', margin: options.promotionMargin },
+              force: ctx.params.force === 'true',
+              runId: ctx.runId,
+            },
+          );
+          return {
+            status: outcome.status,
+            reason: outcome.reason,
+            ...(outcome.datasetId === undefined ? {} : { dataset: outcome.datasetId }),
+            ...(outcome.candidate === undefined ? {} : { candidate: outcome.candidate }),
+            champion: outcome.champion ?? '',
+            ...(outcome.candidateEval === undefined ? {} : { candidateCiderD: String(outcome.candidateEval.metrics.ciderD ?? '') }),
+          };
+        } finally {
+          await producer.close();
+        }
+      },
+    },
+    {
+      name: 'lake-consistency',
+      description: 'report and repair orphans and missing objects between the lake and the catalog',
+      everyMs: options.consistencyEveryMs,
+      run: async () => {
+        const r = await repairConsistency(app.objects, app.catalog, { orphanLayers: ['silver', 'gold', 'manifests'], graceMs: 24 * 3_600_000 });
+        return {
+          orphans: String(r.report.orphanObjects.length),
+          missing: String(r.report.missingObjects.length),
+          deleted: String(r.deleted.length),
+          marked: String(r.marked.length),
+          sweptIncomplete: String(r.sweptIncomplete),
+        };
+      },
+    },
+  ];
+  if (app.log instanceof DiskEventLog) {
+    const log = app.log;
+    jobs.push({ name: 'log-retention', description: 'apply the embedded log retention', everyMs: 3_600_000, run: () => Promise.resolve({ deleted: String(log.compact()) }) });
+  }
+  return jobs;
+}
