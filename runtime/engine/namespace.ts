@@ -1,4 +1,4 @@
-import type { Services, Sink, Topology } from './topology.ts';
+import type { Services, Topology } from './topology.ts';
 
 /**
  * Topic namespaces: several deployments (staging and production, or parallel test runs) share

@@ -22,6 +22,11 @@ export interface Row {
   readonly baseline?: string;
 }
 
+/** A rate for a table: whole numbers when large, three significant digits when small (images/s). */
+export function formatRate(rate: number): string {
+  return rate >= 100 ? rate.toFixed(0) : rate.toPrecision(3);
+}
+
 /** Print rows with rates and ratios against the named baseline rows. */
 export function report(title: string, rows: readonly Row[]): void {
   console.log(`\n## ${title}`);
@@ -29,7 +34,7 @@ export function report(title: string, rows: readonly Row[]): void {
   for (const r of rows) {
     const base = r.baseline === undefined ? undefined : rows.find((x) => x.name === r.baseline);
     const ratio = base === undefined ? '' : `  ratio vs ${base.name}: ${(rate(r) / rate(base)).toFixed(3)}`;
-    console.log(`${r.name.padEnd(48)} ${rate(r).toFixed(0).padStart(9)} ${r.unit}/s  (${r.count} in ${r.seconds.toFixed(2)}s)${ratio}`);
+    console.log(`${r.name.padEnd(48)} ${formatRate(rate(r)).padStart(9)} ${r.unit}/s  (${r.count} in ${r.seconds.toFixed(2)}s)${ratio}`);
   }
 }
 
