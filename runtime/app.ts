@@ -110,6 +110,7 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
       catalog: lake.catalog,
       bucket: config.mode === 'embedded' ? 'lake' : config.s3.bucket,
       normalize: resolveNormalizeOptions({ modelInput: { size: config.processing.imageSize } }),
+      augment: { count: config.processing.augmentVariants, seed: config.processing.augmentSeed },
       captions: createCaptionNormalizer({}),
       curate,
       dedup: () => (detector ??= DuplicateDetector.load(lake.catalog, lake.store, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance })),

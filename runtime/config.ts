@@ -58,6 +58,9 @@ export const ConfigSchema = z.object({
       nearDuplicateDistance: z.coerce.number().int().min(0).max(32).default(6),
       /** Colour-signature distance (0..1) at or below which a pHash candidate is confirmed as a duplicate. */
       maxColourDistance: z.coerce.number().min(0).max(1).default(0.06),
+      /** Seeded augmentation variants written to silver per image (0: off). */
+      augmentVariants: z.coerce.number().int().min(0).max(32).default(0),
+      augmentSeed: z.coerce.number().int().default(1),
     })
     .prefault({}),
   models: z
@@ -113,6 +116,8 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_IMAGE_SIZE: 'processing.imageSize',
   CAPTIONFLOW_NEAR_DUPLICATE_DISTANCE: 'processing.nearDuplicateDistance',
   CAPTIONFLOW_MAX_COLOUR_DISTANCE: 'processing.maxColourDistance',
+  CAPTIONFLOW_AUGMENT_VARIANTS: 'processing.augmentVariants',
+  CAPTIONFLOW_AUGMENT_SEED: 'processing.augmentSeed',
   CAPTIONFLOW_MODEL_NAME: 'models.name',
   CAPTIONFLOW_TEACHER_ALIAS: 'models.teacherAlias',
   CAPTIONFLOW_TEACHER_VERSION: 'models.teacherVersion',

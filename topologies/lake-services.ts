@@ -25,6 +25,8 @@ export type LakeServices = {
   /** Bucket (S3) or root name (fs) written into object refs. */
   readonly bucket: string;
   readonly normalize: NormalizeOptions;
+  /** Seeded training augmentation of silver images: variants per image, 0 disables it. */
+  readonly augment: { readonly count: number; readonly seed: number };
   readonly captions: CaptionNormalizer;
   readonly curate: CurateSettings;
   /** The duplicate detector, loaded from the catalog on first use. */

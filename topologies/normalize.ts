@@ -5,9 +5,13 @@ import { contentKey } from '../runtime/lake/object-keys.ts';
 import { deriveId } from '../runtime/ids.ts';
 import { defineTopology, effect, map, toTopic, topic, worker, type StepContext } from '../runtime/engine/topology.ts';
 import type { NormalizeTask, NormalizeTaskResult } from '../processors/image/normalize-worker.ts';
+import type { AugmentTask } from '../processors/image/augment-worker.ts';
+import type { AugmentedVariant } from '../processors/image/augment.ts';
 import { catalogLineage, catalogRef, extendLineage, extensionOf, hopOf, objectRef, type LakeServices } from './lake-services.ts';
 
 type Ctx = StepContext<LakeServices>;
+
+const augmentModule = new URL('../processors/image/augment-worker.ts', import.meta.url);
 
 interface Normalizing {
   readonly ingested: ImageIngested;
@@ -98,6 +102,24 @@ export const normalizeTopology = defineTopology<LakeServices>({
     }),
   ],
   sinks: [
+    effect<ImageNormalized, LakeServices>('augment', async (n, ctx) => {
+      // Optional: seeded variants of the silver image, linked to their source in the catalog.
+      const { count, seed } = ctx.services.augment;
+      if (count === 0 || ctx.pool === undefined) return;
+      const bytes = owned(await ctx.services.objects.get(n.modelInput.key));
+      const task: AugmentTask = { bytes, options: { seed: `${seed}:${n.imageId}`, count, encode: { format: 'webp', quality: 90 } } };
+      const variants = await ctx.pool.run<AugmentTask, AugmentedVariant[]>(augmentModule, task, [bytes.buffer as ArrayBuffer]);
+      const refs: Record<string, string>[] = [];
+      for (const v of variants) {
+        const put = await ctx.services.objects.put(contentKey('silver', v.sha256, extensionOf(v.mime)), v.bytes, {
+          contentType: v.mime,
+          sha256: v.sha256,
+          metadata: { 'augmented-from': n.imageId, 'augment-seed': String(v.seed) },
+        });
+        refs.push({ key: put.key, sha256: put.sha256, seed: String(v.seed), params: JSON.stringify(v.params) });
+      }
+      await ctx.services.catalog.images.upsert({ id: n.imageId, attributes: { augmentations: refs } });
+    }),
     effect<ImageNormalized, LakeServices>('catalog-normalized', async (n, ctx) => {
       const bronze = n.lineage.objects.find((o) => o.layer === 'bronze');
       await ctx.services.catalog.images.upsert({
