@@ -1,0 +1,311 @@
+"""ONNX export: encoder.onnx + decoder.onnx (+ model.json, tokenizer.json, parity.json).
+
+The graphs are written node by node with `onnx.helper` from the trained parameters; every
+node mirrors one operation of `model.py`. That needs no TensorFlow and no tracing library,
+gives the inputs/outputs their contract names and dtypes (int64 ids) directly, and supports
+a dynamic batch and a dynamic sequence length (the position table and the causal mask are
+sliced to the actual length inside the graph). After writing, the export runs both graphs in
+onnxruntime against JAX on fixed random inputs and refuses to finish (MODEL_INVALID) if they
+disagree by more than PARITY_TOLERANCE; the inputs and JAX outputs go to parity.json so
+another runtime (onnxruntime-node) can run the same check.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from . import __version__, errors
+from .checkpoint import TOKENIZER_FILE, Checkpoint, load_checkpoint
+from .config import ModelConfig
+from .errors import TrainerError
+from .events import Emit, emit_nothing
+from .model import LN_EPS, MASK_VALUE, PIXEL_MEAN, PIXEL_STD, Captioner, count_params, greedy_decode
+from .tokenizer import BOS, EOS, PAD, UNK
+
+OPSET = 17  # LayerNormalization needs 17; onnxruntime(-node) >= 1.14 runs it
+IR_VERSION = 8  # the IR of opset 17; newer IRs are refused by older runtimes for no gain here
+ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"
+MODEL_FILE = "model.json"
+PARITY_FILE = "parity.json"
+PARITY_TOLERANCE = 1e-4
+PARITY_SEED = 1234
+
+
+class _Graph:
+    """A tiny builder: initializers and nodes with generated unique names."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self._n = 0
+
+    def name(self, hint: str) -> str:
+        self._n += 1
+        return f"{hint}_{self._n}"
+
+    def const(self, hint: str, value: np.ndarray) -> str:
+        n = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), n))
+        return n
+
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, output: str | None = None, **attrs: object) -> str:
+        out = output or self.name(hint or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=self.name(op_type), **attrs))
+        return out
+
+    def dense(self, x: str, p: dict, hint: str) -> str:
+        y = self.op("MatMul", [x, self.const(f"{hint}_kernel", _f32(p["kernel"]))])
+        return self.op("Add", [y, self.const(f"{hint}_bias", _f32(p["bias"]))], hint)
+
+    def layer_norm(self, x: str, p: dict, hint: str, output: str | None = None) -> str:
+        return self.op("LayerNormalization", [x, self.const(f"{hint}_scale", _f32(p["scale"])), self.const(f"{hint}_bias", _f32(p["bias"]))],
+                       hint, output, axis=-1, epsilon=LN_EPS)
+
+    def model(self, name: str, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto], meta: dict[str, str]) -> onnx.ModelProto:
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="captionflow_trainer",
+                                  producer_version=__version__)
+        model.ir_version = IR_VERSION
+        helper.set_model_props(model, meta)
+        onnx.checker.check_model(model, full_check=True)
+        return model
+
+
+def _f32(x: object) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+def build_encoder(cfg: ModelConfig, params: dict, meta: dict[str, str]) -> onnx.ModelProto:
+    g = _Graph()
+    x = "pixel_values"
+    for stage in range(len(cfg.channels)):
+        for j in range(cfg.convs_per_stage + 1):
+            p = params[f"conv{stage}_{j}"]
+            # Flax HWIO kernels -> ONNX OIHW; both are cross-correlations.
+            w = g.const(f"conv{stage}_{j}_w", _f32(p["kernel"]).transpose(3, 2, 0, 1))
+            b = g.const(f"conv{stage}_{j}_b", _f32(p["bias"]))
+            stride = 2 if j == 0 else 1
+            x = g.op("Conv", [x, w, b], kernel_shape=[3, 3], strides=[stride, stride], pads=[1, 1, 1, 1])
+            x = g.op("Relu", [x])
+    p = params["proj"]
+    x = g.op("Conv", [x, g.const("proj_w", _f32(p["kernel"]).transpose(3, 2, 0, 1)), g.const("proj_b", _f32(p["bias"]))], kernel_shape=[1, 1])
+    seq = cfg.grid * cfg.grid
+    x = g.op("Reshape", [x, g.const("flat_shape", np.array([0, cfg.dim, seq], np.int64))])  # [B, D, S], rows y*grid+x as in Flax
+    x = g.op("Transpose", [x], perm=[0, 2, 1])  # [B, S, D]
+    x = g.op("Add", [x, g.const("pos", _f32(params["pos"]))])
+    g.layer_norm(x, params["ln"], "ln", output="encoder_hidden_states")
+    size = cfg.image_size
+    return g.model(
+        "captionflow_encoder",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["batch", 3, size, size])],
+        [helper.make_tensor_value_info("encoder_hidden_states", TensorProto.FLOAT, ["batch", seq, cfg.dim])],
+        meta,
+    )
+
+
+def _attention(g: _Graph, x: str, ctx: str, mask: str | None, p: dict, cfg: ModelConfig, hint: str) -> str:
+    head_dim = cfg.dim // cfg.heads
+    split = g.const(f"{hint}_split", np.array([0, 0, cfg.heads, head_dim], np.int64))
+    q = g.op("Transpose", [g.op("Reshape", [g.dense(x, p["q"], f"{hint}_q"), split])], perm=[0, 2, 1, 3])  # [B,H,T,dh]
+    k = g.op("Transpose", [g.op("Reshape", [g.dense(ctx, p["k"], f"{hint}_k"), split])], perm=[0, 2, 3, 1])  # [B,H,dh,S]
+    v = g.op("Transpose", [g.op("Reshape", [g.dense(ctx, p["v"], f"{hint}_v"), split])], perm=[0, 2, 1, 3])  # [B,H,S,dh]
+    scores = g.op("Mul", [g.op("MatMul", [q, k]), g.const(f"{hint}_scale", np.array(1.0 / math.sqrt(head_dim), np.float32))])
+    if mask is not None:
+        scores = g.op("Add", [scores, mask])
+    weights = g.op("Softmax", [scores], axis=-1)
+    out = g.op("Transpose", [g.op("MatMul", [weights, v])], perm=[0, 2, 1, 3])
+    out = g.op("Reshape", [out, g.const(f"{hint}_merge", np.array([0, 0, cfg.dim], np.int64))])
+    return g.dense(out, p["o"], f"{hint}_o")
+
+
+def build_decoder(cfg: ModelConfig, params: dict, meta: dict[str, str]) -> onnx.ModelProto:
+    g = _Graph()
+    ids, enc = "input_ids", "encoder_hidden_states"
+    length = g.op("Shape", [ids], "seq_len", start=1, end=2)  # [T]
+    zero = g.const("zero", np.array([0], np.int64))
+    pos = g.op("Slice", [g.const("pos_emb", _f32(params["pos_emb"])), zero, length, zero])  # [T, D]
+    x = g.op("Add", [g.op("Gather", [g.const("tok_emb", _f32(params["tok_emb"])), ids], axis=0), pos])
+    full_mask = np.where(np.tril(np.ones((cfg.max_len, cfg.max_len), bool)), 0.0, MASK_VALUE).astype(np.float32)
+    mask = g.op("Slice", [g.const("causal_mask", full_mask), g.const("zero2", np.array([0, 0], np.int64)),
+                          g.op("Concat", [length, length], axis=0), g.const("axes01", np.array([0, 1], np.int64))])  # [T, T]
+    for i in range(cfg.layers):
+        p = params[f"layer{i}"]
+        h = g.layer_norm(x, p["ln_self"], f"l{i}_ln_self")
+        x = g.op("Add", [x, _attention(g, h, h, mask, p["self_attn"], cfg, f"l{i}_self")])
+        h = g.layer_norm(x, p["ln_cross"], f"l{i}_ln_cross")
+        x = g.op("Add", [x, _attention(g, h, enc, None, p["cross_attn"], cfg, f"l{i}_cross")])
+        h = g.layer_norm(x, p["ln_mlp"], f"l{i}_ln_mlp")
+        h = g.dense(h, p["fc1"], f"l{i}_fc1")
+        # Exact GELU, as nn.gelu(approximate=False): 0.5 * h * (1 + erf(h / sqrt(2)))
+        erf = g.op("Erf", [g.op("Div", [h, g.const("sqrt2", np.array(math.sqrt(2.0), np.float32))])])
+        h = g.op("Mul", [g.op("Mul", [h, g.op("Add", [erf, g.const("one", np.array(1.0, np.float32))])]), g.const("half", np.array(0.5, np.float32))])
+        x = g.op("Add", [x, g.dense(h, p["fc2"], f"l{i}_fc2")])
+    x = g.layer_norm(x, params["ln_out"], "ln_out")
+    y = g.op("MatMul", [x, g.const("head_kernel", _f32(params["head"]["kernel"]))])
+    g.op("Add", [y, g.const("head_bias", _f32(params["head"]["bias"]))], output="logits")
+    return g.model(
+        "captionflow_decoder",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+         helper.make_tensor_value_info("encoder_hidden_states", TensorProto.FLOAT, ["batch", cfg.grid * cfg.grid, cfg.dim])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "sequence", cfg.vocab_size])],
+        meta,
+    )
+
+
+def model_descriptor(ck: Checkpoint) -> dict[str, object]:
+    """model.json: everything a runtime needs to preprocess, run and decode."""
+    cfg = ck.model
+    seq = cfg.grid * cfg.grid
+    return {
+        "format": "captionflow-onnx-encoder-decoder",
+        "formatVersion": 1,
+        "modelId": ck.meta.get("modelId"),
+        "datasetVersion": ck.meta.get("datasetVersion"),
+        "architecture": {
+            "name": "cnn-transformer-captioner",
+            "encoder": f"{len(cfg.channels)}-stage strided CNN {list(cfg.channels)} -> {seq} x {cfg.dim} features",
+            "decoder": f"{cfg.layers}-layer pre-LN transformer, {cfg.heads} heads, dim {cfg.dim}",
+            **cfg.to_json(),
+        },
+        "paramCount": count_params(ck.params),
+        "opset": OPSET,
+        "encoder": {
+            "file": ENCODER_FILE,
+            "inputs": [{"name": "pixel_values", "dtype": "float32", "shape": ["batch", 3, cfg.image_size, cfg.image_size]}],
+            "outputs": [{"name": "encoder_hidden_states", "dtype": "float32", "shape": ["batch", seq, cfg.dim]}],
+        },
+        "decoder": {
+            "file": DECODER_FILE,
+            "inputs": [
+                {"name": "input_ids", "dtype": "int64", "shape": ["batch", "sequence"]},
+                {"name": "encoder_hidden_states", "dtype": "float32", "shape": ["batch", seq, cfg.dim]},
+            ],
+            "outputs": [{"name": "logits", "dtype": "float32", "shape": ["batch", "sequence", cfg.vocab_size]}],
+            # Recompute the whole prefix each step (no KV cache); sequence must stay <= maxLength.
+            "usesCache": False,
+        },
+        "preprocess": {
+            "width": cfg.image_size,
+            "height": cfg.image_size,
+            "layout": "NCHW",
+            "channels": "RGB",
+            "resize": "bilinear",
+            "scale": 1.0 / 255.0,
+            "mean": list(PIXEL_MEAN),
+            "std": list(PIXEL_STD),
+            "formula": "((pixel / 255) - mean[c]) / std[c]",
+        },
+        "tokens": {"pad": PAD, "bos": BOS, "eos": EOS, "unk": UNK},
+        "decoderStartTokenId": BOS,
+        "eosTokenId": EOS,
+        "padTokenId": PAD,
+        "maxLength": cfg.max_len,
+        "vocabSize": cfg.vocab_size,
+        "tokenizer": TOKENIZER_FILE,
+        "parity": PARITY_FILE,
+    }
+
+
+def _tensor_json(a: np.ndarray) -> dict[str, object]:
+    arr = np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<")))
+    return {"dims": list(arr.shape), "dtype": str(arr.dtype.name), "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def check_parity(ck: Checkpoint, encoder_path: Path, decoder_path: Path) -> dict[str, object]:
+    """Run JAX and onnxruntime on the same inputs; return the parity record (inputs, JAX outputs, errors)."""
+    import onnxruntime as ort
+
+    cfg, params = ck.model, jax.tree_util.tree_map(jnp.asarray, ck.params)
+    model = Captioner(cfg)
+    rng = np.random.default_rng(PARITY_SEED)
+    pixels = rng.uniform(-1.0, 1.0, (2, 3, cfg.image_size, cfg.image_size)).astype(np.float32)
+    ids = np.concatenate([np.full((2, 1), BOS), rng.integers(4, cfg.vocab_size, (2, min(5, cfg.max_len) - 1))], axis=1).astype(np.int64)
+
+    encode = jax.jit(lambda p, x: model.apply({"params": p}, x, method=Captioner.encode))
+    decode = jax.jit(lambda p, i, h: model.apply({"params": p}, i, h, method=Captioner.decode))
+    jax_enc = np.asarray(encode(params, pixels))
+    jax_logits = np.asarray(decode(params, ids.astype(np.int32), jax_enc))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    enc_sess = ort.InferenceSession(str(encoder_path), options, providers=["CPUExecutionProvider"])
+    dec_sess = ort.InferenceSession(str(decoder_path), options, providers=["CPUExecutionProvider"])
+    ort_enc = enc_sess.run(["encoder_hidden_states"], {"pixel_values": pixels})[0]
+    ort_logits = dec_sess.run(["logits"], {"input_ids": ids, "encoder_hidden_states": jax_enc})[0]
+    # Also every prefix length up to maxLength: the sliced position table and mask must hold at each.
+    full_ids = np.concatenate([ids, rng.integers(4, cfg.vocab_size, (2, cfg.max_len - ids.shape[1]))], axis=1).astype(np.int64)
+    jax_full = np.asarray(decode(params, full_ids.astype(np.int32), jax_enc))
+    prefix_err = max(
+        float(np.abs(dec_sess.run(["logits"], {"input_ids": full_ids[:, :t], "encoder_hidden_states": jax_enc})[0] - jax_full[:, :t]).max())
+        for t in range(1, cfg.max_len + 1)
+    )
+
+    tokens = np.asarray(jax.jit(lambda p, x: greedy_decode(cfg, p, x, BOS, EOS, PAD))(params, pixels))
+    # The smallest top-1 vs top-2 gap along the greedy path: below ~1e-3 another runtime may
+    # legitimately pick the other token, so a consumer should compare paths only above that.
+    # Causal: the logits at t-1 over the whole greedy buffer are those of the prefix tokens[:t].
+    path_logits = np.asarray(decode(params, tokens, jax_enc))
+    margins = []
+    for row in range(tokens.shape[0]):
+        for t in range(1, cfg.max_len):
+            top = np.sort(path_logits[row, t - 1])[-2:]
+            margins.append(float(top[1] - top[0]))
+            if tokens[row, t] == EOS:
+                break
+    return {
+        "tolerance": PARITY_TOLERANCE,
+        "encoder": {"inputs": {"pixel_values": _tensor_json(pixels)}, "outputs": {"encoder_hidden_states": _tensor_json(jax_enc)},
+                    "maxAbsError": float(np.abs(ort_enc - jax_enc).max())},
+        "decoder": {"inputs": {"input_ids": _tensor_json(ids), "encoder_hidden_states": _tensor_json(jax_enc)},
+                    "outputs": {"logits": _tensor_json(jax_logits)}, "maxAbsError": float(np.abs(ort_logits - jax_logits).max()),
+                    "maxAbsErrorAllPrefixes": prefix_err},
+        "greedy": {"from": "encoder.outputs.encoder_hidden_states", "tokens": tokens.astype(int).tolist(), "minMargin": min(margins)},
+    }
+
+
+def export(checkpoint: str | Path, out: str | Path, *, parity: bool = True, emit: Emit = emit_nothing) -> dict[str, object]:
+    """Export a checkpoint directory to `out`; returns the `done` event (also emitted)."""
+    started = time.time()
+    ck = load_checkpoint(checkpoint)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # model.json marks a complete, parity-checked export: drop a stale one before touching the graphs.
+    (out_dir / MODEL_FILE).unlink(missing_ok=True)
+    (out_dir / PARITY_FILE).unlink(missing_ok=True)
+    meta = {"modelId": str(ck.meta.get("modelId")), "datasetVersion": str(ck.meta.get("datasetVersion")), "format": "captionflow-onnx-encoder-decoder"}
+    params = jax.tree_util.tree_map(np.asarray, ck.params)
+    encoder = build_encoder(ck.model, params["encoder"], meta)
+    decoder = build_decoder(ck.model, params["decoder"], meta)
+    onnx.save(encoder, str(out_dir / ENCODER_FILE))
+    onnx.save(decoder, str(out_dir / DECODER_FILE))
+    shutil.copyfile(ck.path / TOKENIZER_FILE, out_dir / TOKENIZER_FILE)
+    descriptor = model_descriptor(ck)
+    done: dict[str, object] = {"event": "done", "out": str(out_dir.resolve()), "modelId": ck.meta.get("modelId"),
+                               "files": [ENCODER_FILE, DECODER_FILE, MODEL_FILE, TOKENIZER_FILE]}
+    if parity:
+        record = check_parity(ck, out_dir / ENCODER_FILE, out_dir / DECODER_FILE)
+        errors_seen = {"encoder": record["encoder"]["maxAbsError"], "decoder": record["decoder"]["maxAbsError"],
+                       "decoderAllPrefixes": record["decoder"]["maxAbsErrorAllPrefixes"]}
+        if max(errors_seen.values()) > PARITY_TOLERANCE:
+            raise TrainerError(errors.MODEL_INVALID, f"ONNX export disagrees with JAX: {errors_seen}", context={"errors": errors_seen})
+        (out_dir / PARITY_FILE).write_text(json.dumps(record) + "\n")
+        done["parity"] = errors_seen
+        done["files"] = [*done["files"], PARITY_FILE]  # type: ignore[misc]
+    else:
+        descriptor.pop("parity")
+    # model.json last: its presence marks a complete export.
+    (out_dir / MODEL_FILE).write_text(json.dumps(descriptor, indent=1) + "\n")
+    done["seconds"] = round(time.time() - started, 2)
+    emit(done)
+    return done

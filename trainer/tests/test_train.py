@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from captionflow_trainer.checkpoint import load_checkpoint
+from captionflow_trainer.synthetic import make_dataset
+from captionflow_trainer.tokenizer import Tokenizer
+
+from .conftest import run_cli
+
+
+def test_train_streams_progress_and_done_as_json_lines(trained: tuple[Path, list[dict]]) -> None:
+    _, events = trained
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress, "no progress events"
+    steps = events[0]["steps"]
+    assert all(set(e) >= {"epoch", "step", "steps", "loss"} and e["steps"] == steps for e in progress)
+    assert [e["step"] for e in progress] == sorted(e["step"] for e in progress)
+    assert progress[-1]["step"] == steps
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1, 2]
+    done = events[-1]
+    assert {"bleu4", "cider"} <= set(done["metrics"]) and done["modelId"]
+
+
+def test_a_checkpoint_holds_params_config_tokenizer_and_metrics(trained: tuple[Path, list[dict]]) -> None:
+    out, events = trained
+    assert {p.name for p in out.iterdir()} >= {"params.msgpack", "config.json", "tokenizer.json", "metrics.json"}
+    ck = load_checkpoint(out)
+    assert ck.meta["modelId"] == events[-1]["modelId"]
+    assert ck.meta["seed"] == 5 and ck.meta["preset"] == "tiny"
+    assert ck.tokenizer.size == ck.model.vocab_size
+    assert np.asarray(ck.params["decoder"]["tok_emb"]).shape == (ck.model.vocab_size, ck.model.dim)
+    tok = json.loads((out / "tokenizer.json").read_text())
+    assert tok["vocab"][:4] == ["<pad>", "<bos>", "<eos>", "<unk>"]
+
+
+def test_the_same_seed_gives_the_same_model(tmp_path: Path, dataset: Path, trained: tuple[Path, list[dict]]) -> None:
+    out, events = trained
+    _, again, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "again"), "--config", "tiny", "--epochs", "2", "--seed", "5")
+    assert again[-1]["modelId"] == events[-1]["modelId"]
+    assert (tmp_path / "again" / "params.msgpack").read_bytes() == (out / "params.msgpack").read_bytes()
+
+
+def test_fine_tuning_keeps_the_parent_vocab_and_appends_new_words(tmp_path: Path, dataset: Path, trained: tuple[Path, list[dict]]) -> None:
+    parent_dir, _ = trained
+    parent = load_checkpoint(parent_dir)
+    # A new dataset version with a colour the parent never saw, replaying the parent's data.
+    new = make_dataset(tmp_path / "v2", 40, seed=11, palette=("orange", "red"), dataset_version="v2")
+    _, events, _ = run_cli(
+        "train", "--manifest", str(new), "--out", str(tmp_path / "child"), "--init-from", str(parent_dir), "--config", "tiny",
+        "--epochs", "1", "--replay-manifest", str(dataset), "--replay-limit", "30",
+    )
+    start = events[0]
+    assert "orange" in start["newWords"]
+    assert start["replayItems"] == 30
+    child = load_checkpoint(tmp_path / "child")
+    assert child.tokenizer.vocab[: parent.tokenizer.size] == parent.tokenizer.vocab
+    assert child.model.vocab_size == parent.tokenizer.size + len(start["newWords"])
+    assert child.model.max_len == parent.model.max_len and child.model.dim == parent.model.dim
+    assert child.meta["initFrom"]["modelId"] == parent.meta["modelId"]
+    assert child.meta["replayDatasetVersions"] == [parent.meta["datasetVersion"]]
+
+
+def test_an_invalid_manifest_exits_2_with_one_error_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"datasetVersion": "v", "items": [{"id": "a", "split": "nope", "image": "/a.png", "captions": ["x"]}]}))
+    code, events, _ = run_cli("train", "--manifest", str(bad), "--out", str(tmp_path / "o"), "--config", "tiny", check=False)
+    assert code == 2
+    assert events == [events[0]] and events[0]["event"] == "error" and events[0]["code"] == "CONFIG_INVALID"
+
+
+def test_a_missing_parent_checkpoint_is_model_load_failed(tmp_path: Path, dataset: Path) -> None:
+    code, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "o"), "--init-from", str(tmp_path / "none"),
+                              "--config", "tiny", check=False)
+    assert code == 1 and events[-1]["code"] == "MODEL_LOAD_FAILED"
+
+
+def test_tokenizer_is_built_from_train_captions_only(trained: tuple[Path, list[dict]], dataset: Path) -> None:
+    out, _ = trained
+    manifest = json.loads(dataset.read_text())
+    train_caps = [c for it in manifest["items"] if it["split"] == "train" for c in it["captions"]]
+    expected = Tokenizer.build(train_caps, max_len=load_checkpoint(out).model.max_len)
+    assert load_checkpoint(out).tokenizer.vocab == expected.vocab
