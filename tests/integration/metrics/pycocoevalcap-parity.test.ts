@@ -7,10 +7,9 @@
  * stdout line; without that script this test fails (it never silently skips).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { runCommand, trainerPython } from '../../fixtures/run-command.ts';
 import {
   corpusBleu,
   ciderD,
@@ -21,8 +20,6 @@ import {
 import { deriveSceneSeed, sampleScene } from '../../../processors/synthetic/index.ts';
 import { createRandom } from '../../../processors/synthetic/random.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SETUP_SCRIPT = 'trainer/setup-venv.sh';
 const COCO_EVAL = fileURLToPath(new URL('./coco_eval.py', import.meta.url));
 const TOLERANCE = 1e-3;
 
@@ -42,44 +39,13 @@ interface ReferenceScores {
   readonly ciderDPerImage: number[];
 }
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(command: string, args: readonly string[], input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
 async function referencePython(): Promise<string> {
-  if (!existsSync(new URL(SETUP_SCRIPT, `file://${REPO_ROOT}`))) {
-    assert.fail(
-      `${SETUP_SCRIPT} is missing: it must create the Python venv with pycocoevalcap and print the ` +
-        `venv's python path as its last stdout line (the metrics parity test needs it)`,
-    );
+  try {
+    return await trainerPython();
+  } catch (err) {
+    // Missing or broken venv script: the parity check cannot run, which is a failure, not a skip.
+    return assert.fail(`the metrics parity test needs the trainer venv with pycocoevalcap: ${(err as Error).message}`);
   }
-  const setup = await run('bash', [SETUP_SCRIPT]);
-  assert.equal(
-    setup.code,
-    0,
-    `bash ${SETUP_SCRIPT} failed (exit ${setup.code}):\n${setup.stderr.slice(-2000)}`,
-  );
-  const python = setup.stdout.trim().split('\n').at(-1)?.trim() ?? '';
-  assert.ok(
-    python !== '' && existsSync(python),
-    `${SETUP_SCRIPT} printed no usable python path: ${JSON.stringify(python)}`,
-  );
-  return python;
 }
 
 /** ~50 images of synthetic references with hypotheses covering the edge cases. */
@@ -149,7 +115,7 @@ void test(
         res: Object.fromEntries(ids.map((id, i) => [id, [samples[i]?.hyp.join(' ') ?? '']])),
       })),
     };
-    const reference = await run(python, [COCO_EVAL], JSON.stringify(payload));
+    const reference = await runCommand(python, [COCO_EVAL], { input: JSON.stringify(payload) });
     assert.equal(
       reference.code,
       0,

@@ -8,26 +8,19 @@
  * fails; it never silently skips.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { runCommand, trainerPython } from '../../fixtures/run-command.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TRAINER_DIR = join(REPO_ROOT, 'trainer');
 const TOLERANCE = 1e-4;
 // Below this top-1/top-2 logit gap two correct runtimes may pick different tokens.
 const TIE_MARGIN = 1e-3;
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 interface TrainerEvent {
   readonly event: string;
@@ -69,21 +62,9 @@ interface ModelJson {
   readonly preprocess: { width: number; height: number; layout: string };
 }
 
-function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 /** Run the trainer CLI; every stdout line must be one JSON event and the last one `done`. */
 async function trainer(python: string, args: readonly string[]): Promise<TrainerEvent[]> {
-  const result = await run(python, ['-m', 'captionflow_trainer', ...args], TRAINER_DIR);
+  const result = await runCommand(python, ['-m', 'captionflow_trainer', ...args], { cwd: TRAINER_DIR });
   assert.equal(
     result.code,
     0,
@@ -158,15 +139,7 @@ test(
   'a tiny model trained and exported by the trainer runs in onnxruntime-node like in JAX',
   { timeout: 900_000 },
   async () => {
-    const setupScript = join(TRAINER_DIR, 'setup-venv.sh');
-    assert.ok(existsSync(setupScript), 'trainer/setup-venv.sh is missing');
-    const setup = await run('bash', [setupScript], REPO_ROOT);
-    assert.equal(setup.code, 0, `setup-venv.sh failed (exit ${setup.code}):\n${setup.stderr.slice(-3000)}`);
-    const python = setup.stdout.trim().split('\n').at(-1)?.trim() ?? '';
-    assert.ok(
-      python !== '' && existsSync(python),
-      `setup-venv.sh printed no usable python path: ${JSON.stringify(python)}`,
-    );
+    const python = await trainerPython();
 
     const dir = await mkdtemp(join(tmpdir(), 'captionflow-trainer-'));
     try {
