@@ -26,6 +26,7 @@ export async function tempLake(): Promise<{ services: LakeServices; serde: Serde
     catalog,
     bucket: 'lake',
     normalize: resolveNormalizeOptions({ modelInput: { size: 64 }, thumbnail: { maxSide: 96 } }),
+    augment: { count: 0, seed: 1 },
     captions: createCaptionNormalizer({}),
     curate,
     dedup: () => (detector ??= DuplicateDetector.load(catalog, objects, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance })),
