@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config.ts';
+import { loadConfig, type Config } from '../config.ts';
 import { openApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
 import { describe } from '../engine/topology.ts';
@@ -17,7 +17,11 @@ import { registerIngestRoutes } from '../../services/ingest/routes.ts';
 import { DEFAULT_INGEST_LIMITS } from '../../services/ingest/limits.ts';
 import { ingestDeps, runPipelineJob, startLakeTopologies } from './pipeline-job.ts';
 import type { Topology } from '../engine/topology.ts';
-import { retrain } from '../models/retrain.ts';
+import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
+import type { TrainDeps } from '../models/training-job.ts';
+import type { App } from '../app.ts';
+import type { LogProducer } from '../ports.ts';
+import type { Logger } from '../logger.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
 import { standardJobs } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../models/registry.ts';
@@ -28,6 +32,47 @@ const topologies: Record<string, Topology> = {
   label: labelTopology as unknown as Topology,
 };
 
+/** CLI commands print their result on stdout; their logs go to stderr. */
+function cliLogger(config: Config): Logger {
+  return createLogger({ level: config.logLevel, destination: process.stderr });
+}
+
+function trainDeps(app: App, producer: LogProducer): TrainDeps {
+  return { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger: app.logger, workDir: join(app.dataDir, 'training') };
+}
+
+function retrainOptions(app: App, o: { preset: 'tiny' | 'default'; dataset: string; minNew: number; margin: number; force: boolean; epochs?: number }): RetrainOptions {
+  return {
+    modelName: app.config.models.name,
+    datasetName: o.dataset,
+    config: o.preset,
+    ...(o.epochs === undefined ? {} : { epochs: o.epochs }),
+    minNewItems: o.minNew,
+    gate: { metric: 'ciderD', margin: o.margin },
+    force: o.force,
+    onProgress: (e) => {
+      if (e.event === 'progress') app.logger.info({ progress: 'train', ...e }, 'training');
+    },
+  };
+}
+
+/** The part of a retrain outcome worth printing. */
+function brief(outcome: RetrainOutcome): Record<string, unknown> {
+  const scores = (e?: { metrics: Record<string, number>; n: number }) => (e === undefined ? undefined : { n: e.n, ...e.metrics });
+  return {
+    status: outcome.status,
+    reason: outcome.reason,
+    dataset: outcome.datasetId,
+    candidate: outcome.candidate,
+    champion: outcome.champion,
+    trainSeconds: outcome.trainSeconds,
+    candidateTest: scores(outcome.candidateEval),
+    championTest: scores(outcome.championEval),
+    candidateOldTest: scores(outcome.candidateOldEval),
+    championOldTest: scores(outcome.championOldEval),
+  };
+}
+
 const program = new Command('captionflow').description('Stream-processing MLOps pipeline for image captioning').showHelpAfterError();
 
 program
@@ -36,13 +81,23 @@ program
   .addOption(new Option('--sample <n>', 'synthetic scenes to generate and import').default(200).argParser((v) => Number.parseInt(v, 10)))
   .addOption(new Option('--seed <n>', 'seed of the synthetic scenes').default(1).argParser((v) => Number.parseInt(v, 10)))
   .option('--dataset <name>', 'dataset name of the snapshot', 'default')
-  .action(async (opts: { sample: number; seed: number; dataset: string }) => {
+  .addOption(new Option('--train <preset>', 'then run the retrain loop (train, evaluate, promote) with this model preset').choices(['none', 'tiny', 'default']).default('none'))
+  .action(async (opts: { sample: number; seed: number; dataset: string; train: 'none' | 'tiny' | 'default' }) => {
     const config = loadConfig();
-    const app = await openApp(config);
+    const app = await openApp(config, { logger: cliLogger(config) });
     try {
       const summary = await runPipelineJob(app, { sample: opts.sample, seed: opts.seed, datasetName: opts.dataset });
       app.logger.info({ summary }, 'pipeline finished');
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      let training: unknown;
+      if (opts.train !== 'none') {
+        const producer = await app.log.producer();
+        try {
+          training = brief(await retrain(trainDeps(app, producer), retrainOptions(app, { preset: opts.train, dataset: opts.dataset, minNew: 100, margin: config.jobs.promotionMargin, force: false })));
+        } finally {
+          await producer.close();
+        }
+      }
+      process.stdout.write(`${JSON.stringify({ ...summary, ...(training === undefined ? {} : { training }) }, null, 2)}\n`);
     } finally {
       await app.close();
     }
@@ -59,28 +114,12 @@ program
   .addOption(new Option('--margin <x>', 'CIDEr-D margin the candidate must beat the champion by').default(0.01).argParser(Number.parseFloat))
   .option('--force', 'retrain even without enough new data', false)
   .action(async (opts: { config: 'tiny' | 'default'; epochs?: number; model: string; dataset: string; minNew: number; margin: number; force: boolean }) => {
-    const app = await openApp(loadConfig());
+    const config = loadConfig({ overrides: { 'models.name': opts.model } });
+    const app = await openApp(config, { logger: cliLogger(config) });
     const producer = await app.log.producer();
     try {
-      const outcome = await retrain(
-        { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger: app.logger, workDir: join(app.dataDir, 'training') },
-        {
-          modelName: opts.model,
-          datasetName: opts.dataset,
-          config: opts.config,
-          ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }),
-          minNewItems: opts.minNew,
-          gate: { metric: 'ciderD', margin: opts.margin },
-          force: opts.force,
-          onProgress: (e) => {
-            if (e.event === 'progress') app.logger.info({ progress: 'train', ...e }, 'training');
-          },
-        },
-      );
-      const brief = (e?: { metrics: Record<string, number>; n: number }) => (e === undefined ? undefined : { n: e.n, ...e.metrics });
-      process.stdout.write(
-        `${JSON.stringify({ status: outcome.status, reason: outcome.reason, dataset: outcome.datasetId, candidate: outcome.candidate, champion: outcome.champion, trainSeconds: outcome.trainSeconds, candidateTest: brief(outcome.candidateEval), championTest: brief(outcome.championEval), candidateOldTest: brief(outcome.candidateOldEval), championOldTest: brief(outcome.championOldEval) }, null, 2)}\n`,
-      );
+      const outcome = await retrain(trainDeps(app, producer), retrainOptions(app, { preset: opts.config, dataset: opts.dataset, minNew: opts.minNew, margin: opts.margin, force: opts.force, ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }) }));
+      process.stdout.write(`${JSON.stringify(brief(outcome), null, 2)}\n`);
     } finally {
       await producer.close();
       await app.close();
@@ -92,7 +131,8 @@ program
   .description('point the champion alias back at the previous champion')
   .option('--model <name>', 'model name', 'captioner')
   .action(async (opts: { model: string }) => {
-    const app = await openApp(loadConfig());
+    const config = loadConfig({ overrides: { 'models.name': opts.model } });
+    const app = await openApp(config, { logger: cliLogger(config) });
     const producer = await app.log.producer();
     try {
       const d = await rollbackChampion({ objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket }, opts.model);
@@ -156,7 +196,8 @@ program
 
 program.addCommand(
   importCommand(async () => {
-    const app = await openApp(loadConfig());
+    const config = loadConfig();
+    const app = await openApp(config, { logger: cliLogger(config) });
     const producer = await app.log.producer();
     return {
       deps: ingestDeps(app, producer),
