@@ -1,0 +1,385 @@
+/**
+ * A passthrough topology on real Kafka against a bare kafkajs consume→produce loop, on the same
+ * Avro-encoded image.ingested messages, in one run:
+ *  (a) topology without Avro (bytes pass through) vs the bare loop: what the engine adds;
+ *  (b) topology with the Avro serde vs the bare loop without it: what a real topology costs;
+ *  and the bare loop decoding and re-encoding Avro, to show the serde's own share.
+ * Kafka comes from deploy/services (started here and stopped at the end unless it already ran;
+ * `CF_KAFKA_BROKERS` uses a broker of your own). Topics and groups are throw-away and deleted.
+ * Run: `npx tsx tests/bench/kafka-passthrough.ts` (CAPTIONFLOW_BENCH_FULL=1 for 200 000 messages;
+ * CAPTIONFLOW_BENCH_ONLY=topology-avro for one side only, e.g. under `node --cpu-prof --import tsx`).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
+import { down, status, up } from '../../deploy/services/manager.ts';
+import { KAFKA } from '../../deploy/services/versions.ts';
+import { avroSerdePort } from '../../runtime/engine/avro-serde-port.ts';
+import { runTopology } from '../../runtime/engine/runner.ts';
+import { defineTopology, map, toTopic, topic, type StepContext } from '../../runtime/engine/topology.ts';
+import { createKafkaLog } from '../../runtime/log/kafka-log.ts';
+import type { Serde } from '../../runtime/ports.ts';
+import { AvroSerde } from '../../runtime/serde/avro-serde.ts';
+import { EmbeddedSchemaRegistry } from '../../runtime/serde/embedded-schema-registry.ts';
+import type { ImageIngested, ObjectRef } from '../../schemas/generated/types.ts';
+import { Topics } from '../../schemas/topics.ts';
+import { FULL, peakRssMiB, report, type Row } from './harness.ts';
+
+const N = FULL ? 200_000 : 20_000;
+const PARTITIONS = 3;
+/** Records per engine batch, and per produce+commit of the bare loop. */
+const BATCH = 500;
+const ROUNDS = 3;
+const ID = randomUUID().slice(0, 8);
+const INPUT = `bench-in-${ID}`;
+
+/** One measured run: from the first record consumed until every output is in the topic. */
+interface Run {
+  readonly seconds: number;
+  /** CPU seconds of this process (the broker's are not counted) over the whole run. */
+  readonly cpu: number;
+  readonly outputs: number;
+}
+
+async function brokers(): Promise<{ brokers: string[]; stop: () => Promise<void>; how: string }> {
+  const own = process.env.CF_KAFKA_BROKERS;
+  if (own !== undefined && own !== '')
+    return { brokers: own.split(','), stop: () => Promise.resolve(), how: `CF_KAFKA_BROKERS=${own}` };
+  // Whose broker it is goes by pid: one that ran before (or that someone else restarts meanwhile) is left alone.
+  const kafkaPid = async (): Promise<number | undefined> =>
+    (await status()).find((x) => x.name === 'kafka' && x.healthy)?.record?.pid;
+  const before = await kafkaPid();
+  try {
+    const env = await up(['kafka']);
+    const list = (env.CF_KAFKA_BROKERS ?? `127.0.0.1:${KAFKA.brokerPort}`).split(',');
+    const ours = await kafkaPid();
+    return ours === undefined || ours === before
+      ? {
+          brokers: list,
+          stop: () => Promise.resolve(),
+          how: 'deploy/services kafka (already running, left running)',
+        }
+      : {
+          brokers: list,
+          stop: async () => {
+            if ((await kafkaPid()) === ours) await down({ names: ['kafka'] });
+          },
+          how: 'deploy/services kafka (started and stopped by this run)',
+        };
+  } catch (err) {
+    // The port is taken by a broker another state folder started: use it, leave it alone.
+    const list = [`127.0.0.1:${KAFKA.brokerPort}`];
+    const admin = new Kafka({ brokers: list, logLevel: logLevel.NOTHING, retry: { retries: 2 } }).admin();
+    try {
+      await admin.connect();
+      await admin.listTopics();
+    } catch {
+      throw err;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    return {
+      brokers: list,
+      stop: () => Promise.resolve(),
+      how: `a broker already on ${list[0]} (not ours, left running)`,
+    };
+  }
+}
+
+function ingested(i: number): ImageIngested {
+  const imageId = createHash('sha256').update(`bench-image-${i}`).digest('hex');
+  const eventId = randomUUID();
+  const object: ObjectRef = {
+    layer: 'bronze',
+    bucket: 'lake',
+    key: `bronze/${imageId.slice(0, 2)}/${imageId}.jpg`,
+    sha256: imageId,
+    size: 150_000 + (i % 10_000),
+    contentType: 'image/jpeg',
+    versionId: null,
+  };
+  return {
+    eventId,
+    imageId,
+    occurredAt: 1_700_000_000_000 + i,
+    object,
+    originalFilename: `IMG_${String(i).padStart(6, '0')}.jpg`,
+    captions: [
+      {
+        text: 'A man riding a bicycle down a street next to a red bus.',
+        origin: 'human',
+        modelVersion: null,
+        language: 'en',
+      },
+      {
+        text: 'A cyclist passes a double-decker bus in the city.',
+        origin: 'human',
+        modelVersion: null,
+        language: 'en',
+      },
+    ],
+    producer: 'coco-import',
+    externalId: String(i),
+    importBatchId: `batch-${ID}`,
+    attributes: { licence: 'CC-BY-4.0', dataset: 'bench' },
+    lineage: { ingestEventId: eventId, source: 'bulk', hops: [], objects: [object] },
+  };
+}
+
+/** Bytes in, the same bytes out: the engine with no serde cost. */
+const rawSerde: Serde = {
+  decode: (_topic, bytes) => Promise.resolve({ schemaId: 0, value: bytes }),
+  encode: (_topic, value) => Promise.resolve(value as Buffer),
+};
+
+async function outputCount(admin: Admin, topicName: string): Promise<number> {
+  let n = 0;
+  for (const o of await admin.fetchTopicOffsets(topicName)) n += Number(o.high);
+  return n;
+}
+
+/** Wait until `topicName` holds `n` records; resolves with the time it was seen. */
+async function waitForOutputs(
+  admin: Admin,
+  topicName: string,
+  n: number,
+): Promise<{ at: number; outputs: number }> {
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    const outputs = await outputCount(admin, topicName);
+    if (outputs >= n) return { at: performance.now(), outputs };
+    if (Date.now() > deadline) throw new Error(`${topicName}: ${outputs} of ${n} records after 10 minutes`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * The bare loop: a kafkajs consumer's eachBatch, in chunks of BATCH, `sendBatch` of the chunk
+ * to the output topic with the idempotent producer, then the chunk's offset committed — what
+ * the engine does, without the engine. `avro` decodes and re-encodes every value on the way.
+ */
+async function bareLoop(list: string[], admin: Admin, run: number, avro: Serde | undefined): Promise<Run> {
+  const output = `bench-out-${ID}-bare${avro ? '-avro' : ''}-${run}`;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic: output, numPartitions: PARTITIONS, replicationFactor: 1 }],
+  });
+  const kafka = new Kafka({
+    clientId: 'bench-bare',
+    brokers: list,
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 200, retries: 8 },
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const consumer = kafka.consumer({
+    groupId: `bench-g-${output}`,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxWaitTimeInMs: 200,
+  });
+  const cpu0 = process.cpuUsage();
+  let first: number | undefined;
+  await Promise.all([producer.connect(), consumer.connect()]);
+  try {
+    await consumer.subscribe({ topics: [INPUT], fromBeginning: true });
+    const transform = async (m: KafkaMessage): Promise<Buffer | null> => {
+      if (avro === undefined || m.value === null) return m.value;
+      const { value } = await avro.decode(INPUT, m.value);
+      return avro.encode(output, value);
+    };
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        first ??= performance.now();
+        for (let i = 0; i < batch.messages.length; i += BATCH) {
+          if (!payload.isRunning() || payload.isStale()) return;
+          const chunk = batch.messages.slice(i, i + BATCH);
+          const messages = await Promise.all(
+            chunk.map(async (m) => ({ key: m.key, value: await transform(m), headers: m.headers ?? {} })),
+          );
+          await producer.sendBatch({ acks: -1, topicMessages: [{ topic: output, messages }] });
+          const last = chunk[chunk.length - 1]!.offset;
+          payload.resolveOffset(last);
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
+          ]);
+          await payload.heartbeat();
+        }
+      },
+    });
+    const { at, outputs } = await waitForOutputs(admin, output, N);
+    const used = process.cpuUsage(cpu0);
+    return { seconds: (at - (first ?? at)) / 1000, cpu: (used.user + used.system) / 1e6, outputs };
+  } finally {
+    await consumer.disconnect();
+    await producer.disconnect();
+  }
+}
+
+/** The topology: one identity `map`, a `toTopic` sink keyed by imageId, on the Kafka log. */
+async function topologyRun(
+  list: string[],
+  admin: Admin,
+  run: number,
+  serde: Serde,
+  avro: boolean,
+): Promise<Run> {
+  const output = `bench-out-${ID}-topology${avro ? '-avro' : ''}-${run}`;
+  let first: number | undefined;
+  const t = defineTopology({
+    name: 'bench-passthrough',
+    source: { topic: topic(INPUT), group: `bench-g-${output}` },
+    steps: [
+      map('identity', (v: unknown) => {
+        first ??= performance.now();
+        return v;
+      }),
+    ],
+    sinks: [
+      toTopic(topic(output, { partitions: PARTITIONS }), {
+        // Avro values carry the imageId; raw bytes do not, and their record key is that imageId.
+        key: avro
+          ? (v: unknown) => (v as ImageIngested).imageId
+          : (_v: unknown, ctx: StepContext) => ctx.record.key,
+      }),
+    ],
+    deadLetterTopic: `bench-dlq-${ID}`,
+    run: { maxBatchRecords: BATCH, maxInFlight: 64 },
+  });
+  const log = createKafkaLog({ brokers: list, clientId: 'bench-topology', defaultPartitions: PARTITIONS });
+  const cpu0 = process.cpuUsage();
+  try {
+    const running = await runTopology(t, { log, serde });
+    const { at, outputs } = await waitForOutputs(admin, output, N);
+    const used = process.cpuUsage(cpu0);
+    await running.stop();
+    return { seconds: (at - (first ?? at)) / 1000, cpu: (used.user + used.system) / 1e6, outputs };
+  } finally {
+    await log.close();
+  }
+}
+
+const kafkaInfo = await brokers();
+const admin = new Kafka({
+  clientId: 'bench-admin',
+  brokers: kafkaInfo.brokers,
+  logLevel: logLevel.NOTHING,
+}).admin();
+await admin.connect();
+try {
+  // The same messages for every run: N image.ingested events, Avro (Confluent framing), keyed by imageId.
+  const avro = new AvroSerde(new EmbeddedSchemaRegistry({ path: ':memory:' }));
+  const avroPort = avroSerdePort(avro, (t) =>
+    t.startsWith('bench-dlq-')
+      ? Topics.deadLetter.name
+      : t.startsWith('bench-')
+        ? Topics.imageIngested.name
+        : t,
+  );
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic: INPUT, numPartitions: PARTITIONS, replicationFactor: 1 }],
+  });
+  const feeder = new Kafka({
+    clientId: 'bench-feed',
+    brokers: kafkaInfo.brokers,
+    logLevel: logLevel.NOTHING,
+  }).producer({ idempotent: true, maxInFlightRequests: 1 });
+  await feeder.connect();
+  let bytes = 0;
+  for (let i = 0; i < N; i += 2_000) {
+    const messages = [];
+    for (let j = i; j < Math.min(N, i + 2_000); j++) {
+      const event = ingested(j);
+      const value = await avroPort.encode(INPUT, event);
+      bytes += value.byteLength;
+      messages.push({ key: event.imageId, value });
+    }
+    await feeder.sendBatch({ acks: -1, topicMessages: [{ topic: INPUT, messages }] });
+  }
+  await feeder.disconnect();
+  console.log(
+    `kafka: ${kafkaInfo.how}; ${N} image.ingested messages (Avro, ${(bytes / N).toFixed(0)} B average) in ${INPUT}, ${PARTITIONS} partitions; batches of ${BATCH}`,
+  );
+
+  const BARE = 'bare kafkajs loop, raw bytes (baseline)';
+  const BARE_AVRO = 'bare kafkajs loop, Avro decode+encode';
+  const TOPO = 'topology, raw bytes (no serde)';
+  const TOPO_AVRO = 'topology, Avro serde';
+  const all: { id: string; name: string; run: (r: number) => Promise<Run> }[] = [
+    { id: 'bare', name: BARE, run: (r) => bareLoop(kafkaInfo.brokers, admin, r, undefined) },
+    { id: 'topology', name: TOPO, run: (r) => topologyRun(kafkaInfo.brokers, admin, r, rawSerde, false) },
+    { id: 'bare-avro', name: BARE_AVRO, run: (r) => bareLoop(kafkaInfo.brokers, admin, r, avroPort) },
+    {
+      id: 'topology-avro',
+      name: TOPO_AVRO,
+      run: (r) => topologyRun(kafkaInfo.brokers, admin, r, avroPort, true),
+    },
+  ];
+  // CAPTIONFLOW_BENCH_ONLY=topology (comma-separated ids) runs a subset: for a clean --cpu-prof of one side.
+  const only = process.env.CAPTIONFLOW_BENCH_ONLY?.split(',').filter((x) => x !== '');
+  const variants = only === undefined || only.length === 0 ? all : all.filter((v) => only.includes(v.id));
+  // Interleaved rounds, best run of each: a neighbour's load only ever slows a run down.
+  const best = new Map<string, Run>();
+  const problems: string[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const v of variants) {
+      const run = await v.run(r);
+      if (run.outputs !== N)
+        problems.push(`${v.name}, round ${r + 1}: ${run.outputs} outputs for ${N} inputs`);
+      const prev = best.get(v.name);
+      best.set(v.name, {
+        seconds: Math.min(prev?.seconds ?? Infinity, run.seconds),
+        cpu: Math.min(prev?.cpu ?? Infinity, run.cpu),
+        outputs: run.outputs,
+      });
+    }
+  }
+  if (variants.length < all.length) {
+    for (const v of variants)
+      console.log(
+        `${v.name}: ${(N / best.get(v.name)!.seconds).toFixed(0)} msgs/s, ${((best.get(v.name)!.cpu / N) * 1e6).toFixed(0)} µs CPU per message`,
+      );
+  } else {
+    const row = (name: string, baseline?: string): Row => ({
+      name,
+      count: N,
+      seconds: best.get(name)!.seconds,
+      unit: 'msgs',
+      ...(baseline === undefined ? {} : { baseline }),
+    });
+    report(
+      `Kafka passthrough, ${N} messages, ${PARTITIONS} partitions, best of ${ROUNDS} interleaved rounds`,
+      [row(BARE), row(TOPO, BARE), row(TOPO_AVRO, BARE), row(BARE_AVRO, BARE)],
+    );
+    const rate = (name: string): number => N / best.get(name)!.seconds;
+    const cpuUs = (name: string): number => (best.get(name)!.cpu / N) * 1e6;
+    console.log('\nCPU µs per message in this process (the broker not counted; best run):');
+    for (const v of variants) console.log(`  ${v.name.padEnd(48)} ${cpuUs(v.name).toFixed(0).padStart(6)}`);
+    console.log(
+      `\n(a) engine overhead excluding serde: topology raw / bare raw = ${(rate(TOPO) / rate(BARE)).toFixed(3)}`,
+    );
+    console.log(
+      `(b) topology with Avro / bare raw (target >= 0.8) = ${(rate(TOPO_AVRO) / rate(BARE)).toFixed(3)}`,
+    );
+    console.log(
+      `    for reference: topology with Avro / bare with Avro = ${(rate(TOPO_AVRO) / rate(BARE_AVRO)).toFixed(3)}`,
+    );
+    console.log(`peak RSS of this process: ${peakRssMiB().toFixed(0)} MiB`);
+  }
+  for (const p of problems) console.log(`PROBLEM: ${p}`);
+} finally {
+  try {
+    const mine = (await admin.listTopics()).filter((t) => t.endsWith(ID) || t.includes(`-${ID}-`));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 });
+    const groups = (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((g) => g.includes(`-${ID}-`));
+    if (groups.length > 0) await admin.deleteGroups(groups);
+  } finally {
+    await admin.disconnect();
+    await kafkaInfo.stop();
+  }
+}

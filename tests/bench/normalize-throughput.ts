@@ -1,0 +1,295 @@
+/**
+ * Images/s through the normalize topology (memory log, Avro serde, fs object store + SQLite
+ * catalog, a real Piscina pool of one thread per core) against a bare loop that hands the same
+ * bytes to the same worker module on the same pool, so the ratio isolates what the topology,
+ * the engine and the lake add around sharp. Also: 1 vs N worker threads, and libvips' own
+ * thread count (`sharp.concurrency`) inside the workers.
+ * Run: `npx tsx tests/bench/normalize-throughput.ts` (CAPTIONFLOW_BENCH_FULL=1: each photo 3 times, best of 3).
+ */
+import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
+import sharp from 'sharp';
+import { resolveNormalizeOptions } from '../../processors/image/normalize-options.ts';
+import type { NormalizeTask } from '../../processors/image/normalize-worker.ts';
+import { systemClock } from '../../runtime/clock.ts';
+import { runTopology } from '../../runtime/engine/runner.ts';
+import { createMemoryLog } from '../../runtime/log/memory-log.ts';
+import type { EventLog } from '../../runtime/ports.ts';
+import { PiscinaPool } from '../../runtime/workers/piscina-pool.ts';
+import { Topics } from '../../schemas/topics.ts';
+import { ingestImage } from '../../topologies/ingest.ts';
+import { normalizeTopology } from '../../topologies/normalize.ts';
+import { tempLake } from '../topology/lake/harness.ts';
+import { FULL, peakRssMiB, report, type Row } from './harness.ts';
+import { benchPhotos, type Photo } from './photos.ts';
+
+const WORKER = new URL('../../processors/image/normalize-worker.ts', import.meta.url);
+const CORES = availableParallelism();
+/** Every variant runs this many times, interleaved, and the best run counts: the machine is shared. */
+const ROUNDS = FULL ? 3 : 2;
+/** The application's defaults (96 px model input, 256 px thumbnail, WebP), not the tests' tiny sizes. */
+const OPTIONS = resolveNormalizeOptions({ modelInput: { size: 96 } });
+/** libvips' thread count as sharp set it on load (1 on glibc without jemalloc). */
+const SHARP_DEFAULT = sharp.concurrency();
+const SHARP_OTHER = SHARP_DEFAULT === CORES ? 1 : CORES;
+
+/** One measured run: wall-clock seconds, and CPU seconds of the whole process (all threads). */
+interface Run {
+  readonly seconds: number;
+  readonly cpu: number;
+  /** Seconds the main thread's event loop was busy (the engine's share; sharp runs in the workers). */
+  readonly mainBusy: number;
+  readonly failed: number;
+}
+
+/**
+ * Wall clock and process CPU time since the call. CPU time counts what the work cost whatever
+ * else runs on the machine, so it steadies the comparison on a shared, busy machine.
+ */
+function stopwatch(): () => { seconds: number; cpu: number; mainBusy: number } {
+  const wall = performance.now();
+  const cpu = process.cpuUsage();
+  const elu = performance.eventLoopUtilization();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return {
+      seconds: (performance.now() - wall) / 1000,
+      cpu: (used.user + used.system) / 1e6,
+      mainBusy: performance.eventLoopUtilization(elu).active / 1000,
+    };
+  };
+}
+
+function taskOf(photo: Photo): { task: NormalizeTask; transfer: ArrayBuffer[] } {
+  const bytes = new Uint8Array(photo.bytes);
+  return { task: { bytes, options: OPTIONS }, transfer: [bytes.buffer] };
+}
+
+/**
+ * A pool whose threads all loaded tsx, sharp and the processor before any timing. Loading sharp
+ * resets libvips' process-wide thread count, so it is set after the warm-up, from this thread
+ * (libvips is one per process, shared by every worker thread).
+ */
+async function warmPool(size: number, sharpThreads: number, sample: Photo): Promise<PiscinaPool> {
+  const pool = new PiscinaPool({ size });
+  await Promise.all(
+    Array.from({ length: size * 2 }, async () => {
+      const { task, transfer } = taskOf(sample);
+      await pool.run(WORKER, task, transfer);
+    }),
+  );
+  sharp.concurrency(sharpThreads);
+  return pool;
+}
+
+async function bare(
+  photos: readonly Photo[],
+  size: number,
+  sharpThreads: number,
+  sample: Photo,
+): Promise<Run> {
+  const pool = await warmPool(size, sharpThreads, sample);
+  let failed = 0;
+  try {
+    const clock = stopwatch();
+    // Every task is queued at once: the pool's threads are the only limit, as in the topology.
+    await Promise.all(
+      photos.map(async (p) => {
+        const { task, transfer } = taskOf(p);
+        try {
+          await pool.run(WORKER, task, transfer);
+        } catch {
+          failed++;
+        }
+      }),
+    );
+    return { ...clock(), failed };
+  } finally {
+    await pool.close();
+  }
+}
+
+async function total(log: EventLog, topic: string): Promise<number> {
+  let n = 0;
+  for (const end of (await log.endOffsets(topic)).values()) n += Number(end);
+  return n;
+}
+
+async function topology(
+  photos: readonly Photo[],
+  size: number,
+  sharpThreads: number,
+  sample: Photo,
+): Promise<Run> {
+  const lake = await tempLake();
+  const log = createMemoryLog({ pollIntervalMs: 5 });
+  const services = { ...lake.services, normalize: OPTIONS };
+  try {
+    // Everything is ingested (bronze objects + image.ingested) before the clock starts.
+    const producer = await log.producer();
+    const deps = {
+      objects: services.objects,
+      bucket: services.bucket,
+      producer,
+      serde: lake.serde,
+      clock: systemClock,
+      maxBytes: 25 * 2 ** 20,
+    };
+    for (const [i, p] of photos.entries()) {
+      await ingestImage(deps, {
+        bytes: p.bytes,
+        source: 'bulk',
+        producer: 'bench',
+        filename: basename(p.name),
+        externalId: `${p.name}#${i}`,
+        captions: [{ text: `A desktop wallpaper called ${basename(p.name).replace(/\.\w+$/, '')}.` }],
+      });
+    }
+    await producer.close();
+    const pool = await warmPool(size, sharpThreads, sample);
+    try {
+      const clock = stopwatch();
+      const running = await runTopology(normalizeTopology, { log, serde: lake.serde, services, pool });
+      let out = 0;
+      let failed = 0;
+      const deadline = Date.now() + 10 * 60_000;
+      while (out + failed < photos.length) {
+        if (Date.now() > deadline)
+          throw new Error(
+            `normalize did not finish: ${out} normalized, ${failed} dead-lettered of ${photos.length}`,
+          );
+        await new Promise((r) => setTimeout(r, 10));
+        out = await total(log, Topics.imageNormalized.name);
+        failed = await total(log, normalizeTopology.deadLetterTopic);
+      }
+      const took = clock();
+      await running.stop();
+      return { ...took, failed };
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    await log.close();
+    await lake.close();
+  }
+}
+
+const set = await benchPhotos({ min: 50 });
+// Largest first, on both sides: the long images are scheduled early and a run ends on small ones,
+// so its tail is short and alike. FULL sends each photo REPEAT times in a row (as distinct events).
+const REPEAT = FULL ? 3 : 1;
+const photos = [...set.photos]
+  .sort((a, b) => b.bytes.byteLength - a.bytes.byteLength)
+  .flatMap((p) => Array.from({ length: REPEAT }, () => p));
+const N = photos.length;
+const sample = photos[photos.length - 1]!;
+console.log(
+  `photos: ${set.summary}; ${REPEAT > 1 ? `each sent ${REPEAT} times (as distinct events), ` : ''}largest first: ${N} images a run`,
+);
+console.log(
+  `cores: ${CORES}; sharp.concurrency() default in this process: ${SHARP_DEFAULT}; normalize options: model input ${OPTIONS.modelInput.size} px ${OPTIONS.modelInput.fit}, thumbnail ${OPTIONS.thumbnail.maxSide} px, ${OPTIONS.encode.format} q${OPTIONS.encode.quality}`,
+);
+
+type Measure = (photos: readonly Photo[], size: number, sharpThreads: number, sample: Photo) => Promise<Run>;
+interface Variant {
+  readonly name: string;
+  readonly fn: Measure;
+  readonly size: number;
+  readonly sharpThreads: number;
+}
+const BARE: Variant = {
+  name: `bare pool, ${CORES} threads, sharp ${SHARP_DEFAULT} (baseline)`,
+  fn: bare,
+  size: CORES,
+  sharpThreads: SHARP_DEFAULT,
+};
+const TOPO: Variant = {
+  name: `normalize topology, ${CORES} threads, sharp ${SHARP_DEFAULT}`,
+  fn: topology,
+  size: CORES,
+  sharpThreads: SHARP_DEFAULT,
+};
+const BARE_OTHER: Variant = {
+  name: `bare pool, ${CORES} threads, sharp ${SHARP_OTHER}`,
+  fn: bare,
+  size: CORES,
+  sharpThreads: SHARP_OTHER,
+};
+const TOPO_OTHER: Variant = {
+  name: `normalize topology, ${CORES} threads, sharp ${SHARP_OTHER}`,
+  fn: topology,
+  size: CORES,
+  sharpThreads: SHARP_OTHER,
+};
+const BARE1: Variant = {
+  name: `bare pool, 1 thread, sharp ${SHARP_DEFAULT}`,
+  fn: bare,
+  size: 1,
+  sharpThreads: SHARP_DEFAULT,
+};
+const TOPO1: Variant = {
+  name: `normalize topology, 1 thread, sharp ${SHARP_DEFAULT}`,
+  fn: topology,
+  size: 1,
+  sharpThreads: SHARP_DEFAULT,
+};
+const VARIANTS = [BARE, TOPO, BARE_OTHER, TOPO_OTHER, BARE1, TOPO1];
+
+// Best of the rounds (a neighbour's load only ever slows a run down), interleaved so that
+// such load hits every variant alike.
+const best = new Map<Variant, { seconds: number; cpu: number; mainBusy: number }>();
+const failures: string[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  for (const v of VARIANTS) {
+    const run = await v.fn(photos, v.size, v.sharpThreads, sample);
+    if (run.failed > 0) failures.push(`${v.name}: ${run.failed} of ${N} images failed`);
+    const prev = best.get(v);
+    best.set(v, {
+      seconds: Math.min(prev?.seconds ?? Infinity, run.seconds),
+      cpu: Math.min(prev?.cpu ?? Infinity, run.cpu),
+      mainBusy: Math.min(prev?.mainBusy ?? Infinity, run.mainBusy),
+    });
+  }
+}
+sharp.concurrency(SHARP_DEFAULT);
+
+const row = (v: Variant, baseline?: Variant): Row => ({
+  name: v.name,
+  count: N,
+  seconds: best.get(v)!.seconds,
+  unit: 'images',
+  ...(baseline === undefined ? {} : { baseline: baseline.name }),
+});
+report(`normalize: topology vs bare sharp pool, ${N} images, best of ${ROUNDS} interleaved rounds`, [
+  row(BARE),
+  row(TOPO, BARE),
+  row(BARE_OTHER, BARE),
+  row(TOPO_OTHER, BARE),
+]);
+report(`normalize: 1 vs ${CORES} worker threads`, [
+  row(BARE1),
+  row(BARE, BARE1),
+  row(TOPO1),
+  row(TOPO, TOPO1),
+]);
+const rate = (v: Variant): number => N / best.get(v)!.seconds;
+const cpuPer = (v: Variant): number => (best.get(v)!.cpu / N) * 1000;
+const mainPer = (v: Variant): number => (best.get(v)!.mainBusy / N) * 1000;
+console.log(
+  '\nms per image (best run): CPU of the process (all threads) | main thread busy (engine, lake, serde)',
+);
+for (const v of VARIANTS)
+  console.log(
+    `  ${v.name.padEnd(48)} ${cpuPer(v).toFixed(1).padStart(7)} | ${mainPer(v).toFixed(1).padStart(6)}`,
+  );
+console.log(
+  `\ntopology / bare, images/s (target >= 0.9): ${(rate(TOPO) / rate(BARE)).toFixed(3)}   (by CPU per image: ${(cpuPer(BARE) / cpuPer(TOPO)).toFixed(3)})`,
+);
+console.log(
+  `scaling 1 -> ${CORES} threads: topology x${(rate(TOPO) / rate(TOPO1)).toFixed(2)}, bare x${(rate(BARE) / rate(BARE1)).toFixed(2)}`,
+);
+console.log(
+  `sharp.concurrency(${SHARP_OTHER}) vs sharp.concurrency(${SHARP_DEFAULT}) with ${CORES} worker threads: bare x${(rate(BARE_OTHER) / rate(BARE)).toFixed(2)}, topology x${(rate(TOPO_OTHER) / rate(TOPO)).toFixed(2)}`,
+);
+console.log(`peak RSS (whole process, worker threads included): ${peakRssMiB().toFixed(0)} MiB`);
+for (const f of failures) console.log(`FAILED: ${f}`);
