@@ -1,4 +1,4 @@
-import { defer, from, lastValueFrom, concatMap, mergeMap, defaultIfEmpty, groupBy, toArray } from 'rxjs';
+import { from, lastValueFrom, mergeMap, defaultIfEmpty } from 'rxjs';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { systemClock } from '../clock.ts';
 import { silentLogger, type Logger } from '../logger.ts';
@@ -93,16 +93,19 @@ export async function runTopology<S extends Services>(
     retry: { ...t.errors.retry, ...p?.retry },
     otherwise: p?.otherwise ?? t.errors.otherwise,
   });
+  // Policies are resolved once per step, not per record (the hot path).
+  const policies = new Map<string, { retry: RetryPolicy; otherwise: ErrorOutcome }>();
+  for (const s of [...t.steps, ...t.sinks]) policies.set(s.name, s.kind === 'topic' ? { retry: { ...t.errors.retry, attempts: 1 }, otherwise: 'dead-letter' } : policyOf(s.errors));
 
-  /** Run `fn` under the supervision policy: retriable errors retry with backoff, others fail at once. */
+  /** Run `fn` under the step's supervision policy: retriable errors retry with backoff, others fail at once. */
   async function supervised<T>(
     step: string,
-    policy: ErrorPolicy | undefined,
     meta: RecordMeta,
+    schema: string,
     labels: StepContext['labels'],
     fn: (ctx: StepContext<Services>) => Promise<T>,
   ): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
-    const { retry } = policyOf(policy);
+    const { retry } = policies.get(step)!;
     let firstAt = 0;
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
@@ -120,14 +123,14 @@ export async function runTopology<S extends Services>(
       };
       try {
         const value = await fn(ctx);
-        metrics.observe({ topology: t.name, step, schema_id: String(meta.schemaId), ...labels }, (performance.now() - started) / 1000);
+        metrics.observe({ topology: t.name, step, schema_id: schema, model_version: labels.model_version }, (performance.now() - started) / 1000);
         return { ok: true, value };
       } catch (err) {
         if (err instanceof Abandoned || err instanceof Escalated) throw err;
         const error = PipelineError.from(err);
         const now = clock.now();
         if (attempt === 1) firstAt = now;
-        const outcomeLabels = { topology: t.name, step, schema_id: String(meta.schemaId), ...labels };
+        const outcomeLabels = { topology: t.name, step, schema_id: schema, model_version: labels.model_version };
         if (error.retriable && attempt < retry.attempts) {
           metrics.count({ ...outcomeLabels, outcome: 'retry' });
           logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'step failed, retrying');
@@ -144,54 +147,61 @@ export async function runTopology<S extends Services>(
     }
   }
 
-  /** Process one record; pushes its outputs and dead letters. */
+  /** Act on a failed record by policy: dead-letter it (pushed to `out`), skip it, or escalate. */
+  async function fail(record: LogRecord, out: ProduceRecord[], step: string, f: Failure, outcome: ErrorOutcome): Promise<void> {
+    if (outcome === 'fail') {
+      logger.error({ step, code: f.error.code, err: f.error.message, offset: record.offset }, 'record failed, stopping topology');
+      throw new Escalated(`${t.name}/${step}: ${f.error.message}`, { cause: f.error });
+    }
+    if (outcome === 'skip') {
+      metrics.count({ topology: t.name, step, outcome: 'skipped' });
+      return;
+    }
+    const letter = deadLetterOf(record, { topology: t.name, step }, f.error, f.attempts, f.firstAt, f.lastAt);
+    out.push({
+      topic: t.deadLetterTopic,
+      key: record.key,
+      value: await serde.encode(t.deadLetterTopic, letter),
+      headers: { 'cf-error-code': letter.errorCode, 'cf-topology': t.name, 'cf-step': step },
+    });
+    metrics.count({ topology: t.name, step, outcome: 'dead_letter' });
+    logger.info({ step, code: letter.errorCode, offset: record.offset, partition: record.partition }, 'record dead-lettered');
+  }
+
+  /** Process one record; pushes its outputs and dead letters to `out`. */
   async function processRecord(record: LogRecord, out: ProduceRecord[]): Promise<void> {
-    const baseMeta = {
+    if (record.value === null) {
+      metrics.count({ topology: t.name, step: 'decode', outcome: 'tombstone' });
+      return;
+    }
+    // Decoding is never retried (the bytes will not change), so it skips the supervision machinery.
+    let decoded: { schemaId: number; value: unknown };
+    try {
+      decoded = await serde.decode(t.source.topic.name, record.value);
+    } catch (err) {
+      const now = clock.now();
+      const error = PipelineError.from(err);
+      metrics.count({ topology: t.name, step: 'decode', outcome: String(error.code) });
+      return fail(record, out, 'decode', { error, attempts: 1, firstAt: now, lastAt: now }, 'dead-letter');
+    }
+    const schema = String(decoded.schemaId);
+    const meta: RecordMeta = {
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,
       key: record.key === null ? null : record.key.toString('utf8'),
       headers: record.headers,
       timestamp: record.timestamp,
+      schemaId: decoded.schemaId,
     };
     const labels: StepContext['labels'] = {};
-    const fail = async (step: string, f: Failure, outcome: ErrorOutcome): Promise<void> => {
-      const where = { topology: t.name, step };
-      if (outcome === 'fail') {
-        logger.error({ step, code: f.error.code, err: f.error.message, offset: record.offset }, 'record failed, stopping topology');
-        throw new Escalated(`${t.name}/${step}: ${f.error.message}`, { cause: f.error });
-      }
-      if (outcome === 'skip') {
-        metrics.count({ topology: t.name, step, outcome: 'skipped' });
-        return;
-      }
-      const letter = deadLetterOf(record, where, f.error, f.attempts, f.firstAt, f.lastAt);
-      out.push({
-        topic: t.deadLetterTopic,
-        key: record.key,
-        value: await serde.encode(t.deadLetterTopic, letter),
-        headers: { 'cf-error-code': letter.errorCode, 'cf-topology': t.name, 'cf-step': step },
-      });
-      metrics.count({ topology: t.name, step, outcome: 'dead_letter' });
-      logger.info({ step, code: letter.errorCode, offset: record.offset, partition: record.partition }, 'record dead-lettered');
-    };
+    metrics.count({ topology: t.name, step: 'decode', schema_id: schema, outcome: 'ok' });
 
-    if (record.value === null) {
-      metrics.count({ topology: t.name, step: 'decode', outcome: 'tombstone' });
-      return;
-    }
-    const value = record.value;
-    let meta: RecordMeta = { ...baseMeta, schemaId: -1 };
-    const decoded = await supervised('decode', { retry: { attempts: 1 } }, meta, labels, async () => serde.decode(t.source.topic.name, value));
-    if (!decoded.ok) return fail('decode', decoded.failure, 'dead-letter');
-    meta = { ...baseMeta, schemaId: decoded.value.schemaId };
-    metrics.count({ topology: t.name, step: 'decode', schema_id: String(meta.schemaId), outcome: 'ok' });
-
-    let values: unknown[] = [decoded.value.value];
+    let values: unknown[] = [decoded.value];
     for (const step of t.steps) {
       const next: unknown[] = [];
       for (const v of values) {
-        const res = await supervised(step.name, step.errors, meta, labels, async (ctx) => {
+        const res = await supervised(step.name, meta, schema, labels, async (ctx) => {
           switch (step.kind) {
             case 'map':
               return [await (step.fn as (v: unknown, c: StepContext) => unknown)(v, ctx)];
@@ -209,49 +219,49 @@ export async function runTopology<S extends Services>(
           }
         });
         if (!res.ok) {
-          await fail(step.name, res.failure, policyOf(step.errors).otherwise);
+          await fail(record, out, step.name, res.failure, policies.get(step.name)!.otherwise);
           continue;
         }
-        if (res.value.length === 0) metrics.count({ topology: t.name, step: step.name, outcome: 'dropped', ...labels });
-        else metrics.count({ topology: t.name, step: step.name, schema_id: String(meta.schemaId), outcome: 'ok', ...labels }, res.value.length);
-        next.push(...res.value);
+        if (res.value.length === 0) metrics.count({ topology: t.name, step: step.name, outcome: 'dropped', model_version: labels.model_version });
+        else metrics.count({ topology: t.name, step: step.name, schema_id: schema, outcome: 'ok', model_version: labels.model_version }, res.value.length);
+        for (const x of res.value) next.push(x);
       }
       values = next;
       if (values.length === 0) return;
     }
 
+    const source = `${record.topic}/${record.partition}/${record.offset}`;
     for (const v of values) {
       for (const sink of t.sinks) {
         if (sink.kind === 'effect') {
-          const res = await supervised(sink.name, sink.errors, meta, labels, (ctx) =>
-            (sink.write as (v: unknown, c: StepContext) => Promise<void>)(v, ctx),
-          );
+          const res = await supervised(sink.name, meta, schema, labels, (ctx) => (sink.write as (v: unknown, c: StepContext) => Promise<void>)(v, ctx));
           if (!res.ok) {
-            await fail(sink.name, res.failure, policyOf(sink.errors).otherwise);
+            await fail(record, out, sink.name, res.failure, policies.get(sink.name)!.otherwise);
             return;
           }
-          metrics.count({ topology: t.name, step: sink.name, schema_id: String(meta.schemaId), outcome: 'ok', ...labels });
+          metrics.count({ topology: t.name, step: sink.name, schema_id: schema, outcome: 'ok', model_version: labels.model_version });
           continue;
         }
-        const res = await supervised(sink.name, { retry: { attempts: 1 } }, meta, labels, async (ctx) => {
+        // Topic sinks only select and encode: a failure there is the value's fault, never retried.
+        const res = await supervised(sink.name, meta, schema, labels, async (ctx) => {
           const selected = sink.select ? (sink.select as (v: unknown, c: StepContext) => unknown)(v, ctx) : v;
           if (selected === undefined) return undefined;
           const key = (sink.key as (v: unknown, c: StepContext) => string | null)(v, ctx);
-          const headers = sink.headers ? (sink.headers as (v: unknown, c: StepContext) => Record<string, string>)(v, ctx) : {};
+          const headers = sink.headers ? (sink.headers as (v: unknown, c: StepContext) => Record<string, string>)(v, ctx) : undefined;
           return {
             topic: sink.topic.name,
             key,
             value: await serde.encode(sink.topic.name, selected),
-            headers: { ...headers, 'cf-source': `${record.topic}/${record.partition}/${record.offset}`, 'cf-topology': t.name },
+            headers: { ...headers, 'cf-source': source, 'cf-topology': t.name },
           } satisfies ProduceRecord;
         });
         if (!res.ok) {
-          await fail(sink.name, res.failure, 'dead-letter');
+          await fail(record, out, sink.name, res.failure, 'dead-letter');
           return;
         }
         if (res.value !== undefined) {
           out.push(res.value);
-          metrics.count({ topology: t.name, step: sink.name, schema_id: String(meta.schemaId), outcome: 'ok', ...labels });
+          metrics.count({ topology: t.name, step: sink.name, schema_id: schema, outcome: 'ok', model_version: labels.model_version });
         }
       }
     }
@@ -282,15 +292,20 @@ export async function runTopology<S extends Services>(
     metrics.inFlightAdd(t.name, batch.records.length);
     try {
       const out: ProduceRecord[] = [];
+      // Same key → same group → strictly in order; distinct keys run concurrently, at most
+      // maxInFlight groups at once (backpressure: the next batch waits for this one).
+      const groups = new Map<string, LogRecord[]>();
+      for (const r of batch.records) {
+        const k = r.key === null ? `\u0000${r.offset}` : r.key.toString('latin1');
+        const g = groups.get(k);
+        if (g === undefined) groups.set(k, [r]);
+        else g.push(r);
+      }
       await lastValueFrom(
-        from(batch.records).pipe(
-          // Same key → same group → strictly in order; distinct keys run concurrently.
-          groupBy((r) => (r.key === null ? `\u0000${r.offset}` : r.key.toString('base64'))),
-          mergeMap((group) => group.pipe(toArray()), Number.POSITIVE_INFINITY),
-          mergeMap(
-            (records) => from(records).pipe(concatMap((r) => defer(() => processRecord(r, out)))),
-            t.run.maxInFlight,
-          ),
+        from(groups.values()).pipe(
+          mergeMap(async (records) => {
+            for (const r of records) await processRecord(r, out);
+          }, t.run.maxInFlight),
           defaultIfEmpty(undefined),
         ),
       );

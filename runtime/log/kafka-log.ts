@@ -29,9 +29,11 @@ export interface KafkaLogOptions {
 
 const levels = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' } as const;
 
+const NO_HEADERS: Headers = Object.freeze({});
+
 function toHeaders(raw: Record<string, unknown> | undefined): Headers {
+  if (raw === undefined) return NO_HEADERS;
   const out: Record<string, string> = {};
-  if (raw === undefined) return out;
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined || v === null) continue;
     const first: unknown = Array.isArray(v) ? v[0] : v;
@@ -112,7 +114,11 @@ export class KafkaEventLog implements EventLog {
     return {
       send: async (records: readonly ProduceRecord[]): Promise<ProduceAck[]> => {
         const byTopic = new Map<string, ProduceRecord[]>();
-        for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+        for (const r of records) {
+          const list = byTopic.get(r.topic);
+          if (list === undefined) byTopic.set(r.topic, [r]);
+          else list.push(r);
+        }
         try {
           const result = await producer.sendBatch({
             acks: -1,
