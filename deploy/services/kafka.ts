@@ -1,0 +1,159 @@
+/**
+ * Apache Kafka in KRaft mode as one combined broker/controller process, run from the jars
+ * Maven resolves for `kafka/pom.xml`. No Kafka distribution archive and no scripts: the
+ * classpath is the jar folder and the main classes are called directly.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { ensureJava } from './java.ts';
+import { copyDependencies } from './maven.ts';
+import { cacheDir, servicesSourceDir } from './paths.ts';
+import { spawnLogged } from './processes.ts';
+import { runCommand, withLock } from './run-command.ts';
+import type { RunContext, ServiceDriver, ServiceEnv, Started } from './service.ts';
+import { HEALTH_TIMEOUT_MS, KAFKA } from './versions.ts';
+
+const BROKERS = `127.0.0.1:${KAFKA.brokerPort}`;
+
+function libDir(): string {
+  return join(cacheDir(), 'kafka', `${KAFKA.scala}-${KAFKA.version}`, 'libs');
+}
+
+function serverProperties(dataDir: string): string {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `listeners=PLAINTEXT://127.0.0.1:${KAFKA.brokerPort},CONTROLLER://127.0.0.1:${KAFKA.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA.brokerPort},CONTROLLER://127.0.0.1:${KAFKA.controllerPort}`,
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name=PLAINTEXT',
+    'controller.listener.names=CONTROLLER',
+    `controller.quorum.bootstrap.servers=127.0.0.1:${KAFKA.controllerPort}`,
+    `log.dirs=${dataDir}`,
+    `num.partitions=${KAFKA.partitions}`,
+    'auto.create.topics.enable=true',
+    // A single node: every internal topic has one replica.
+    'offsets.topic.replication.factor=1',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    // Fewer internal partitions than the default 50: the first group or transaction would
+    // otherwise wait for 50 partitions to be created on 2 cores.
+    'offsets.topic.num.partitions=5',
+    'transaction.state.log.num.partitions=5',
+    // Tests join groups constantly; the default 3 s delay would slow every one of them.
+    'group.initial.rebalance.delay.ms=0',
+    'log.segment.bytes=16777216',
+    '',
+  ].join('\n');
+}
+
+function log4jProperties(): string {
+  // Kafka 4 ships its Log4j2 config only in the distribution archive: ours logs to stdout,
+  // which the process runner sends to the service's log file.
+  return [
+    'status = warn',
+    'appender.out.type = Console',
+    'appender.out.name = STDOUT',
+    'appender.out.layout.type = PatternLayout',
+    'appender.out.layout.pattern = [%d] %p %m (%c)%n',
+    'rootLogger.level = INFO',
+    'rootLogger.appenderRef.out.ref = STDOUT',
+    'logger.kafka.name = kafka',
+    'logger.kafka.level = INFO',
+    'logger.state.name = state.change.logger',
+    'logger.state.level = WARN',
+    'logger.request.name = kafka.request.logger',
+    'logger.request.level = WARN',
+    '',
+  ].join('\n');
+}
+
+function jvmArgs(ctx: RunContext): string[] {
+  return [
+    KAFKA.heap,
+    '-Xms128m',
+    '-XX:+UseG1GC',
+    '-Djava.awt.headless=true',
+    `-Djava.io.tmpdir=${join(ctx.runDir, 'tmp')}`,
+    `-Dlog4j2.configurationFile=${join(ctx.runDir, 'log4j2.properties')}`,
+    `-Dkafka.logs.dir=${join(ctx.runDir, 'logs')}`,
+    '-cp',
+    `${libDir()}/*`,
+  ];
+}
+
+/** The Kafka driver. */
+export const kafkaDriver: ServiceDriver = {
+  name: 'kafka',
+  ports: [KAFKA.brokerPort, KAFKA.controllerPort],
+  healthTimeoutMs: HEALTH_TIMEOUT_MS.kafka,
+  // A clean shutdown (controlled, with the log flushed) takes a few seconds.
+  stopGraceMs: 20_000,
+
+  async install(ctx: RunContext): Promise<void> {
+    const done = join(libDir(), '.complete');
+    if (existsSync(done)) return;
+    await withLock(`${libDir()}.lock`, async () => {
+      if (existsSync(done)) return;
+      rmSync(libDir(), { recursive: true, force: true });
+      await copyDependencies(
+        join(servicesSourceDir(), 'kafka', 'pom.xml'),
+        { 'kafka.version': KAFKA.version, 'log4j.version': KAFKA.log4jVersion },
+        libDir(),
+        ctx.installLog,
+      );
+      writeFileSync(done, `${KAFKA.version}\n`);
+    });
+  },
+
+  async start(ctx: RunContext): Promise<Started> {
+    const java = await ensureJava(KAFKA.javaMin, ctx.installLog);
+    const dataDir = join(ctx.runDir, 'data');
+    for (const d of [dataDir, join(ctx.runDir, 'tmp'), join(ctx.runDir, 'logs')])
+      mkdirSync(d, { recursive: true });
+    const props = join(ctx.runDir, 'server.properties');
+    writeFileSync(props, serverProperties(dataDir));
+    writeFileSync(join(ctx.runDir, 'log4j2.properties'), log4jProperties());
+    // A Kafka Uuid is 16 random bytes in unpadded base64url: what `StorageTool random-uuid`
+    // prints, without paying a JVM start for it.
+    const clusterId = randomBytes(16).toString('base64url');
+    await runCommand(
+      java,
+      [...jvmArgs(ctx), 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', props],
+      { logFile: ctx.logFile, cwd: ctx.runDir, timeoutMs: 120_000 },
+    );
+    const pid = spawnLogged({
+      cmd: java,
+      args: [...jvmArgs(ctx), 'kafka.Kafka', props],
+      cwd: ctx.runDir,
+      logFile: ctx.logFile,
+      detached: true,
+    });
+    return { pid };
+  },
+
+  async healthy(): Promise<boolean> {
+    const admin = new Kafka({
+      clientId: 'captionflow-services-health',
+      brokers: [BROKERS],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 2_000,
+      retry: { retries: 0 },
+    }).admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      return cluster.controller !== null && cluster.brokers.length > 0;
+    } finally {
+      await admin.disconnect();
+    }
+  },
+
+  env(): ServiceEnv {
+    return { CF_KAFKA_BROKERS: BROKERS };
+  },
+};

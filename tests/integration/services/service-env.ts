@@ -1,0 +1,53 @@
+/**
+ * Shared helpers of the service integration tests: the `CF_*` env the suite runner passes
+ * (from `deploy/services/manager.ts` `up()`), and unique names so that every test works on
+ * fresh topics, buckets and collections.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** The env var's value, or undefined when the servers were not started for this run. */
+export function serviceEnv(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** The reason to skip a test when one of `names` is not set (false when all are). */
+export function skipUnless(...names: string[]): string | false {
+  const missing = names.filter((n) => serviceEnv(n) === undefined);
+  return missing.length === 0
+    ? false
+    : `${missing.join(', ')} not set: start the servers with deploy/services (up)`;
+}
+
+/** The env var's value; throws when missing (call only from tests guarded by {@link skipUnless}). */
+export function mustEnv(name: string): string {
+  const v = serviceEnv(name);
+  if (v === undefined) throw new Error(`${name} is not set`);
+  return v;
+}
+
+/** A fresh name: `prefix-<time>-<random>`, lower case, valid as a topic, bucket or collection. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Resolves once `check` returns without throwing; rethrows its last error after `timeoutMs`.
+ * For conditions that a server reaches asynchronously (a rebalance, a scrape).
+ */
+export async function eventually(
+  check: () => void | Promise<void>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+}
