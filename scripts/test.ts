@@ -52,18 +52,20 @@ const env: NodeJS.ProcessEnv = { ...process.env };
 let down: (() => Promise<void>) | undefined;
 
 if (needsServers) {
-  const manager = (await import('../deploy/services/manager.ts')) as {
-    up: (names: string[]) => Promise<Record<string, string>>;
-    down: () => Promise<void>;
-  };
+  const manager = await import('../deploy/services/manager.ts');
   console.log('# starting servers for integration tests (first run installs them; later runs reuse the cache)');
   const started = Date.now();
+  // Servers already running belong to someone else (a developer's `npm run services -- up`):
+  // use them, and stop only the ones this run started.
+  const before = new Set((await manager.status()).filter((s) => s.healthy).map((s) => s.name));
+  const wanted = ['kafka', 'registry', 's3', 'mongo'] as const;
+  const ours = wanted.filter((n) => !before.has(n));
   try {
-    Object.assign(env, await manager.up(['kafka', 'registry', 's3', 'mongo']));
-    down = () => manager.down();
+    Object.assign(env, await manager.up([...wanted]));
+    down = () => manager.down({ names: ours });
     console.log(`# servers up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } catch (err) {
-    await manager.down().catch(() => undefined);
+    await manager.down({ names: ours }).catch(() => undefined);
     // In CI a server that does not start is a failure, not a reason to skip tests.
     console.error(`# servers failed to start: ${(err as Error).message}`);
     if (process.env.CI === 'true') process.exit(1);
