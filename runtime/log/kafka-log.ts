@@ -154,14 +154,18 @@ export class KafkaEventLog implements EventLog {
 
   async consumer(options: ConsumerOptions): Promise<LogConsumer> {
     await this.ensureTopics(options.topics.map((name) => ({ name })));
+    let member: KafkaConsumer | undefined;
     const consumer = this.kafka.consumer({
       groupId: options.group,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       allowAutoTopicCreation: true,
       maxWaitTimeInMs: 200,
+      // kafkajs restarts a crashed consumer by itself; never once we are stopping, or a restart
+      // racing the shutdown reconnects and keeps the process alive.
+      retry: { restartOnFailure: () => Promise.resolve(member?.isStopping() !== true) },
     });
-    const member = new KafkaConsumer(consumer, options, this.options.partitionsConsumedConcurrently ?? 3, (topic) => this.committedOffsets(options.group, topic));
+    member = new KafkaConsumer(consumer, options, this.options.partitionsConsumedConcurrently ?? 3, (topic) => this.committedOffsets(options.group, topic));
     this.consumers.add(member);
     return member;
   }
@@ -247,6 +251,11 @@ class KafkaConsumer implements LogConsumer {
       },
     });
     return this.finished;
+  }
+
+  /** True once `stop` was called. */
+  isStopping(): boolean {
+    return this.stopping;
   }
 
   async stop(): Promise<void> {

@@ -53,6 +53,7 @@ async function readTopic(topicName: string, expected: number): Promise<{ key: st
       },
     });
   });
+  await consumer.stop();
   await consumer.disconnect();
   return out;
 }
