@@ -352,16 +352,8 @@ function modelRepository(
       const stored = await models.get(id);
       return stored === null ? null : fromDoc<ModelRecord>(stored);
     },
-    async listByName(name, limit = DEFAULT_PAGE) {
-      const rows = await models.find({
-        where: { name },
-        orderBy: [
-          { field: 'createdAt', dir: 'desc' },
-          { field: 'id', dir: 'desc' },
-        ],
-        limit: pageSize({ limit }),
-      });
-      return rows.map((r) => fromDoc<ModelRecord>(r));
+    listByName(name, limit = DEFAULT_PAGE) {
+      return newestByName<ModelRecord>(models, name, limit);
     },
     list(page) {
       return findPage<ModelRecord>(models, {}, page);
@@ -406,6 +398,19 @@ function modelRepository(
   return repo;
 }
 
+/** Records of a name, newest first (models and job runs). */
+async function newestByName<T>(coll: DocumentCollection, name: string, limit: number): Promise<T[]> {
+  const rows = await coll.find({
+    where: { name },
+    orderBy: [
+      { field: 'createdAt', dir: 'desc' },
+      { field: 'id', dir: 'desc' },
+    ],
+    limit: pageSize({ limit }),
+  });
+  return rows.map((r) => fromDoc<T>(r));
+}
+
 function jobRunRepository(coll: DocumentCollection, ctx: RepoContext): JobRunRepository {
   return {
     async upsert(run: JobRunUpsert) {
@@ -416,16 +421,8 @@ function jobRunRepository(coll: DocumentCollection, ctx: RepoContext): JobRunRep
       const stored = await coll.get(id);
       return stored === null ? null : fromDoc<JobRunRecord>(stored);
     },
-    async listByName(name, limit = DEFAULT_PAGE) {
-      const rows = await coll.find({
-        where: { name },
-        orderBy: [
-          { field: 'createdAt', dir: 'desc' },
-          { field: 'id', dir: 'desc' },
-        ],
-        limit: pageSize({ limit }),
-      });
-      return rows.map((r) => fromDoc<JobRunRecord>(r));
+    listByName(name, limit = DEFAULT_PAGE) {
+      return newestByName<JobRunRecord>(coll, name, limit);
     },
   };
 }
