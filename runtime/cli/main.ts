@@ -2,7 +2,6 @@
  * The captionflow command line: `pipeline` (the main job), `run` (long-running topologies and
  * HTTP edges), `describe` (print topology graphs), `import` (bulk datasets).
  */
-import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../config.ts';
 import { openApp } from '../app.ts';
@@ -18,12 +17,10 @@ import { DEFAULT_INGEST_LIMITS } from '../../services/ingest/limits.ts';
 import { ingestDeps, runPipelineJob, startLakeTopologies } from './pipeline-job.ts';
 import type { Topology } from '../engine/topology.ts';
 import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
-import type { TrainDeps } from '../models/training-job.ts';
 import type { App } from '../app.ts';
-import type { LogProducer } from '../ports.ts';
 import type { Logger } from '../logger.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
-import { standardJobs } from '../jobs/standard-jobs.ts';
+import { standardJobs, trainDepsOf } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../models/registry.ts';
 
 const topologies: Record<string, Topology> = {
@@ -35,10 +32,6 @@ const topologies: Record<string, Topology> = {
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
   return createLogger({ level: config.logLevel, destination: process.stderr });
-}
-
-function trainDeps(app: App, producer: LogProducer): TrainDeps {
-  return { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger: app.logger, workDir: join(app.dataDir, 'training') };
 }
 
 function retrainOptions(app: App, o: { preset: 'tiny' | 'default'; dataset: string; minNew: number; margin: number; force: boolean; epochs?: number }): RetrainOptions {
@@ -92,7 +85,7 @@ program
       if (opts.train !== 'none') {
         const producer = await app.log.producer();
         try {
-          training = brief(await retrain(trainDeps(app, producer), retrainOptions(app, { preset: opts.train, dataset: opts.dataset, minNew: 100, margin: config.jobs.promotionMargin, force: false })));
+          training = brief(await retrain(trainDepsOf(app, producer), retrainOptions(app, { preset: opts.train, dataset: opts.dataset, minNew: 100, margin: config.jobs.promotionMargin, force: false })));
         } finally {
           await producer.close();
         }
@@ -118,7 +111,7 @@ program
     const app = await openApp(config, { logger: cliLogger(config) });
     const producer = await app.log.producer();
     try {
-      const outcome = await retrain(trainDeps(app, producer), retrainOptions(app, { preset: opts.config, dataset: opts.dataset, minNew: opts.minNew, margin: opts.margin, force: opts.force, ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }) }));
+      const outcome = await retrain(trainDepsOf(app, producer), retrainOptions(app, { preset: opts.config, dataset: opts.dataset, minNew: opts.minNew, margin: opts.margin, force: opts.force, ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }) }));
       process.stdout.write(`${JSON.stringify(brief(outcome), null, 2)}\n`);
     } finally {
       await producer.close();
@@ -135,7 +128,7 @@ program
     const app = await openApp(config, { logger: cliLogger(config) });
     const producer = await app.log.producer();
     try {
-      const d = await rollbackChampion({ objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket }, opts.model);
+      const d = await rollbackChampion(trainDepsOf(app, producer), opts.model);
       process.stdout.write(`${d.reason}\n`);
     } finally {
       await producer.close();

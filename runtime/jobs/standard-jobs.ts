@@ -3,7 +3,15 @@ import type { App } from '../app.ts';
 import { repairConsistency } from '../lake/consistency.ts';
 import { DiskEventLog } from '../log/disk-log.ts';
 import { retrain } from '../models/retrain.ts';
+import type { TrainDeps } from '../models/training-job.ts';
+import type { Logger } from '../logger.ts';
+import type { LogProducer } from '../ports.ts';
 import type { JobSpec } from './scheduler.ts';
+
+/** The model lifecycle's dependencies on an app (training scratch space under the data dir). */
+export function trainDepsOf(app: App, producer: LogProducer, logger: Logger = app.logger): TrainDeps {
+  return { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger, workDir: join(app.dataDir, 'training') };
+}
 
 /** Settings of the standard jobs. */
 export interface StandardJobOptions {
@@ -33,7 +41,7 @@ export function standardJobs(app: App, options: StandardJobOptions): JobSpec[] {
         const producer = await app.log.producer();
         try {
           const outcome = await retrain(
-            { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger: ctx.logger, workDir: join(app.dataDir, 'training') },
+            trainDepsOf(app, producer, ctx.logger),
             {
               modelName: app.config.models.name,
               datasetName: 'default',
