@@ -3,6 +3,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** The label set every captionflow metric carries (STYLE.md): unused labels are empty strings. */
 export const LABELS = ['topology', 'step', 'schema_id', 'model_version', 'outcome'] as const;
 
+/** Upper bounds (seconds) of the step duration histogram. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
+
 /** Label values of one observation. */
 export type MetricLabels = { readonly [K in (typeof LABELS)[number]]?: string | undefined };
 
@@ -36,7 +39,7 @@ export class Metrics {
   // (prom-client hashes and validates the label set on every inc, which costs more than the work
   // of a passthrough step). Histogram children are cached for the same reason.
   private readonly pendingCounts = new Map<string, { labels: Record<(typeof LABELS)[number], string>; n: number }>();
-  private readonly histogramChildren = new Map<string, { observe(v: number): void }>();
+  private readonly histogramSeries = new Map<string, (seconds: number) => void>();
 
   constructor(options: { defaultMetrics?: boolean; prefix?: string } = {}) {
     const prefix = options.prefix ?? 'captionflow_';
@@ -59,7 +62,7 @@ export class Metrics {
       name: `${prefix}step_duration_seconds`,
       help: 'Time a topology step spent on one record (including retries).',
       labelNames: LABELS,
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      buckets: [...DURATION_BUCKETS],
       registers: [this.registry],
     });
     this.inFlight = new Gauge({
@@ -87,12 +90,39 @@ export class Metrics {
   /** Observe the seconds a step took. */
   observe(labels: MetricLabels, seconds: number): void {
     const key = keyOf(labels);
-    let child = this.histogramChildren.get(key);
-    if (child === undefined) {
-      child = this.duration.labels(full(labels));
-      this.histogramChildren.set(key, child);
+    let series = this.histogramSeries.get(key);
+    if (series === undefined) {
+      series = this.seriesOf(full(labels), seconds);
+      this.histogramSeries.set(key, series);
+      return;
     }
-    child.observe(seconds);
+    series(seconds);
+  }
+
+  /**
+   * An observer for one label set. prom-client validates and hashes the labels on every observe,
+   * which costs more than a passthrough step; after the first (regular) observation we update the
+   * series' bucket counts in place. The series object is prom-client 15's internal
+   * `{ sum, count, bucketValues }` entry; if it cannot be found the regular path is kept.
+   */
+  private seriesOf(labels: Record<(typeof LABELS)[number], string>, first: number): (seconds: number) => void {
+    this.duration.observe(labels, first);
+    const internal = this.duration as unknown as { hashMap?: Record<string, { labels: Record<string, string>; sum: number; count: number; bucketValues: Record<string, number> }> };
+    const entry = Object.values(internal.hashMap ?? {}).find((e) => LABELS.every((l) => e.labels[l] === labels[l]));
+    if (entry === undefined || typeof entry.sum !== 'number' || typeof entry.bucketValues !== 'object') {
+      return (seconds) => this.duration.observe(labels, seconds);
+    }
+    const bounds = DURATION_BUCKETS;
+    return (seconds) => {
+      entry.sum += seconds;
+      entry.count += 1;
+      for (const b of bounds) {
+        if (seconds <= b) {
+          entry.bucketValues[b] = (entry.bucketValues[b] ?? 0) + 1;
+          return;
+        }
+      }
+    };
   }
 
   /** Move the in-flight gauge of a topology. */
