@@ -97,13 +97,61 @@ export async function runTopology<S extends Services>(
   const policies = new Map<string, { retry: RetryPolicy; otherwise: ErrorOutcome }>();
   for (const s of [...t.steps, ...t.sinks]) policies.set(s.name, s.kind === 'topic' ? { retry: { ...t.errors.retry, attempts: 1 }, otherwise: 'dead-letter' } : policyOf(s.errors));
 
-  /** Run `fn` under the step's supervision policy: retriable errors retry with backoff, others fail at once. */
+  // What each step and topic sink does with a value, built once (no closures per record).
+  const stepInvokers = new Map<string, (v: unknown, ctx: StepContext<Services>) => Promise<unknown[]>>();
+  for (const step of t.steps) {
+    switch (step.kind) {
+      case 'map': {
+        const fn = step.fn as (v: unknown, c: StepContext) => unknown;
+        stepInvokers.set(step.name, async (v, ctx) => [await fn(v, ctx)]);
+        break;
+      }
+      case 'flatMap': {
+        const fn = step.fn as (v: unknown, c: StepContext) => Promise<readonly unknown[]>;
+        stepInvokers.set(step.name, async (v, ctx) => [...(await fn(v, ctx))]);
+        break;
+      }
+      case 'worker': {
+        const toTask = step.toTask as ((v: unknown, c: StepContext) => Promise<{ task: unknown; transfer?: ArrayBuffer[] }>) | undefined;
+        const fromResult = step.fromResult as ((r: unknown, v: unknown, c: StepContext) => unknown) | undefined;
+        stepInvokers.set(step.name, async (v, ctx) => {
+          const pool = adapters.pool;
+          if (pool === undefined) throw new PipelineError(ErrorCodes.INTERNAL, `step ${step.name} needs a worker pool`);
+          const { task, transfer } = toTask ? await toTask(v, ctx) : { task: v, transfer: [] };
+          const result = await pool.run(step.module, task, transfer ?? []);
+          return [fromResult ? await fromResult(result, v, ctx) : result];
+        });
+        break;
+      }
+    }
+  }
+  const topicInvokers = new Map<string, (v: unknown, ctx: StepContext<Services>) => Promise<ProduceRecord | undefined>>();
+  for (const sink of t.sinks) {
+    if (sink.kind !== 'topic') continue;
+    const select = sink.select as ((v: unknown, c: StepContext) => unknown) | undefined;
+    const keyOf = sink.key as (v: unknown, c: StepContext) => string | null;
+    const headersOf = sink.headers as ((v: unknown, c: StepContext) => Record<string, string>) | undefined;
+    topicInvokers.set(sink.name, async (v, ctx) => {
+      const selected = select ? select(v, ctx) : v;
+      if (selected === undefined) return undefined;
+      const r = ctx.record;
+      return {
+        topic: sink.topic.name,
+        key: keyOf(v, ctx),
+        value: await serde.encode(sink.topic.name, selected),
+        headers: { ...headersOf?.(v, ctx), 'cf-source': `${r.topic}/${r.partition}/${r.offset}`, 'cf-topology': t.name },
+      };
+    });
+  }
+
+  /** Run `invoke(value)` under the step's supervision policy: retriable errors retry with backoff, others fail at once. */
   async function supervised<T>(
     step: string,
     meta: RecordMeta,
     schema: string,
     labels: StepContext['labels'],
-    fn: (ctx: StepContext<Services>) => Promise<T>,
+    invoke: (value: unknown, ctx: StepContext<Services>) => Promise<T>,
+    value: unknown,
   ): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
     const { retry } = policies.get(step)!;
     let firstAt = 0;
@@ -122,9 +170,9 @@ export async function runTopology<S extends Services>(
         labels,
       };
       try {
-        const value = await fn(ctx);
+        const result = await invoke(value, ctx);
         metrics.observe({ topology: t.name, step, schema_id: schema, model_version: labels.model_version }, (performance.now() - started) / 1000);
-        return { ok: true, value };
+        return { ok: true, value: result };
       } catch (err) {
         if (err instanceof Abandoned || err instanceof Escalated) throw err;
         const error = PipelineError.from(err);
@@ -201,23 +249,7 @@ export async function runTopology<S extends Services>(
     for (const step of t.steps) {
       const next: unknown[] = [];
       for (const v of values) {
-        const res = await supervised(step.name, meta, schema, labels, async (ctx) => {
-          switch (step.kind) {
-            case 'map':
-              return [await (step.fn as (v: unknown, c: StepContext) => unknown)(v, ctx)];
-            case 'flatMap':
-              return [...(await (step.fn as (v: unknown, c: StepContext) => Promise<readonly unknown[]>)(v, ctx))];
-            case 'worker': {
-              const pool = adapters.pool;
-              if (pool === undefined) throw new PipelineError(ErrorCodes.INTERNAL, `step ${step.name} needs a worker pool`);
-              const { task, transfer } = step.toTask
-                ? await (step.toTask as (v: unknown, c: StepContext) => Promise<{ task: unknown; transfer?: ArrayBuffer[] }>)(v, ctx)
-                : { task: v, transfer: [] };
-              const result = await pool.run(step.module, task, transfer ?? []);
-              return [step.fromResult ? await (step.fromResult as (r: unknown, v: unknown, c: StepContext) => unknown)(result, v, ctx) : result];
-            }
-          }
-        });
+        const res = await supervised(step.name, meta, schema, labels, stepInvokers.get(step.name)!, v);
         if (!res.ok) {
           await fail(record, out, step.name, res.failure, policies.get(step.name)!.otherwise);
           continue;
@@ -230,11 +262,10 @@ export async function runTopology<S extends Services>(
       if (values.length === 0) return;
     }
 
-    const source = `${record.topic}/${record.partition}/${record.offset}`;
     for (const v of values) {
       for (const sink of t.sinks) {
         if (sink.kind === 'effect') {
-          const res = await supervised(sink.name, meta, schema, labels, (ctx) => (sink.write as (v: unknown, c: StepContext) => Promise<void>)(v, ctx));
+          const res = await supervised(sink.name, meta, schema, labels, sink.write as (v: unknown, c: StepContext) => Promise<void>, v);
           if (!res.ok) {
             await fail(record, out, sink.name, res.failure, policies.get(sink.name)!.otherwise);
             return;
@@ -243,18 +274,7 @@ export async function runTopology<S extends Services>(
           continue;
         }
         // Topic sinks only select and encode: a failure there is the value's fault, never retried.
-        const res = await supervised(sink.name, meta, schema, labels, async (ctx) => {
-          const selected = sink.select ? (sink.select as (v: unknown, c: StepContext) => unknown)(v, ctx) : v;
-          if (selected === undefined) return undefined;
-          const key = (sink.key as (v: unknown, c: StepContext) => string | null)(v, ctx);
-          const headers = sink.headers ? (sink.headers as (v: unknown, c: StepContext) => Record<string, string>)(v, ctx) : undefined;
-          return {
-            topic: sink.topic.name,
-            key,
-            value: await serde.encode(sink.topic.name, selected),
-            headers: { ...headers, 'cf-source': source, 'cf-topology': t.name },
-          } satisfies ProduceRecord;
-        });
+        const res = await supervised(sink.name, meta, schema, labels, topicInvokers.get(sink.name)!, v);
         if (!res.ok) {
           await fail(record, out, sink.name, res.failure, 'dead-letter');
           return;
