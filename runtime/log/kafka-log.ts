@@ -154,7 +154,8 @@ export class KafkaEventLog implements EventLog {
 
   async consumer(options: ConsumerOptions): Promise<LogConsumer> {
     await this.ensureTopics(options.topics.map((name) => ({ name })));
-    let member: KafkaConsumer | undefined;
+    // The retry option below is created before the member it asks about.
+    const holder: { member?: KafkaConsumer } = {};
     const consumer = this.kafka.consumer({
       groupId: options.group,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
@@ -163,9 +164,10 @@ export class KafkaEventLog implements EventLog {
       maxWaitTimeInMs: 200,
       // kafkajs restarts a crashed consumer by itself; never once we are stopping, or a restart
       // racing the shutdown reconnects and keeps the process alive.
-      retry: { restartOnFailure: () => Promise.resolve(member?.isStopping() !== true) },
+      retry: { restartOnFailure: () => Promise.resolve(holder.member?.isStopping() !== true) },
     });
-    member = new KafkaConsumer(consumer, options, this.options.partitionsConsumedConcurrently ?? 3, (topic) => this.committedOffsets(options.group, topic));
+    const member = new KafkaConsumer(consumer, options, this.options.partitionsConsumedConcurrently ?? 3, (topic) => this.committedOffsets(options.group, topic));
+    holder.member = member;
     this.consumers.add(member);
     return member;
   }
