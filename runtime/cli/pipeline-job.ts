@@ -84,17 +84,11 @@ export async function runPipelineJob(app: App, options: PipelineJobOptions): Pro
 
     const snapshot = await snapshotDataset({ store: app.objects, catalog: app.catalog }, { name: options.datasetName });
     const counts = await app.catalog.images.countBySplit('curated');
+    // Counted by the catalog, not by paging through every image record.
     const statuses: Record<string, number> = {};
     for (const status of ['normalized', 'curated', 'duplicate', 'rejected'] as const) {
-      let n = 0;
-      let after: string | undefined;
-      for (;;) {
-        const page = await app.catalog.images.list({ status }, { limit: 1000, ...(after === undefined ? {} : { after }) });
-        n += page.items.length;
-        if (page.next === null) break;
-        after = page.next;
-      }
-      statuses[status] = n;
+      const c = await app.catalog.images.countBySplit(status);
+      statuses[status] = c.train + c.val + c.test + c.none;
     }
     const deadLetters = Number([...(await app.log.endOffsets(app.topics.topic('dead-letter'))).values()].reduce((a, v) => a + BigInt(v), 0n));
     return {
