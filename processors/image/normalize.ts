@@ -373,11 +373,8 @@ function imageError(
   context: Record<string, unknown>,
   cause?: unknown,
 ): PipelineError {
-  return new PipelineError(code, message, {
-    retriable: false,
-    context,
-    ...(cause === undefined ? {} : { cause }),
-  });
+  // Bad input is never retriable; PipelineError already ignores an undefined cause.
+  return new PipelineError(code, message, { context, cause });
 }
 
 function errorMessage(err: unknown): string {

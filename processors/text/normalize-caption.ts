@@ -294,9 +294,6 @@ function captionError(
   context: Record<string, unknown>,
   cause?: unknown,
 ): PipelineError {
-  return new PipelineError(code, message, {
-    retriable: false,
-    context,
-    ...(cause === undefined ? {} : { cause }),
-  });
+  // Bad input is never retriable; PipelineError already ignores an undefined cause.
+  return new PipelineError(code, message, { context, cause });
 }
