@@ -3,6 +3,11 @@
  * tiers on Node's test runner, with the real servers the integration tiers need started first
  * (deploy/services) and stopped afterwards. Flags: `--tier <name>` (repeatable), `--no-services`,
  * and any further arguments are passed to `node --test` (e.g. `--test-name-pattern`).
+ *
+ * A hung test must never hang the run: every test has a timeout (`CAPTIONFLOW_TEST_TIMEOUT_S`,
+ * default 900), test files exit once their tests are done even if a client is still connected
+ * (`--test-force-exit`), and the whole run has a deadline (`CAPTIONFLOW_TEST_DEADLINE_S`, default
+ * 3000) after which the test processes are killed, the servers stopped and the run fails.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -73,16 +78,50 @@ if (needsServers) {
   }
 }
 
-const nodeArgs = ['--import', 'tsx', '--test', '--test-concurrency=2', ...passthrough, ...files.map((f) => relative(root, f))];
+function seconds(name: string, fallback: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds, got ${String(raw)}`);
+  return value;
+}
+const testTimeoutS = seconds('CAPTIONFLOW_TEST_TIMEOUT_S', 900);
+const deadlineS = seconds('CAPTIONFLOW_TEST_DEADLINE_S', 3000);
+
+const nodeArgs = [
+  '--import',
+  'tsx',
+  '--test',
+  '--test-concurrency=2',
+  '--test-force-exit',
+  `--test-timeout=${testTimeoutS * 1000}`,
+  ...passthrough,
+  ...files.map((f) => relative(root, f)),
+];
+const startedTests = Date.now();
 const code = await new Promise<number>((resolve) => {
-  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio: 'inherit' });
-  const forward = (sig: NodeJS.Signals): void => {
-    child.kill(sig);
+  // Its own process group, so the deadline can take down test files and whatever they spawned.
+  const child = spawn(process.execPath, nodeArgs, { cwd: root, env, stdio: 'inherit', detached: true });
+  const killGroup = (sig: NodeJS.Signals): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, sig);
+    } catch {
+      child.kill(sig);
+    }
   };
+  const forward = (sig: NodeJS.Signals): void => killGroup(sig);
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
-  child.on('exit', (c, sig) => resolve(c ?? (sig === null ? 1 : 128)));
+  const deadline = setTimeout(() => {
+    console.error(`# test run passed its deadline of ${deadlineS}s (CAPTIONFLOW_TEST_DEADLINE_S): killing the test processes`);
+    killGroup('SIGTERM');
+    setTimeout(() => killGroup('SIGKILL'), 10_000).unref();
+  }, deadlineS * 1000);
+  child.on('exit', (c, sig) => {
+    clearTimeout(deadline);
+    resolve(c ?? (sig === null ? 1 : 128));
+  });
 });
+console.log(`# tests finished in ${((Date.now() - startedTests) / 1000).toFixed(1)}s with exit code ${code}`);
 if (down !== undefined) {
   await down().catch((err: unknown) => console.error(`# stopping servers failed: ${(err as Error).message}`));
 }

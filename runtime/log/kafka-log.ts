@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from 'kafkajs';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type {
   BatchControl,
@@ -108,7 +108,13 @@ export class KafkaEventLog implements EventLog {
 
   async producer(): Promise<LogProducer> {
     // Idempotent producer: broker-side de-duplication of retried sends, order kept per partition.
-    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
+    // The default partitioner is Java's murmur2: keys land on the same partitions as from Java clients.
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     this.producers.add(producer);
     return {

@@ -8,6 +8,7 @@ import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
 import { Metrics } from '../../../runtime/metrics.ts';
+import { deferrer } from '../../fixtures/defer.ts';
 
 const brokers = process.env.CF_KAFKA_BROKERS?.split(',');
 const skip = brokers === undefined ? 'CF_KAFKA_BROKERS is not set (run through `npm test`, which starts Kafka)' : false;
@@ -41,33 +42,49 @@ async function readTopic(topicName: string, expected: number): Promise<{ key: st
   await consumer.connect();
   await consumer.subscribe({ topic: topicName, fromBeginning: true });
   const out: { key: string; value: Item; partition: number }[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out reading ${topicName}: ${out.length}/${expected}`)), 60_000);
-    void consumer.run({
-      eachMessage: async ({ message, partition }) => {
-        out.push({ key: message.key!.toString(), value: (await serde.decode(topicName, message.value!)).value as Item, partition });
-        if (out.length >= expected) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // Generous: a cold broker on a loaded 2-core CI machine may take a while to form the groups.
+      const timer = setTimeout(() => reject(new Error(`timed out reading ${topicName}: ${out.length}/${expected}; kafkajs said:\n${brokerLines.join('\n')}`)), 120_000);
+      consumer
+        .run({
+          eachMessage: async ({ message, partition }) => {
+            out.push({ key: message.key!.toString(), value: (await serde.decode(topicName, message.value!)).value as Item, partition });
+            if (out.length >= expected) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
     });
-  });
-  await consumer.stop();
-  await consumer.disconnect();
+  } finally {
+    // Always let go of the broker, or a failed read keeps the test process alive forever.
+    await consumer.disconnect();
+  }
   return out;
 }
 
-test('a topology over Kafka: keyed outputs in order per key, dead letters, offsets committed', { skip }, async () => {
+/** Broker client warnings, quoted when a read times out to tell a slow broker from a bug. */
+const brokerLines: string[] = [];
+const onLog = (e: { level: string; message: string; extra: Record<string, unknown> }): void => {
+  brokerLines.push(`${e.level} ${e.message} ${JSON.stringify(e.extra)}`);
+  if (brokerLines.length > 40) brokerLines.shift();
+};
+
+test('a topology over Kafka: keyed outputs in order per key, dead letters, offsets committed', { skip }, async (t) => {
   const id = randomUUID().slice(0, 8);
   const [input, output, dlq] = [`it-in-${id}`, `it-out-${id}`, `it-dlq-${id}`];
-  const log = createKafkaLog({ brokers: brokers! });
+  const defer = deferrer(t);
+  const log = createKafkaLog({ brokers: brokers!, onLog });
+  defer(() => log.close());
   await log.ensureTopics([{ name: input, partitions: 3 }]);
   const producer = await log.producer();
   const items: Item[] = Array.from({ length: 90 }, (_, i) => ({ id: `i${i}`, key: `k${i % 6}`, seq: Math.floor(i / 6), ...(i % 30 === 7 ? { bad: true } : {}) }));
   await producer.send(await Promise.all(items.map(async (v) => ({ topic: input, key: v.key, value: await serde.encode(input, v) }))));
   const metrics = new Metrics();
   const running = await runTopology(topologyFor(input, output, dlq), { log, serde, metrics });
+  defer(() => running.stop());
   const good = items.filter((v) => v.bad !== true);
   const out = await readTopic(output, good.length);
   const letters = await readTopic(dlq, 3);
@@ -84,22 +101,22 @@ test('a topology over Kafka: keyed outputs in order per key, dead letters, offse
   const ends = await log.endOffsets(input);
   for (const [p, end] of ends) assert.equal(committed.get(p), end, `partition ${p} fully committed`);
   assert.equal(await metrics.recordCount({ topology: 'kafka-it', step: 'check', outcome: 'dead_letter' }), 3);
-  await log.close();
 });
 
-test('two replicas in one consumer group share the partitions and together process every record', { skip }, async () => {
+test('two replicas in one consumer group share the partitions and together process every record', { skip }, async (t) => {
   const id = randomUUID().slice(0, 8);
   const [input, output, dlq] = [`it-in-${id}`, `it-out-${id}`, `it-dlq-${id}`];
-  const logA = createKafkaLog({ brokers: brokers!, clientId: 'replica-a' });
-  const logB = createKafkaLog({ brokers: brokers!, clientId: 'replica-b' });
+  const logA = createKafkaLog({ brokers: brokers!, clientId: 'replica-a', onLog });
+  const logB = createKafkaLog({ brokers: brokers!, clientId: 'replica-b', onLog });
+  const defer = deferrer(t);
+  defer(() => Promise.all([logA.close(), logB.close()]));
   await logA.ensureTopics([{ name: input, partitions: 4 }]);
   const a = await runTopology(topologyFor(input, output, dlq), { log: logA, serde });
   const b = await runTopology(topologyFor(input, output, dlq), { log: logB, serde });
+  defer(() => Promise.all([a.stop(), b.stop()]));
   const producer = await logA.producer();
   const items: Item[] = Array.from({ length: 200 }, (_, i) => ({ id: `i${i}`, key: `k${i % 20}`, seq: i }));
   await producer.send(await Promise.all(items.map(async (v) => ({ topic: input, key: v.key, value: await serde.encode(input, v) }))));
   const out = await readTopic(output, items.length);
-  await Promise.all([a.stop(), b.stop()]);
   assert.equal(new Set(out.map((o) => o.value.id)).size, items.length);
-  await Promise.all([logA.close(), logB.close()]);
 });
