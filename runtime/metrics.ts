@@ -81,32 +81,55 @@ export class Metrics {
 
   /** Count one record at a step with an outcome. */
   count(labels: MetricLabels, n = 1): void {
+    this.pendingEntry(labels).n += n;
+  }
+
+  /**
+   * A counter for one fixed label set, for hot paths that count the same series per record:
+   * no label hashing per increment (the runner keeps one per step and outcome).
+   */
+  counter(labels: MetricLabels): (n?: number) => void {
+    const entry = this.pendingEntry(labels);
+    return (n = 1) => {
+      entry.n += n;
+    };
+  }
+
+  private pendingEntry(labels: MetricLabels): { n: number } {
     const key = keyOf(labels);
-    const entry = this.pendingCounts.get(key);
-    if (entry === undefined) this.pendingCounts.set(key, { labels: full(labels), n });
-    else entry.n += n;
+    let entry = this.pendingCounts.get(key);
+    if (entry === undefined) {
+      entry = { labels: full(labels), n: 0 };
+      this.pendingCounts.set(key, entry);
+    }
+    return entry;
   }
 
   /** Observe the seconds a step took. */
   observe(labels: MetricLabels, seconds: number): void {
+    this.observer(labels)(seconds);
+  }
+
+  /** A duration observer for one fixed label set (see {@link counter}). */
+  observer(labels: MetricLabels): (seconds: number) => void {
     const key = keyOf(labels);
     let series = this.histogramSeries.get(key);
     if (series === undefined) {
-      series = this.seriesOf(full(labels), seconds);
+      series = this.seriesOf(full(labels));
       this.histogramSeries.set(key, series);
-      return;
     }
-    series(seconds);
+    return series;
   }
 
   /**
    * An observer for one label set. prom-client validates and hashes the labels on every observe,
-   * which costs more than a passthrough step; after the first (regular) observation we update the
+   * which costs more than a passthrough step; after creating the series we update the
    * series' bucket counts in place. The series object is prom-client 15's internal
    * `{ sum, count, bucketValues }` entry; if it cannot be found the regular path is kept.
    */
-  private seriesOf(labels: Record<(typeof LABELS)[number], string>, first: number): (seconds: number) => void {
-    this.duration.observe(labels, first);
+  private seriesOf(labels: Record<(typeof LABELS)[number], string>): (seconds: number) => void {
+    // A zero-valued child: the series exists (and shows on /metrics) from its first use.
+    this.duration.zero(labels);
     const internal = this.duration as unknown as { hashMap?: Record<string, { labels: Record<string, string>; sum: number; count: number; bucketValues: Record<string, number> }> };
     const entry = Object.values(internal.hashMap ?? {}).find((e) => LABELS.every((l) => e.labels[l] === labels[l]));
     if (entry === undefined || typeof entry.sum !== 'number' || typeof entry.bucketValues !== 'object') {

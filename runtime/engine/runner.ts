@@ -55,6 +55,23 @@ interface Failure {
   readonly lastAt: number;
 }
 
+/** A value made from (schema id, model version), remade only when they change between calls. */
+type Memo<T> = (schema: string, model: string | undefined) => T;
+
+function memo<T>(make: (schema: string, model: string | undefined) => T): Memo<T> {
+  let lastSchema: string | undefined;
+  let lastModel: string | undefined;
+  let last: T | undefined;
+  return (schema, model) => {
+    if (last === undefined || schema !== lastSchema || model !== lastModel) {
+      last = make(schema, model);
+      lastSchema = schema;
+      lastModel = model;
+    }
+    return last;
+  };
+}
+
 function backoff(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (attempt - 1));
 }
@@ -135,12 +152,24 @@ export async function runTopology<S extends Services>(
       const selected = select ? select(v, ctx) : v;
       if (selected === undefined) return undefined;
       const r = ctx.record;
+      // Provenance in one header (each header costs an encode per record): topology@topic/partition/offset.
+      const source = `${t.name}@${r.topic}/${r.partition}/${r.offset}`;
       return {
         topic: sink.topic.name,
         key: keyOf(v, ctx),
         value: await serde.encode(sink.topic.name, selected),
-        headers: { ...headersOf?.(v, ctx), 'cf-source': `${r.topic}/${r.partition}/${r.offset}`, 'cf-topology': t.name },
+        headers: headersOf === undefined ? { 'cf-source': source } : { ...headersOf(v, ctx), 'cf-source': source },
       };
+    });
+  }
+
+  // Metric handles per step, re-resolved only when a record's schema id or model version differs
+  // from the previous record's: no label hashing per record on the hot path.
+  const meters = new Map<string, { ok: Memo<(n?: number) => void>; duration: Memo<(s: number) => void> }>();
+  for (const name of ['decode', ...t.steps.map((s) => s.name), ...t.sinks.map((s) => s.name)]) {
+    meters.set(name, {
+      ok: memo((schema, model) => metrics.counter({ topology: t.name, step: name, schema_id: schema, outcome: 'ok', model_version: model })),
+      duration: memo((schema, model) => metrics.observer({ topology: t.name, step: name, schema_id: schema, model_version: model })),
     });
   }
 
@@ -171,7 +200,7 @@ export async function runTopology<S extends Services>(
       };
       try {
         const result = await invoke(value, ctx);
-        metrics.observe({ topology: t.name, step, schema_id: schema, model_version: labels.model_version }, (performance.now() - started) / 1000);
+        meters.get(step)!.duration(schema, labels.model_version)((performance.now() - started) / 1000);
         return { ok: true, value: result };
       } catch (err) {
         if (err instanceof Abandoned || err instanceof Escalated) throw err;
@@ -243,7 +272,7 @@ export async function runTopology<S extends Services>(
       schemaId: decoded.schemaId,
     };
     const labels: StepContext['labels'] = {};
-    metrics.count({ topology: t.name, step: 'decode', schema_id: schema, outcome: 'ok' });
+    meters.get('decode')!.ok(schema, undefined)();
 
     let values: unknown[] = [decoded.value];
     for (const step of t.steps) {
@@ -255,7 +284,7 @@ export async function runTopology<S extends Services>(
           continue;
         }
         if (res.value.length === 0) metrics.count({ topology: t.name, step: step.name, outcome: 'dropped', model_version: labels.model_version });
-        else metrics.count({ topology: t.name, step: step.name, schema_id: schema, outcome: 'ok', model_version: labels.model_version }, res.value.length);
+        else meters.get(step.name)!.ok(schema, labels.model_version)(res.value.length);
         for (const x of res.value) next.push(x);
       }
       values = next;
@@ -270,7 +299,7 @@ export async function runTopology<S extends Services>(
             await fail(record, out, sink.name, res.failure, policies.get(sink.name)!.otherwise);
             return;
           }
-          metrics.count({ topology: t.name, step: sink.name, schema_id: schema, outcome: 'ok', model_version: labels.model_version });
+          meters.get(sink.name)!.ok(schema, labels.model_version)();
           continue;
         }
         // Topic sinks only select and encode: a failure there is the value's fault, never retried.
@@ -281,7 +310,7 @@ export async function runTopology<S extends Services>(
         }
         if (res.value !== undefined) {
           out.push(res.value);
-          metrics.count({ topology: t.name, step: sink.name, schema_id: schema, outcome: 'ok', model_version: labels.model_version });
+          meters.get(sink.name)!.ok(schema, labels.model_version)();
         }
       }
     }

@@ -8,13 +8,13 @@
  * skipped). Every failure is a PipelineError with a stable code, so poison records can be
  * dead-lettered with a reason.
  */
-import avro from 'avsc';
-import type { Type } from 'avsc';
+import type { Schema, Type } from 'avsc';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { topicByName } from '../../schemas/topics.ts';
 import type { TopicContract } from '../../schemas/topics.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
-import { frame, readFrameHeader } from './wire-format.ts';
+import { forSchemaPlain } from './plain-records.ts';
+import { HEADER_SIZE, MAGIC_BYTE, readFrameHeader } from './wire-format.ts';
 
 /** Options of {@link AvroSerde}. */
 export interface AvroSerdeOptions {
@@ -51,8 +51,11 @@ function asBuffer(buf: Uint8Array): Buffer {
 
 /**
  * avsc builds records with generated constructors; callers get plain objects instead, which
- * compare with deepStrictEqual, log as JSON and cross threads like any other data.
+ * compare with deepStrictEqual, log as JSON and cross threads like any other data. Types are
+ * rewired to read plain objects (plain-records.ts); this copy is the fallback when that failed.
  */
+const readsPlain = new WeakSet<Type>();
+
 function toPlain(value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
   if (Array.isArray(value)) return value.map(toPlain);
@@ -61,9 +64,29 @@ function toPlain(value: unknown): unknown {
   return out;
 }
 
+/** Scratch space the frame is written into before its exact-size copy is taken; grows as needed. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** The framed encoding of `value` (magic byte, schema id, Avro binary) with one copy. */
+function frameInto(id: number, type: Type, value: unknown): Buffer {
+  let end = type.encode(value, scratch, HEADER_SIZE);
+  while (end < 0) {
+    // avsc returns minus the bytes it was short: grow and write again.
+    scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end + HEADER_SIZE));
+    end = type.encode(value, scratch, HEADER_SIZE);
+  }
+  scratch[0] = MAGIC_BYTE;
+  scratch.writeInt32BE(id, 1);
+  const out = Buffer.allocUnsafe(end);
+  scratch.copy(out, 0, 0, end);
+  return out;
+}
+
 function parseType(schema: unknown, context: Record<string, unknown>): Type {
   try {
-    return avro.Type.forSchema(schema as avro.Schema);
+    const { type, plain } = forSchemaPlain(schema as Schema);
+    if (plain) readsPlain.add(type);
+    return type;
   } catch (err) {
     throw new PipelineError(ErrorCodes.SCHEMA_INVALID, `schema does not parse: ${(err as Error).message}`, {
       context,
@@ -79,6 +102,9 @@ export class AvroSerde {
   private readonly writers = new WeakMap<TopicContract, Promise<Writer>>();
   private readonly readers = new WeakMap<TopicContract, Reader>();
   private readonly writerTypes = new Map<number, Promise<Type>>();
+  /** Settled lookups, read without awaiting (the hot path). */
+  private readonly ready = new WeakMap<TopicContract, Writer>();
+  private readonly writerTypesReady = new Map<number, Type>();
 
   constructor(registry: SchemaRegistry, options: AvroSerdeOptions = {}) {
     this.registry = registry;
@@ -99,10 +125,7 @@ export class AvroSerde {
   private reader(contract: TopicContract): Reader {
     let reader = this.readers.get(contract);
     if (reader === undefined) {
-      const own = (contract as { type?: unknown }).type;
-      const type = avro.Type.isType(own)
-        ? (own as Type)
-        : parseType(contract.schema, { topic: contract.name });
+      const type = parseType(contract.schema, { topic: contract.name });
       reader = { type, resolvers: new Map() };
       this.readers.set(contract, reader);
     }
@@ -120,10 +143,14 @@ export class AvroSerde {
             const type = parseType(schema, { topic: contract.name, schemaId: id });
             // Seed the id cache: this process will likely read its own records.
             this.writerTypes.set(id, Promise.resolve(type));
+            this.writerTypesReady.set(id, type);
             return { id, type };
           });
       // A failed lookup (registry down) must not stick: the next encode tries again.
-      writer.catch(() => this.writers.delete(contract));
+      writer.then(
+        (w) => this.ready.set(contract, w),
+        () => this.writers.delete(contract),
+      );
       this.writers.set(contract, writer);
     }
     return writer;
@@ -133,7 +160,10 @@ export class AvroSerde {
     let type = this.writerTypes.get(id);
     if (type === undefined) {
       type = this.registry.getById(id).then((schema) => parseType(schema, { schemaId: id }));
-      type.catch(() => this.writerTypes.delete(id));
+      type.then(
+        (ty) => this.writerTypesReady.set(id, ty),
+        () => this.writerTypes.delete(id),
+      );
       this.writerTypes.set(id, type);
     }
     return type;
@@ -154,21 +184,28 @@ export class AvroSerde {
   encode(topic: string, value: unknown): Promise<Buffer>;
   async encode(topic: TopicContract | string, value: unknown): Promise<Buffer> {
     const contract = this.contract(topic);
-    const { id, type } = await this.writer(contract);
-    const paths: string[] = [];
-    const valid = type.isValid(value, {
-      errorHook: (path: string[], fieldValue: unknown) => {
-        paths.push(`${path.join('.') || '<root>'} (got ${describe(fieldValue)})`);
-      },
-    });
-    if (!valid) {
+    const { id, type } = this.ready.get(contract) ?? (await this.writer(contract));
+    try {
+      // avsc checks every value as it writes it (and throws on the first bad one): the full
+      // validation below, which names every failing path, only runs once that happened.
+      return frameInto(id, type, value);
+    } catch (err) {
+      const paths: string[] = [];
+      type.isValid(value, {
+        errorHook: (path: string[], fieldValue: unknown) => {
+          paths.push(`${path.join('.') || '<root>'} (got ${describe(fieldValue)})`);
+        },
+      });
+      const reason = paths.length > 0 ? paths.join(', ') : (err as Error).message;
       throw new PipelineError(
         ErrorCodes.SCHEMA_MISMATCH,
-        `value does not match the ${contract.name} schema (id ${id}): ${paths.join(', ')}`,
-        { context: { topic: contract.name, schemaId: id, paths } },
+        `value does not match the ${contract.name} schema (id ${id}): ${reason}`,
+        {
+          context: { topic: contract.name, schemaId: id, paths },
+          cause: err,
+        },
       );
     }
-    return frame(id, type.toBuffer(value));
   }
 
   /**
@@ -183,7 +220,7 @@ export class AvroSerde {
   async decode(input: Uint8Array, readerTopic?: TopicContract | string): Promise<Decoded<unknown>> {
     const buf = asBuffer(input);
     const { schemaId, payloadOffset } = readFrameHeader(buf);
-    const writerType = await this.writerType(schemaId);
+    const writerType = this.writerTypesReady.get(schemaId) ?? (await this.writerType(schemaId));
     let type = writerType;
     let resolver: Resolver | undefined;
     let readerName: string | undefined;
@@ -194,11 +231,11 @@ export class AvroSerde {
       type = reader.type;
       resolver = this.resolver(reader, schemaId, writerType, contract.name) ?? undefined;
     }
-    const context = {
+    const context = (): Record<string, unknown> => ({
       schemaId,
       length: buf.length,
       ...(readerName === undefined ? {} : { readerTopic: readerName }),
-    };
+    });
     let decoded: { value: unknown; offset: number };
     try {
       decoded = type.decode(buf, payloadOffset, resolver);
@@ -206,24 +243,24 @@ export class AvroSerde {
       throw new PipelineError(
         ErrorCodes.SCHEMA_MISMATCH,
         `payload is not valid Avro for schema ${schemaId}: ${(err as Error).message}`,
-        { context, cause: err },
+        { context: context(), cause: err },
       );
     }
     if (decoded.offset < 0) {
       throw new PipelineError(
         ErrorCodes.PAYLOAD_TRUNCATED,
         `payload ends before the record does (schema ${schemaId}, ${buf.length} bytes)`,
-        { context },
+        { context: context() },
       );
     }
     if (decoded.offset !== buf.length) {
       throw new PipelineError(
         ErrorCodes.SCHEMA_MISMATCH,
         `${buf.length - decoded.offset} trailing bytes after the record (schema ${schemaId}): not written with this schema`,
-        { context: { ...context, trailing: buf.length - decoded.offset } },
+        { context: { ...context(), trailing: buf.length - decoded.offset } },
       );
     }
-    return { schemaId, value: toPlain(decoded.value) };
+    return { schemaId, value: readsPlain.has(type) ? decoded.value : toPlain(decoded.value) };
   }
 
   private resolver(reader: Reader, schemaId: number, writerType: Type, topic: string): Resolver | null {

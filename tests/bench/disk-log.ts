@@ -61,14 +61,48 @@ const disk = (fsync: 'always' | 'batch'): EventLog => {
 
 try {
   const mem = createMemoryLog({ pollIntervalMs: 5 });
-  rows.push({ name: 'append: memory log (baseline)', count: N, seconds: await timed(() => appendAll(mem)), unit: 'records' });
+  rows.push({
+    name: 'append: memory log (baseline)',
+    count: N,
+    seconds: await timed(() => appendAll(mem)),
+    unit: 'records',
+  });
   const batchLog = disk('batch');
-  rows.push({ name: 'append: disk log, fsync=batch', count: N, seconds: await timed(() => appendAll(batchLog)), unit: 'records', baseline: 'append: memory log (baseline)' });
+  rows.push({
+    name: 'append: disk log, fsync=batch',
+    count: N,
+    seconds: await timed(() => appendAll(batchLog)),
+    unit: 'records',
+    baseline: 'append: memory log (baseline)',
+  });
   const alwaysLog = disk('always');
-  rows.push({ name: 'append: disk log, fsync=always', count: N, seconds: await timed(() => appendAll(alwaysLog)), unit: 'records', baseline: 'append: memory log (baseline)' });
-  rows.push({ name: 'passthrough topology: memory log (baseline)', count: N, seconds: await passthrough(mem), unit: 'records' });
-  rows.push({ name: 'passthrough topology: disk log, fsync=batch', count: N, seconds: await passthrough(batchLog), unit: 'records', baseline: 'passthrough topology: memory log (baseline)' });
-  rows.push({ name: 'passthrough topology: disk log, fsync=always', count: N, seconds: await passthrough(alwaysLog), unit: 'records', baseline: 'passthrough topology: memory log (baseline)' });
+  rows.push({
+    name: 'append: disk log, fsync=always',
+    count: N,
+    seconds: await timed(() => appendAll(alwaysLog)),
+    unit: 'records',
+    baseline: 'append: memory log (baseline)',
+  });
+  rows.push({
+    name: 'passthrough topology: memory log (baseline)',
+    count: N,
+    seconds: await passthrough(mem),
+    unit: 'records',
+  });
+  rows.push({
+    name: 'passthrough topology: disk log, fsync=batch',
+    count: N,
+    seconds: await passthrough(batchLog),
+    unit: 'records',
+    baseline: 'passthrough topology: memory log (baseline)',
+  });
+  rows.push({
+    name: 'passthrough topology: disk log, fsync=always',
+    count: N,
+    seconds: await passthrough(alwaysLog),
+    unit: 'records',
+    baseline: 'passthrough topology: memory log (baseline)',
+  });
   await Promise.all([mem.close(), batchLog.close(), alwaysLog.close()]);
   report(`embedded log, ${N} records of ${payload.length} B, batches of ${BATCH}`, rows);
 } finally {

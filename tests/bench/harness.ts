@@ -34,7 +34,9 @@ export function report(title: string, rows: readonly Row[]): void {
   for (const r of rows) {
     const base = r.baseline === undefined ? undefined : rows.find((x) => x.name === r.baseline);
     const ratio = base === undefined ? '' : `  ratio vs ${base.name}: ${(rate(r) / rate(base)).toFixed(3)}`;
-    console.log(`${r.name.padEnd(48)} ${formatRate(rate(r)).padStart(9)} ${r.unit}/s  (${r.count} in ${r.seconds.toFixed(2)}s)${ratio}`);
+    console.log(
+      `${r.name.padEnd(48)} ${formatRate(rate(r)).padStart(9)} ${r.unit}/s  (${r.count} in ${r.seconds.toFixed(2)}s)${ratio}`,
+    );
   }
 }
 

@@ -9,7 +9,7 @@
  * Run: `npx tsx tests/bench/kafka-passthrough.ts` (CAPTIONFLOW_BENCH_FULL=1 for 200 000 messages;
  * CAPTIONFLOW_BENCH_ONLY=topology-avro for one side only, e.g. under `node --cpu-prof --import tsx`).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import { down, status, up } from '../../deploy/services/manager.ts';
 import { KAFKA } from '../../deploy/services/versions.ts';
@@ -20,8 +20,9 @@ import { createKafkaLog } from '../../runtime/log/kafka-log.ts';
 import type { Serde } from '../../runtime/ports.ts';
 import { AvroSerde } from '../../runtime/serde/avro-serde.ts';
 import { EmbeddedSchemaRegistry } from '../../runtime/serde/embedded-schema-registry.ts';
-import type { ImageIngested, ObjectRef } from '../../schemas/generated/types.ts';
+import type { ImageIngested } from '../../schemas/generated/types.ts';
 import { Topics } from '../../schemas/topics.ts';
+import { benchIngested } from './events.ts';
 import { FULL, peakRssMiB, report, type Row } from './harness.ts';
 
 const N = FULL ? 200_000 : 20_000;
@@ -83,46 +84,6 @@ async function brokers(): Promise<{ brokers: string[]; stop: () => Promise<void>
       how: `a broker already on ${list[0]} (not ours, left running)`,
     };
   }
-}
-
-function ingested(i: number): ImageIngested {
-  const imageId = createHash('sha256').update(`bench-image-${i}`).digest('hex');
-  const eventId = randomUUID();
-  const object: ObjectRef = {
-    layer: 'bronze',
-    bucket: 'lake',
-    key: `bronze/${imageId.slice(0, 2)}/${imageId}.jpg`,
-    sha256: imageId,
-    size: 150_000 + (i % 10_000),
-    contentType: 'image/jpeg',
-    versionId: null,
-  };
-  return {
-    eventId,
-    imageId,
-    occurredAt: 1_700_000_000_000 + i,
-    object,
-    originalFilename: `IMG_${String(i).padStart(6, '0')}.jpg`,
-    captions: [
-      {
-        text: 'A man riding a bicycle down a street next to a red bus.',
-        origin: 'human',
-        modelVersion: null,
-        language: 'en',
-      },
-      {
-        text: 'A cyclist passes a double-decker bus in the city.',
-        origin: 'human',
-        modelVersion: null,
-        language: 'en',
-      },
-    ],
-    producer: 'coco-import',
-    externalId: String(i),
-    importBatchId: `batch-${ID}`,
-    attributes: { licence: 'CC-BY-4.0', dataset: 'bench' },
-    lineage: { ingestEventId: eventId, source: 'bulk', hops: [], objects: [object] },
-  };
 }
 
 /** Bytes in, the same bytes out: the engine with no serde cost. */
@@ -292,7 +253,7 @@ try {
   for (let i = 0; i < N; i += 2_000) {
     const messages = [];
     for (let j = i; j < Math.min(N, i + 2_000); j++) {
-      const event = ingested(j);
+      const event = benchIngested(j, `batch-${ID}`);
       const value = await avroPort.encode(INPUT, event);
       bytes += value.byteLength;
       messages.push({ key: event.imageId, value });

@@ -60,6 +60,10 @@ test('a consumer on v2 reads v1 records: the new fields take their defaults', as
     tags: [],
     lineage: { ...v1Value.lineage, traceId: null },
   });
+  // Defaults are fresh per record: changing one decoded record's default list leaves the next alone.
+  (value.tags as string[]).push('edited');
+  assert.deepEqual((await consumerV2.decode(buf, V2)).value.tags, []);
+  assert.equal(Object.getPrototypeOf(value.lineage), Object.prototype, 'nested records read as plain objects too');
   await registry.close();
 });
 

@@ -1,0 +1,35 @@
+/**
+ * `npm run bench`: every benchmark in tests/bench/, one after another, each in its own process
+ * (a benchmark's JIT and heap state must not colour the next one). Names on the command line
+ * run a subset (`npm run bench -- avro-serde kafka-passthrough`); CAPTIONFLOW_BENCH_FULL=1 runs
+ * the full sizes. Benchmarks print ratios against a baseline measured in the same run; they
+ * never pass or fail on timing. Exits non-zero when a benchmark itself fails.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = new URL('../tests/bench/', import.meta.url).pathname;
+/** Shared helpers, not benchmarks. */
+const HELPERS = new Set(['harness', 'events', 'photos']);
+const all = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.slice(0, -3))
+  .filter((name) => !HELPERS.has(name))
+  .sort();
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !all.includes(w));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; there are: ${all.join(', ')}`);
+  process.exit(2);
+}
+const failed: string[] = [];
+for (const name of wanted.length > 0 ? wanted : all) {
+  console.log(`\n# ${name}`);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(dir, `${name}.ts`)], { stdio: 'inherit' });
+  if (run.status !== 0) failed.push(name);
+}
+if (failed.length > 0) {
+  console.error(`\nfailed: ${failed.join(', ')}`);
+  process.exit(1);
+}
