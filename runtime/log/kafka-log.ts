@@ -1,5 +1,6 @@
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from 'kafkajs';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
+import { fastKeyPartitioner } from './partitioner.ts';
 import type {
   BatchControl,
   ConsumedBatch,
@@ -108,12 +109,13 @@ export class KafkaEventLog implements EventLog {
 
   async producer(): Promise<LogProducer> {
     // Idempotent producer: broker-side de-duplication of retried sends, order kept per partition.
-    // The default partitioner is Java's murmur2: keys land on the same partitions as from Java clients.
+    // Keyed records are partitioned by murmur2 as the Java client (and kafkajs' default) does,
+    // computed without kafkajs' Long arithmetic; keyless ones go round-robin as kafkajs does.
     const producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: () => fastKeyPartitioner(Partitioners.DefaultPartitioner()),
     });
     await producer.connect();
     this.producers.add(producer);

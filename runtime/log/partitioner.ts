@@ -43,3 +43,30 @@ export function murmur2(data: Buffer): number {
   h ^= h >>> 15;
   return h | 0;
 }
+
+/** What kafkajs hands a custom partitioner (the subset used here). */
+interface KafkajsPartitionArgs {
+  readonly topic: string;
+  readonly partitionMetadata: readonly { readonly partitionId: number; readonly leader: number }[];
+  readonly message: { readonly key?: Buffer | string | null; readonly partition?: number | null };
+}
+
+/**
+ * A kafkajs partitioner with the same choices as kafkajs' DefaultPartitioner (explicit partition;
+ * else murmur2 of the key over all partitions, as the Java client; else round-robin, which is
+ * delegated to `fallback`), with murmur2 on 32-bit integer multiplication instead of kafkajs'
+ * Long arithmetic — an order of magnitude cheaper per keyed record, same partitions.
+ */
+export function fastKeyPartitioner<A extends KafkajsPartitionArgs>(
+  fallback: (args: A) => number,
+): (args: A) => number {
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    if (message.partition !== null && message.partition !== undefined) return message.partition;
+    if (message.key !== null && message.key !== undefined) {
+      const bytes = typeof message.key === 'string' ? Buffer.from(message.key) : message.key;
+      return (murmur2(bytes) & 0x7fffffff) % partitionMetadata.length;
+    }
+    return fallback(args);
+  };
+}

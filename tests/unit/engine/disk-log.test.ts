@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDiskLog } from '../../../runtime/log/disk-log.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
-import { partitionForKey, murmur2 } from '../../../runtime/log/partitioner.ts';
+import { Partitioners } from 'kafkajs';
+import { fastKeyPartitioner, partitionForKey, murmur2 } from '../../../runtime/log/partitioner.ts';
 import type { ConsumedBatch, EventLog } from '../../../runtime/ports.ts';
 
 function tmp(): string {
@@ -64,6 +65,16 @@ test('same key, same partition, in order; partitioning matches Kafka murmur2', a
   assert.equal(murmur2(Buffer.from('foobar')), -790332482);
   assert.equal(murmur2(Buffer.from('a-little-bit-long-string')), -985981536);
   assert.equal(partitionForKey('k', 1, 0), 0);
+  // The kafkajs partitioner picks what kafkajs' own default picks, for string and byte keys.
+  const ours = fastKeyPartitioner(Partitioners.DefaultPartitioner());
+  const theirs = Partitioners.DefaultPartitioner();
+  const partitionMetadata = Array.from({ length: 7 }, (_, i) => ({ partitionId: i, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0 }));
+  for (let i = 0; i < 500; i++) {
+    const key = i % 2 === 0 ? `key-${i}-${'x'.repeat(i % 13)}` : Buffer.from([i & 0xff, (i * 7) & 0xff, (i * 13) & 0xff].slice(0, 1 + (i % 3)));
+    const args = { topic: 't', partitionMetadata, message: { key, value: null } };
+    assert.equal(ours(args), theirs(args), `key ${String(key)}`);
+  }
+  assert.equal(ours({ topic: 't', partitionMetadata, message: { key: 'k', value: null, partition: 5 } }), 5);
   const log = createMemoryLog({ defaultPartitions: 4 });
   const producer = await log.producer();
   const acks = await producer.send(Array.from({ length: 20 }, (_, i) => ({ topic: 't', key: 'same', value: Buffer.from(String(i)) })));
