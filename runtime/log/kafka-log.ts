@@ -69,7 +69,11 @@ export class KafkaEventLog implements EventLog {
       logLevel: onLog === undefined ? logLevel.NOTHING : logLevel.WARN,
       logCreator: () => (entry: LogEntry) => {
         const { message, ...extra } = entry.log;
-        onLog?.({ level: levels[entry.level as keyof typeof levels] ?? 'info', message, extra });
+        // kafkajs warns this at every idempotent producer with bounded retries. Bounded on
+        // purpose: the runner retries a failed send itself and can give up at shutdown, and a
+        // re-send after exhausted retries can only duplicate into sinks that are idempotent.
+        const expected = message.startsWith('Limiting retries for the idempotent producer');
+        onLog?.({ level: expected ? 'debug' : (levels[entry.level as keyof typeof levels] ?? 'info'), message, extra });
       },
       retry: { initialRetryTime: 200, retries: 8 },
     });
