@@ -246,7 +246,7 @@ export async function runTopology<S extends Services>(
   }
 
   /** Process one record; pushes its outputs and dead letters to `out`. */
-  async function processRecord(record: LogRecord, out: ProduceRecord[]): Promise<void> {
+  async function processRecord(record: LogRecord, key: string | null, out: ProduceRecord[]): Promise<void> {
     if (record.value === null) {
       metrics.count({ topology: t.name, step: 'decode', outcome: 'tombstone' });
       return;
@@ -266,7 +266,7 @@ export async function runTopology<S extends Services>(
       topic: record.topic,
       partition: record.partition,
       offset: record.offset,
-      key: record.key === null ? null : record.key.toString('utf8'),
+      key,
       headers: record.headers,
       timestamp: record.timestamp,
       schemaId: decoded.schemaId,
@@ -343,17 +343,19 @@ export async function runTopology<S extends Services>(
       const out: ProduceRecord[] = [];
       // Same key → same group → strictly in order; distinct keys run concurrently, at most
       // maxInFlight groups at once (backpressure: the next batch waits for this one).
-      const groups = new Map<string, LogRecord[]>();
+      // (Keys are decoded once, as UTF-8; byte keys that decode alike share a group — still in order.)
+      const groups = new Map<string, { key: string | null; records: LogRecord[] }>();
       for (const r of batch.records) {
-        const k = r.key === null ? `\u0000${r.offset}` : r.key.toString('latin1');
+        const key = r.key === null ? null : r.key.toString('utf8');
+        const k = key ?? `\u0000${r.offset}`;
         const g = groups.get(k);
-        if (g === undefined) groups.set(k, [r]);
-        else g.push(r);
+        if (g === undefined) groups.set(k, { key, records: [r] });
+        else g.records.push(r);
       }
       await lastValueFrom(
         from(groups.values()).pipe(
-          mergeMap(async (records) => {
-            for (const r of records) await processRecord(r, out);
+          mergeMap(async ({ key, records }) => {
+            for (const r of records) await processRecord(r, key, out);
           }, t.run.maxInFlight),
           defaultIfEmpty(undefined),
         ),
