@@ -34,6 +34,7 @@ export class Metrics {
   private readonly duration: Histogram<(typeof LABELS)[number]>;
   private readonly inFlight: Gauge<(typeof LABELS)[number]>;
   private readonly lag: Gauge<(typeof LABELS)[number]>;
+  private readonly paused: Gauge<(typeof LABELS)[number]>;
   private readonly lagByPartition = new Map<string, number>();
   // Hot path: counts accumulate in a plain map and are flushed into prom-client when scraped
   // (prom-client hashes and validates the label set on every inc, which costs more than the work
@@ -68,6 +69,12 @@ export class Metrics {
     this.inFlight = new Gauge({
       name: `${prefix}step_in_flight`,
       help: 'Records a topology is working on right now.',
+      labelNames: LABELS,
+      registers: [this.registry],
+    });
+    this.paused = new Gauge({
+      name: `${prefix}topology_paused`,
+      help: 'Whether a topology has stopped fetching (1): by an operator, or while its outputs cannot be produced.',
       labelNames: LABELS,
       registers: [this.registry],
     });
@@ -151,6 +158,11 @@ export class Metrics {
   /** Move the in-flight gauge of a topology. */
   inFlightAdd(topology: string, delta: number): void {
     this.inFlight.inc(full({ topology, step: 'source' }), delta);
+  }
+
+  /** Mark a topology paused (1) or fetching (0). */
+  setPaused(topology: string, paused: boolean): void {
+    this.paused.set(full({ topology, step: 'source' }), paused ? 1 : 0);
   }
 
   /** Record a partition's lag; the gauge shows the sum over partitions. */

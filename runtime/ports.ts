@@ -80,6 +80,14 @@ export interface LogConsumer {
   run(eachBatch: (batch: ConsumedBatch, control: BatchControl) => Promise<void>): Promise<void>;
   /** Stop fetching, let the running batch handlers finish, leave the group. */
   stop(): Promise<void>;
+  /**
+   * Stop fetching new batches (backpressure) while staying in the group: batches being handled
+   * finish and commit, heartbeats go on, partitions stay assigned. Idempotent; may be called
+   * before `run`.
+   */
+  pause(): void;
+  /** Fetch again after `pause`. Idempotent. */
+  resume(): void;
   /** Committed offset (next to read) per partition of a topic, for lag and tests. */
   committed(topic: string): Promise<Map<number, string>>;
 }

@@ -8,6 +8,7 @@ import { openApp } from '../app.ts';
 import { createLogger } from '../logger.ts';
 import { describe } from '../engine/topology.ts';
 import { createHttpServer } from '../http/server.ts';
+import { registerTopologyAdminRoutes } from '../http/topology-admin.ts';
 import { normalizeTopology } from '../../topologies/normalize.ts';
 import { curateTopology } from '../../topologies/curate.ts';
 import { labelTopology } from '../../topologies/label.ts';
@@ -151,6 +152,7 @@ program
     });
     const producer = await app.log.producer();
     await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
+    registerTopologyAdminRoutes(http, running);
     await http.listen({ host: config.http.host, port: config.http.port });
     app.logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'HTTP edge listening');
     const scheduler = new Scheduler({ catalog: app.catalog, producer, serde: app.serde, clock: app.clock, logger: app.logger, metrics: app.metrics });

@@ -40,7 +40,20 @@ export interface RunningTopology {
    * Past `deadlineMs` the remaining work is abandoned uncommitted (it will be replayed).
    */
   stop(options?: { deadlineMs?: number }): Promise<void>;
+  /**
+   * Stop fetching new records (in-flight ones finish and commit; the consumer stays in its group)
+   * until every reason given here is resumed. The runner pauses by itself, with reason
+   * `sink-unavailable`, while producing its outputs fails, and resumes once they are written.
+   */
+  pause(reason?: string): void;
+  /** Withdraw a pause reason (default `operator`); fetching restarts when none is left. */
+  resume(reason?: string): void;
+  /** Why the topology is paused right now; empty while it fetches. */
+  readonly pausedFor: readonly string[];
 }
+
+/** The pause reason the runner uses while its outputs cannot be produced. */
+export const SINK_UNAVAILABLE = 'sink-unavailable';
 
 /** Thrown inside a batch when shutdown passed its deadline: the batch is left uncommitted. */
 class Abandoned extends Error {}
@@ -316,14 +329,38 @@ export async function runTopology<S extends Services>(
     }
   }
 
-  /** Produce with retries while the broker is unavailable; only shutdown past the deadline gives up. */
+  // Pause reasons; the consumer fetches only while there are none.
+  const pauses = new Set<string>();
+  function pause(reason: string): void {
+    if (pauses.has(reason)) return;
+    pauses.add(reason);
+    if (pauses.size === 1) consumer.pause();
+    metrics.setPaused(t.name, true);
+    logger.warn({ reason, reasons: [...pauses] }, 'topology paused: not fetching');
+  }
+  function resume(reason: string): void {
+    if (!pauses.delete(reason)) return;
+    if (pauses.size === 0) {
+      consumer.resume();
+      metrics.setPaused(t.name, false);
+    }
+    logger.info({ reason, reasons: [...pauses] }, pauses.size === 0 ? 'topology resumed' : 'pause reason withdrawn, still paused');
+  }
+
+  /**
+   * Produce with retries while the broker is unavailable; only shutdown past the deadline gives
+   * up. Meanwhile the topology stops fetching (backpressure: no new work piles up behind a sink
+   * that cannot take it), and fetches again once this batch's outputs are written.
+   */
   async function produceAll(records: ProduceRecord[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await producer.send(records);
+        resume(SINK_UNAVAILABLE);
         return;
       } catch (err) {
         const error = PipelineError.from(err);
+        pause(SINK_UNAVAILABLE);
         logger.warn({ attempt, code: error.code, err: error.message }, 'produce failed, retrying');
         try {
           await clock.sleep(backoff(t.errors.retry, Math.min(attempt, 10)), abort.signal);
@@ -408,6 +445,11 @@ export async function runTopology<S extends Services>(
   return {
     name: t.name,
     done,
+    pause: (reason = 'operator') => pause(reason),
+    resume: (reason = 'operator') => resume(reason),
+    get pausedFor() {
+      return [...pauses];
+    },
     async stop(options = {}) {
       const deadline = options.deadlineMs ?? 30_000;
       const timer = setTimeout(() => abort.abort(new PipelineError(ErrorCodes.SHUTDOWN, 'shutdown deadline passed')), deadline);

@@ -209,6 +209,9 @@ export class KafkaEventLog implements EventLog {
 
 class KafkaConsumer implements LogConsumer {
   private stopping = false;
+  /** Paused by the caller (kafkajs keeps its own paused set once running). */
+  private paused = false;
+  private started = false;
   private finished: Promise<void> | undefined;
 
   constructor(
@@ -230,7 +233,7 @@ class KafkaConsumer implements LogConsumer {
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
-    await consumer.run({
+    const run = consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.concurrency,
@@ -264,7 +267,23 @@ class KafkaConsumer implements LogConsumer {
         }
       },
     });
+    await run;
+    // kafkajs can pause only a running consumer: a pause asked for earlier applies now.
+    this.started = true;
+    if (this.paused) consumer.pause(options.topics.map((topic) => ({ topic })));
     return this.finished;
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    if (this.started) this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.started) this.consumer.resume(this.options.topics.map((topic) => ({ topic })));
   }
 
   /** True once `stop` was called. */

@@ -240,6 +240,8 @@ class LocalConsumer implements LogConsumer {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private readonly maxBatch: number;
+  /** Settles when a paused consumer is resumed; undefined while fetching. */
+  private pausedUntil: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(
     private readonly log: LocalEventLog,
@@ -267,6 +269,33 @@ class LocalConsumer implements LogConsumer {
     return this.running;
   }
 
+  pause(): void {
+    if (this.pausedUntil !== undefined) return;
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.pausedUntil = { promise, resolve };
+  }
+
+  resume(): void {
+    const paused = this.pausedUntil;
+    this.pausedUntil = undefined;
+    paused?.resolve();
+  }
+
+  /** While paused: wait for resume or stop. */
+  private async whilePaused(signal: AbortSignal): Promise<void> {
+    const paused = this.pausedUntil;
+    if (paused === undefined) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      void paused.promise.then(done);
+    });
+  }
+
   private async partitionLoop(
     topic: string,
     partition: number,
@@ -278,6 +307,10 @@ class LocalConsumer implements LogConsumer {
     let position: number | undefined;
     let owned = false;
     while (!signal.aborted) {
+      if (this.pausedUntil !== undefined) {
+        await this.whilePaused(signal);
+        continue;
+      }
       const owns = this.log.owns(group, this, partition);
       if (!owns) {
         owned = false;

@@ -4,6 +4,10 @@
  * tests/unit/services/ingest/openapi.test.ts checks they agree, so the document cannot drift).
  * Keep to the subset that means the same in JSON Schema draft-07 (Ajv) and 2020-12 (OpenAPI 3.1).
  */
+import { ErrorBody } from '../../runtime/http/error-body.ts';
+
+/** `{ error: { code, message, context? } }`, the body of every 4xx/5xx answer, lives with the HTTP edge. */
+export { ErrorBody, AUTH_ERRORS } from '../../runtime/http/error-body.ts';
 
 /** An image id: lowercase hex sha256 of the original bytes. */
 export const IMAGE_ID_PATTERN = '^[0-9a-f]{64}$';
@@ -12,22 +16,6 @@ export const CAPTION_ID_PATTERN = '^cap-[0-9a-f]{64}$';
 /** Longest caption text accepted by the review route. */
 export const MAX_REVIEW_TEXT_CHARS = 2000;
 
-/** `{ error: { code, message, context? } }`: the body of every 4xx/5xx answer. */
-export const ErrorBody = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string' },
-        message: { type: 'string' },
-        context: { type: 'object', additionalProperties: true },
-      },
-    },
-  },
-} as const;
 
 /** One image accepted by `POST /v1/images`. */
 export const IngestedImage = {
@@ -149,5 +137,3 @@ export const DOCUMENTED_SCHEMAS = {
   ReviewResult,
 } as const;
 
-/** Error answers every authenticated route can give. */
-export const AUTH_ERRORS = { 401: ErrorBody, 403: ErrorBody, '5xx': ErrorBody } as const;
