@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
@@ -72,16 +72,25 @@ const onLog = (e: { level: string; message: string; extra: Record<string, unknow
   if (brokerLines.length > 40) brokerLines.shift();
 };
 
-test('a topology over Kafka: keyed outputs in order per key, dead letters, offsets committed', { skip }, async (t) => {
+/** Fresh topic names, a Kafka log closed after the test (`clientId`), and a way to write items to the input. */
+async function fresh(t: TestContext, partitions: number, clientId?: string) {
   const id = randomUUID().slice(0, 8);
   const [input, output, dlq] = [`it-in-${id}`, `it-out-${id}`, `it-dlq-${id}`];
   const defer = deferrer(t);
-  const log = createKafkaLog({ brokers: brokers!, onLog });
+  const log = createKafkaLog({ brokers: brokers!, onLog, ...(clientId === undefined ? {} : { clientId }) });
   defer(() => log.close());
-  await log.ensureTopics([{ name: input, partitions: 3 }]);
+  await log.ensureTopics([{ name: input, partitions }]);
   const producer = await log.producer();
+  const send = async (items: readonly Item[]): Promise<void> => {
+    await producer.send(await Promise.all(items.map(async (v) => ({ topic: input, key: v.key, value: await serde.encode(input, v) }))));
+  };
+  return { input, output, dlq, defer, log, send };
+}
+
+test('a topology over Kafka: keyed outputs in order per key, dead letters, offsets committed', { skip }, async (t) => {
+  const { input, output, dlq, defer, log, send } = await fresh(t, 3);
   const items: Item[] = Array.from({ length: 90 }, (_, i) => ({ id: `i${i}`, key: `k${i % 6}`, seq: Math.floor(i / 6), ...(i % 30 === 7 ? { bad: true } : {}) }));
-  await producer.send(await Promise.all(items.map(async (v) => ({ topic: input, key: v.key, value: await serde.encode(input, v) }))));
+  await send(items);
   const metrics = new Metrics();
   const running = await runTopology(topologyFor(input, output, dlq), { log, serde, metrics });
   defer(() => running.stop());
@@ -104,35 +113,21 @@ test('a topology over Kafka: keyed outputs in order per key, dead letters, offse
 });
 
 test('two replicas in one consumer group share the partitions and together process every record', { skip }, async (t) => {
-  const id = randomUUID().slice(0, 8);
-  const [input, output, dlq] = [`it-in-${id}`, `it-out-${id}`, `it-dlq-${id}`];
-  const logA = createKafkaLog({ brokers: brokers!, clientId: 'replica-a', onLog });
+  const { input, output, dlq, defer, log: logA, send } = await fresh(t, 4, 'replica-a');
   const logB = createKafkaLog({ brokers: brokers!, clientId: 'replica-b', onLog });
-  const defer = deferrer(t);
-  defer(() => Promise.all([logA.close(), logB.close()]));
-  await logA.ensureTopics([{ name: input, partitions: 4 }]);
+  defer(() => logB.close());
   const a = await runTopology(topologyFor(input, output, dlq), { log: logA, serde });
   const b = await runTopology(topologyFor(input, output, dlq), { log: logB, serde });
   defer(() => Promise.all([a.stop(), b.stop()]));
-  const producer = await logA.producer();
   const items: Item[] = Array.from({ length: 200 }, (_, i) => ({ id: `i${i}`, key: `k${i % 20}`, seq: i }));
-  await producer.send(await Promise.all(items.map(async (v) => ({ topic: input, key: v.key, value: await serde.encode(input, v) }))));
+  await send(items);
   const out = await readTopic(output, items.length);
   assert.equal(new Set(out.map((o) => o.value.id)).size, items.length);
 });
 
 test('on Kafka a paused topology fetches nothing, stays in its group, and catches up on resume', { skip }, async (t) => {
-  const id = randomUUID().slice(0, 8);
-  const [input, output, dlq] = [`it-in-${id}`, `it-out-${id}`, `it-dlq-${id}`];
-  const defer = deferrer(t);
-  const log = createKafkaLog({ brokers: brokers!, onLog });
-  defer(() => log.close());
-  await log.ensureTopics([{ name: input, partitions: 3 }]);
-  const producer = await log.producer();
-  const batch = async (from: number): Promise<void> => {
-    const items: Item[] = Array.from({ length: 30 }, (_, i) => ({ id: `i${from + i}`, key: `k${i % 6}`, seq: from + i }));
-    await producer.send(await Promise.all(items.map(async (v) => ({ topic: input, key: v.key, value: await serde.encode(input, v) }))));
-  };
+  const { input, output, dlq, defer, log, send } = await fresh(t, 3);
+  const batch = (from: number): Promise<void> => send(Array.from({ length: 30 }, (_, i) => ({ id: `i${from + i}`, key: `k${i % 6}`, seq: from + i })));
   const running = await runTopology(topologyFor(input, output, dlq), { log, serde });
   defer(() => running.stop());
   await batch(0);
