@@ -71,6 +71,10 @@ export const ConfigSchema = z.object({
       teacherAlias: z.string().default('champion'),
       /** …or a pinned version (an imported ONNX captioner, say). */
       teacherVersion: z.string().optional(),
+      /** Train also on the augmentation variants a dataset version lists (see processing.augmentVariants). */
+      trainOnAugmentations: z
+        .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean({ error: 'true or false' }))
+        .default(true),
     })
     .prefault({}),
   jobs: z
@@ -121,6 +125,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_MODEL_NAME: 'models.name',
   CAPTIONFLOW_TEACHER_ALIAS: 'models.teacherAlias',
   CAPTIONFLOW_TEACHER_VERSION: 'models.teacherVersion',
+  CAPTIONFLOW_TRAIN_ON_AUGMENTATIONS: 'models.trainOnAugmentations',
   CAPTIONFLOW_RETRAIN_CHECK_MS: 'jobs.retrainCheckMs',
   CAPTIONFLOW_RETRAIN_MIN_NEW_ITEMS: 'jobs.retrainMinNewItems',
   CAPTIONFLOW_RETRAIN_CONFIG: 'jobs.retrainConfig',

@@ -42,6 +42,7 @@ function retrainOptions(app: App, o: { preset: 'tiny' | 'default'; dataset: stri
     config: o.preset,
     ...(o.epochs === undefined ? {} : { epochs: o.epochs }),
     minNewItems: o.minNew,
+    trainOnAugmentations: app.config.models.trainOnAugmentations,
     gate: { metric: 'ciderD', margin: o.margin },
     force: o.force,
     onProgress: (e) => {

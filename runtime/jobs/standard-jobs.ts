@@ -47,6 +47,7 @@ export function standardJobs(app: App, options: StandardJobOptions): JobSpec[] {
               datasetName: 'default',
               config: options.retrainConfig,
               minNewItems: options.retrainMinNewItems,
+              trainOnAugmentations: app.config.models.trainOnAugmentations,
               gate: { metric: 'ciderD', margin: options.promotionMargin },
               force: ctx.params.force === 'true',
               runId: ctx.runId,

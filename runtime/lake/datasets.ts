@@ -42,6 +42,35 @@ export interface DatasetItem {
   readonly source: string;
   /** By id. */
   readonly captions: readonly DatasetCaption[];
+  /**
+   * Seeded augmentation variants of the image (silver objects written by normalize when
+   * `CAPTIONFLOW_AUGMENT_VARIANTS` > 0), on train items only — validation and test stay the
+   * originals, so no variant of an evaluated image is trained on. Absent when there are none.
+   */
+  readonly augmentations?: readonly DatasetAugmentation[];
+}
+
+/** One augmentation variant a dataset version trains on, as the catalog links it to its image. */
+export interface DatasetAugmentation {
+  readonly key: string;
+  readonly sha256: string;
+  readonly seed: string;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** The variants the catalog links to an image (attributes.augmentations), well-formed ones only. */
+function augmentationsOf(image: ImageRecord): DatasetAugmentation[] {
+  const raw = image.attributes['augmentations'];
+  if (!Array.isArray(raw)) return [];
+  const out: DatasetAugmentation[] = [];
+  for (const v of raw) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) continue;
+    const { key, sha256, seed } = v as Record<string, unknown>;
+    if (typeof key === 'string' && key.startsWith('silver/') && typeof sha256 === 'string' && SHA256.test(sha256))
+      out.push({ key, sha256, seed: typeof seed === 'string' ? seed : String(out.length) });
+  }
+  return out;
 }
 
 /** The manifest of a dataset version, as stored at `manifests/<id>.json`. */
@@ -167,6 +196,7 @@ export async function snapshotDataset(lake: Lake, request: SnapshotRequest): Pro
         skipped += 1;
         continue;
       }
+      const augmentations = image.split === 'train' ? augmentationsOf(image) : [];
       items.push({
         imageId: image.id,
         key: gold.key,
@@ -175,6 +205,8 @@ export async function snapshotDataset(lake: Lake, request: SnapshotRequest): Pro
         split: image.split,
         source: image.source,
         captions: itemCaptions,
+        // Only when there are some: versions without augmentation keep their content ids.
+        ...(augmentations.length > 0 ? { augmentations } : {}),
       });
       if (image.curatedAt !== null && (watermark === null || image.curatedAt > watermark))
         watermark = image.curatedAt;
@@ -300,6 +332,7 @@ export async function diffDatasets(
     if (old.split !== item.split) fields.push('split');
     if (contentHash(old.captions) !== contentHash(item.captions)) fields.push('captions');
     if (old.source !== item.source) fields.push('source');
+    if (contentHash(old.augmentations ?? []) !== contentHash(item.augmentations ?? [])) fields.push('augmentations');
     if (fields.length > 0) changed.push({ imageId: item.imageId, before: old, after: item, fields });
   }
   return { from: from.id, to: to.id, added, removed, changed };

@@ -19,6 +19,8 @@ export interface RetrainOptions {
   readonly replayLimit?: number;
   /** Include machine-made captions in the snapshot (recorded in the dataset version). */
   readonly includeMachineCaptions?: boolean;
+  /** Train also on the dataset version's augmentation variants (default true). */
+  readonly trainOnAugmentations?: boolean;
   readonly gate: GateOptions;
   /** Retrain even when fewer than `minNewItems` arrived (manual runs). */
   readonly force?: boolean;
@@ -73,6 +75,7 @@ export async function retrain(deps: TrainDeps, opts: RetrainOptions): Promise<Re
     parent: champion,
     replayDatasetIds: champion?.datasetId ? [champion.datasetId] : [],
     ...(opts.replayLimit === undefined ? {} : { replayLimit: opts.replayLimit }),
+    ...(opts.trainOnAugmentations === undefined ? {} : { augmented: opts.trainOnAugmentations }),
     ...(opts.runId === undefined ? {} : { trainingRunId: opts.runId }),
     ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
   });

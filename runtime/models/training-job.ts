@@ -30,6 +30,8 @@ export interface TrainRequest {
   /** Older dataset versions replayed into fine-tuning so the model does not forget. */
   readonly replayDatasetIds?: readonly string[];
   readonly replayLimit?: number;
+  /** Train also on the augmentation variants the dataset version lists (default true). */
+  readonly augmented?: boolean;
   readonly trainingRunId?: string;
   readonly onProgress?: (e: TrainerEvent) => void;
   readonly signal?: AbortSignal;
@@ -37,21 +39,37 @@ export interface TrainRequest {
 
 /**
  * Write a dataset version as the trainer's manifest, with the gold images copied to local files
- * (the trainer reads files; the lake may be S3). Images already materialized are reused.
+ * (the trainer reads files; the lake may be S3). Images already materialized are reused. With
+ * `augmented`, each train item's augmentation variants become extra train items with the same
+ * captions (ids `<imageId>~aug<n>`).
  */
-async function materialize(objects: ObjectStore, manifest: DatasetManifest, workDir: string): Promise<string> {
+export async function materializeManifest(
+  objects: ObjectStore,
+  manifest: DatasetManifest,
+  workDir: string,
+  options: { augmented: boolean },
+): Promise<{ file: string; items: number; augmented: number }> {
   const images = join(workDir, 'images');
   mkdirSync(images, { recursive: true });
+  const local = async (key: string, sha256: string): Promise<string> => {
+    const path = join(images, `${sha256}.${key.slice(key.lastIndexOf('.') + 1)}`);
+    if (!existsSync(path)) writeFileSync(path, await objects.get(key));
+    return path;
+  };
   const items = [];
+  let augmented = 0;
   for (const item of manifest.items) {
-    const ext = item.key.slice(item.key.lastIndexOf('.') + 1);
-    const path = join(images, `${item.sha256}.${ext}`);
-    if (!existsSync(path)) writeFileSync(path, await objects.get(item.key));
-    items.push({ id: item.imageId, split: item.split, image: path, captions: item.captions.map((c) => c.text) });
+    const captions = item.captions.map((c) => c.text);
+    items.push({ id: item.imageId, split: item.split, image: await local(item.key, item.sha256), captions });
+    if (!options.augmented || item.split !== 'train') continue;
+    for (const [n, variant] of (item.augmentations ?? []).entries()) {
+      items.push({ id: `${item.imageId}~aug${n}`, split: 'train', image: await local(variant.key, variant.sha256), captions });
+      augmented += 1;
+    }
   }
-  const file = join(workDir, `manifest-${manifest.id}.json`);
+  const file = join(workDir, `manifest-${manifest.id}${options.augmented ? '' : '-plain'}.json`);
   writeFileSync(file, JSON.stringify({ datasetVersion: manifest.id, items }));
-  return file;
+  return { file, items: items.length, augmented };
 }
 
 async function datasetOrFail(deps: { objects: ObjectStore; catalog: Catalog }, id: string): Promise<DatasetManifest> {
@@ -69,9 +87,11 @@ export async function trainModel(deps: TrainDeps, req: TrainRequest): Promise<{ 
   const started = Date.now();
   const run = join(deps.workDir, `run-${req.trainingRunId ?? started}`);
   mkdirSync(run, { recursive: true });
+  const augmented = req.augmented ?? true;
   const manifest = await datasetOrFail(deps, req.datasetId);
-  const manifestFile = await materialize(deps.objects, manifest, deps.workDir);
-  const args = ['train', '--manifest', manifestFile, '--out', join(run, 'checkpoint'), '--config', req.config, '--seed', String(req.seed ?? 0)];
+  const trainerManifest = await materializeManifest(deps.objects, manifest, deps.workDir, { augmented });
+  deps.logger.info({ dataset: manifest.id, items: trainerManifest.items, augmentedItems: trainerManifest.augmented }, 'trainer manifest written');
+  const args = ['train', '--manifest', trainerManifest.file, '--out', join(run, 'checkpoint'), '--config', req.config, '--seed', String(req.seed ?? 0)];
   if (req.epochs !== undefined) args.push('--epochs', String(req.epochs));
   if (req.parent) {
     const parentDir = join(run, 'parent');
@@ -87,7 +107,7 @@ export async function trainModel(deps: TrainDeps, req: TrainRequest): Promise<{ 
     args.push('--init-from', parentDir);
   }
   for (const id of req.replayDatasetIds ?? []) {
-    args.push('--replay-manifest', await materialize(deps.objects, await datasetOrFail(deps, id), deps.workDir));
+    args.push('--replay-manifest', (await materializeManifest(deps.objects, await datasetOrFail(deps, id), deps.workDir, { augmented })).file);
   }
   if (req.replayLimit !== undefined) args.push('--replay-limit', String(req.replayLimit));
   const log = deps.logger.child({ job: 'train', dataset: req.datasetId });
@@ -106,7 +126,7 @@ export async function trainModel(deps: TrainDeps, req: TrainRequest): Promise<{ 
     format: 'captionflow-onnx',
     datasetId: req.datasetId,
     metrics: trainMetrics,
-    params: { config: req.config, seed: String(req.seed ?? 0), ...(req.epochs === undefined ? {} : { epochs: String(req.epochs) }), replay: (req.replayDatasetIds ?? []).join(',') },
+    params: { config: req.config, seed: String(req.seed ?? 0), ...(req.epochs === undefined ? {} : { epochs: String(req.epochs) }), replay: (req.replayDatasetIds ?? []).join(','), augmentedItems: String(trainerManifest.augmented) },
     parentVersion: req.parent?.id ?? null,
     trainingRunId: req.trainingRunId ?? null,
   });

@@ -27,6 +27,15 @@ test('env overrides the file, which overrides defaults; lists split on commas', 
   }
 });
 
+test('booleans from the environment are true or false, nothing else', () => {
+  assert.equal(loadConfig({ env: {} }).models.trainOnAugmentations, true);
+  assert.equal(loadConfig({ env: { CAPTIONFLOW_TRAIN_ON_AUGMENTATIONS: 'false' } }).models.trainOnAugmentations, false);
+  assert.throws(
+    () => loadConfig({ env: { CAPTIONFLOW_TRAIN_ON_AUGMENTATIONS: 'no' } }),
+    /models\.trainOnAugmentations \(from CAPTIONFLOW_TRAIN_ON_AUGMENTATIONS\): got "no"/,
+  );
+});
+
 test('a bad value fails at start naming the key, the variable, the value and the expectation', () => {
   assert.throws(
     () => loadConfig({ env: { CAPTIONFLOW_HTTP_PORT: '70000', CAPTIONFLOW_LOG_FSYNC: 'sometimes' } }),

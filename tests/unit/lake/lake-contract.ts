@@ -652,6 +652,38 @@ export function runLakeContract(label: string, factory: LakeFactory, options: Co
         );
       });
 
+      it('lists augmentation variants on train items only, and diffs them', async () => {
+        const variants = async (n: number): Promise<{ key: string; sha256: string; seed: string }[]> => {
+          const out = [];
+          for (let i = 0; i < n; i++) {
+            const ref = await putContent(lake.store, 'silver', randomBytes(64), 'webp');
+            out.push({ key: ref.key, sha256: ref.sha256, seed: String(i + 1), params: '{}' });
+          }
+          return out;
+        };
+        const train = await seedCuratedImage(lake, { split: 'train', captions: [{ text: 'a train image' }] });
+        const test = await seedCuratedImage(lake, { split: 'test', captions: [{ text: 'a test image' }] });
+        const plain = await seedCuratedImage(lake, { split: 'train', captions: [{ text: 'no variants' }] });
+        const trainVariants = await variants(2);
+        await lake.catalog.images.upsert({ id: train.id, attributes: { augmentations: trainVariants } });
+        await lake.catalog.images.upsert({ id: test.id, attributes: { augmentations: await variants(2) } });
+        // A malformed link (not in silver) is left out rather than trusted.
+        await lake.catalog.images.upsert({ id: plain.id, attributes: { augmentations: [{ key: '../etc/passwd', sha256: 'x' }] } });
+
+        const v1 = await snapshotDataset(lake, { name: 'aug', now: clock.now });
+        const item = (id: string) => v1.manifest.items.find((i) => i.imageId === id)!;
+        assert.deepEqual(item(train.id).augmentations, trainVariants.map(({ key, sha256, seed }) => ({ key, sha256, seed })));
+        assert.equal('augmentations' in item(test.id), false, 'no variants of an evaluated image');
+        assert.equal('augmentations' in item(plain.id), false);
+
+        await lake.catalog.images.upsert({ id: train.id, attributes: { augmentations: [...trainVariants, ...(await variants(1))] } });
+        clock.tick();
+        const v2 = await snapshotDataset(lake, { name: 'aug', now: clock.now });
+        assert.notEqual(v2.manifest.id, v1.manifest.id);
+        const diff = await diffDatasets(lake, v1.manifest.id, v2.manifest.id);
+        assert.deepEqual(diff.changed.map((c) => [c.imageId, c.fields]), [[train.id, ['augmentations']]]);
+      });
+
       it('diffs two versions and counts what a new snapshot would add', async () => {
         const a = await seedCuratedImage(lake, { split: 'train', captions: [{ text: 'a' }] });
         const b = await seedCuratedImage(lake, { split: 'train', captions: [{ text: 'b' }] });
