@@ -21,6 +21,18 @@ function libDir(): string {
   return join(cacheDir(), 'kafka', `${KAFKA.scala}-${KAFKA.version}`, 'libs');
 }
 
+/**
+ * A Kafka Uuid: 16 random bytes in unpadded base64url, what `StorageTool random-uuid` prints,
+ * without paying a JVM start for it. Like Kafka's Uuid.randomUuid, never one starting with '-',
+ * which a command line would read as an option (one start in 64 failed that way).
+ */
+export function kafkaClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 function serverProperties(dataDir: string): string {
   return [
     'process.roles=broker,controller',
@@ -118,12 +130,10 @@ export const kafkaDriver: ServiceDriver = {
     const props = join(ctx.runDir, 'server.properties');
     writeFileSync(props, serverProperties(dataDir));
     writeFileSync(join(ctx.runDir, 'log4j2.properties'), log4jProperties());
-    // A Kafka Uuid is 16 random bytes in unpadded base64url: what `StorageTool random-uuid`
-    // prints, without paying a JVM start for it.
-    const clusterId = randomBytes(16).toString('base64url');
+    const clusterId = kafkaClusterId();
     await runCommand(
       java,
-      [...jvmArgs(ctx), 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', props],
+      [...jvmArgs(ctx), 'kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '-c', props],
       { logFile: ctx.logFile, cwd: ctx.runDir, timeoutMs: 120_000 },
     );
     const pid = spawnLogged({
@@ -147,7 +157,11 @@ export const kafkaDriver: ServiceDriver = {
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
-      return cluster.controller !== null && cluster.brokers.length > 0;
+      if (cluster.controller === null || cluster.brokers.length === 0) return false;
+      // Ready for consumer groups too: finding a group's coordinator makes a fresh broker create
+      // __consumer_offsets, which the first test to join a group would otherwise wait on.
+      await admin.describeGroups(['captionflow-services-health']);
+      return true;
     } finally {
       await admin.disconnect();
     }
