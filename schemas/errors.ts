@@ -99,6 +99,14 @@ export class PipelineError extends Error {
     this.context = options.context ?? {};
   }
 
+  /**
+   * A dependency is down (object store, catalog, broker, schema registry): the record is not at
+   * fault and will succeed unchanged once the dependency is back.
+   */
+  get isOutage(): boolean {
+    return this.retriable && OUTAGE_CODES.has(this.code);
+  }
+
   /** Turn any thrown value into a PipelineError (unknown errors become non-retriable INTERNAL). */
   static from(err: unknown, fallbackCode: ErrorCode = ErrorCodes.INTERNAL): PipelineError {
     if (err instanceof PipelineError) return err;
@@ -112,6 +120,14 @@ export class PipelineError extends Error {
     return serializeError(this);
   }
 }
+
+/** The codes of a dependency being unavailable (see {@link PipelineError.isOutage}). */
+const OUTAGE_CODES: ReadonlySet<string> = new Set([
+  ErrorCodes.STORAGE_UNAVAILABLE,
+  ErrorCodes.CATALOG_UNAVAILABLE,
+  ErrorCodes.BROKER_UNAVAILABLE,
+  ErrorCodes.SCHEMA_REGISTRY_UNAVAILABLE,
+]);
 
 function isSerializedError(value: unknown): value is SerializedError {
   return (

@@ -16,7 +16,7 @@ import type {
   WorkerPool,
 } from '../ports.ts';
 import { deadLetterOf } from './dead-letter.ts';
-import type { ErrorOutcome, ErrorPolicy, RecordMeta, RetryPolicy, Services, StepContext, Topology } from './topology.ts';
+import type { ErrorOutcome, ErrorPolicy, OutagePolicy, RecordMeta, RetryPolicy, Services, StepContext, Topology } from './topology.ts';
 import { topicsOf } from './topology.ts';
 
 /** The adapters a topology runs on. */
@@ -54,6 +54,8 @@ export interface RunningTopology {
 
 /** The pause reason the runner uses while its outputs cannot be produced. */
 export const SINK_UNAVAILABLE = 'sink-unavailable';
+/** The pause reason while records wait for a dependency that is down (errors whose `isOutage`). */
+export const DEPENDENCY_UNAVAILABLE = 'dependency-unavailable';
 
 /** Thrown inside a batch when shutdown passed its deadline: the batch is left uncommitted. */
 class Abandoned extends Error {}
@@ -119,13 +121,18 @@ export async function runTopology<S extends Services>(
     maxBatchRecords: t.run.maxBatchRecords,
   });
 
-  const policyOf = (p: ErrorPolicy | undefined): { retry: RetryPolicy; otherwise: ErrorOutcome } => ({
+  type Policy = { retry: RetryPolicy; otherwise: ErrorOutcome; outages: OutagePolicy };
+  const policyOf = (p: ErrorPolicy | undefined): Policy => ({
     retry: { ...t.errors.retry, ...p?.retry },
     otherwise: p?.otherwise ?? t.errors.otherwise,
+    outages: p?.outages ?? t.errors.outages,
   });
-  // Policies are resolved once per step, not per record (the hot path).
-  const policies = new Map<string, { retry: RetryPolicy; otherwise: ErrorOutcome }>();
-  for (const s of [...t.steps, ...t.sinks]) policies.set(s.name, s.kind === 'topic' ? { retry: { ...t.errors.retry, attempts: 1 }, otherwise: 'dead-letter' } : policyOf(s.errors));
+  // Policies are resolved once per step, not per record (the hot path). Topic sinks only select
+  // and encode: a failure there is the value's fault and not retried — unless the registry is down.
+  const policies = new Map<string, Policy>();
+  for (const s of [...t.steps, ...t.sinks])
+    policies.set(s.name, s.kind === 'topic' ? { retry: { ...t.errors.retry, attempts: 1 }, otherwise: 'dead-letter', outages: t.errors.outages } : policyOf(s.errors));
+  policies.set('decode', { retry: { ...t.errors.retry, attempts: 1 }, otherwise: 'dead-letter', outages: t.errors.outages });
 
   // What each step and topic sink does with a value, built once (no closures per record).
   const stepInvokers = new Map<string, (v: unknown, ctx: StepContext<Services>) => Promise<unknown[]>>();
@@ -195,10 +202,12 @@ export async function runTopology<S extends Services>(
     invoke: (value: unknown, ctx: StepContext<Services>) => Promise<T>,
     value: unknown,
   ): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
-    const { retry } = policies.get(step)!;
+    const { retry, outages } = policies.get(step)!;
     let firstAt = 0;
     const started = performance.now();
-    for (let attempt = 1; ; attempt++) {
+    const outage = new OutageWait(step, meta);
+    try {
+    for (let attempt = 1, counted = 1; ; attempt++, counted++) {
       const ctx: StepContext<Services> = {
         topology: t.name,
         step,
@@ -221,7 +230,14 @@ export async function runTopology<S extends Services>(
         const now = clock.now();
         if (attempt === 1) firstAt = now;
         const outcomeLabels = { topology: t.name, step, schema_id: schema, model_version: labels.model_version };
-        if (error.retriable && attempt < retry.attempts) {
+        if (outages === 'wait' && error.isOutage) {
+          // Not the record's fault: wait for the dependency as long as it takes, fetching nothing new.
+          metrics.count({ ...outcomeLabels, outcome: 'retry' });
+          await outage.wait(error, attempt, retry);
+          counted = 0;
+          continue;
+        }
+        if (error.retriable && counted < retry.attempts) {
           metrics.count({ ...outcomeLabels, outcome: 'retry' });
           logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'step failed, retrying');
           try {
@@ -234,6 +250,42 @@ export async function runTopology<S extends Services>(
         metrics.count({ ...outcomeLabels, outcome: String(error.code) });
         return { ok: false, failure: { error, attempts: attempt, firstAt, lastAt: now } };
       }
+    }
+    } finally {
+      outage.end();
+    }
+  }
+
+  // Records waiting on an unavailable dependency; while there are any the topology does not fetch.
+  let waitingOnDependency = 0;
+
+  /** One record's wait on an outage: pauses the topology on the first failure, resumes when the last waiter is through. */
+  class OutageWait {
+    private waiting = false;
+    constructor(
+      private readonly step: string,
+      private readonly meta: RecordMeta,
+    ) {}
+
+    async wait(error: PipelineError, attempt: number, retry: RetryPolicy): Promise<void> {
+      if (!this.waiting) {
+        this.waiting = true;
+        if (waitingOnDependency++ === 0) pause(DEPENDENCY_UNAVAILABLE);
+      }
+      // Loud at first, then every tenth attempt: an outage can last a while.
+      if (attempt === 1 || attempt % 10 === 0)
+        logger.warn({ step: this.step, attempt, code: error.code, err: error.message, offset: this.meta.offset }, 'dependency unavailable, waiting');
+      try {
+        await clock.sleep(backoff(retry, Math.min(attempt, 30)), abort.signal);
+      } catch {
+        throw new Abandoned('shutdown while waiting for a dependency');
+      }
+    }
+
+    end(): void {
+      if (!this.waiting) return;
+      this.waiting = false;
+      if (--waitingOnDependency === 0) resume(DEPENDENCY_UNAVAILABLE);
     }
   }
 
@@ -264,15 +316,23 @@ export async function runTopology<S extends Services>(
       metrics.count({ topology: t.name, step: 'decode', outcome: 'tombstone' });
       return;
     }
-    // Decoding is never retried (the bytes will not change), so it skips the supervision machinery.
+    // Decoding skips the supervision machinery (the hot path): bad bytes will not get better, so
+    // they are dead-lettered at once; only a schema registry that is down is waited for.
     let decoded: { schemaId: number; value: unknown };
     try {
       decoded = await serde.decode(t.source.topic.name, record.value);
     } catch (err) {
-      const now = clock.now();
       const error = PipelineError.from(err);
-      metrics.count({ topology: t.name, step: 'decode', outcome: String(error.code) });
-      return fail(record, out, 'decode', { error, attempts: 1, firstAt: now, lastAt: now }, 'dead-letter');
+      if (!(error.isOutage && t.errors.outages === 'wait')) {
+        const now = clock.now();
+        metrics.count({ topology: t.name, step: 'decode', outcome: String(error.code) });
+        return fail(record, out, 'decode', { error, attempts: 1, firstAt: now, lastAt: now }, 'dead-letter');
+      }
+      const value = record.value;
+      const meta = { topic: record.topic, partition: record.partition, offset: record.offset, key, headers: record.headers, timestamp: record.timestamp, schemaId: -1 };
+      const res = await supervised('decode', meta, '', {}, (_v) => serde.decode(t.source.topic.name, value), undefined);
+      if (!res.ok) return fail(record, out, 'decode', res.failure, 'dead-letter');
+      decoded = res.value;
     }
     const schema = String(decoded.schemaId);
     const meta: RecordMeta = {

@@ -26,10 +26,19 @@ export interface RetryPolicy {
 /** What happens to a record once retries are exhausted or the error is not retriable. */
 export type ErrorOutcome = 'dead-letter' | 'fail' | 'skip';
 
+/**
+ * What a dependency outage (object store, catalog, broker or schema registry unavailable) does:
+ * `wait` (default) retries the record with backoff for as long as the outage lasts, never
+ * counting it against `retry.attempts`, while the topology stops fetching; `retry` treats it as
+ * any retriable error (attempts, then `otherwise`).
+ */
+export type OutagePolicy = 'wait' | 'retry';
+
 /** Supervision policy of a topology or step. */
 export interface ErrorPolicy {
   readonly retry?: Partial<RetryPolicy>;
   readonly otherwise?: ErrorOutcome;
+  readonly outages?: OutagePolicy;
 }
 
 /** Where the source record of the value being processed came from. */
@@ -195,6 +204,7 @@ export function defineTopology<S extends Services = Services>(spec: TopologySpec
     errors: {
       retry: { ...defaultRetry, ...spec.errors?.retry },
       otherwise: spec.errors?.otherwise ?? 'dead-letter',
+      outages: spec.errors?.outages ?? 'wait',
     },
     deadLetterTopic: spec.deadLetterTopic ?? DEAD_LETTER_TOPIC,
     run: { maxInFlight: spec.run?.maxInFlight ?? 16, maxBatchRecords: spec.run?.maxBatchRecords ?? 100 },
@@ -282,7 +292,7 @@ export function describe(t: Topology<Services>): string {
     const what = sink.kind === 'topic' ? `topic: ${sink.topic.name}` : 'effect (idempotent)';
     lines.push(`  Sink: ${sink.name} (${what})\n    <-- ${prev}`);
   }
-  lines.push(`  Dead letters: ${t.deadLetterTopic} (retry: ${t.errors.retry.attempts} attempts, ${t.errors.retry.initialDelayMs}ms x${t.errors.retry.factor} up to ${t.errors.retry.maxDelayMs}ms; then ${t.errors.otherwise})`);
+  lines.push(`  Dead letters: ${t.deadLetterTopic} (retry: ${t.errors.retry.attempts} attempts, ${t.errors.retry.initialDelayMs}ms x${t.errors.retry.factor} up to ${t.errors.retry.maxDelayMs}ms; then ${t.errors.otherwise}; dependency outages: ${t.errors.outages === 'wait' ? 'wait, fetching paused' : 'retried as above'})`);
   return lines.join('\n');
 }
 

@@ -197,7 +197,7 @@ test('describe() prints the named graph', () => {
       '    <-- decode',
       '  Sink: to-orders-enriched (topic: orders.enriched)',
       '    <-- add-vat',
-      '  Dead letters: dead-letter (retry: 5 attempts, 100ms x2 up to 10000ms; then dead-letter)',
+      '  Dead letters: dead-letter (retry: 5 attempts, 100ms x2 up to 10000ms; then dead-letter; dependency outages: wait, fetching paused)',
     ].join('\n'),
   );
 });
