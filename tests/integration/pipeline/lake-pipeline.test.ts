@@ -15,6 +15,7 @@ import { ingestDeps, startLakeTopologies } from '../../../runtime/cli/pipeline-j
 import { ingestImage } from '../../../topologies/ingest.ts';
 import { generateScene } from '../../../processors/synthetic/index.ts';
 import { makeImageCorpus } from '../../fixtures/bad-input/make-corpus.ts';
+import { distributedEnv } from '../services/service-env.ts';
 
 const env = process.env;
 const servers = env.CF_KAFKA_BROKERS !== undefined && env.CF_SCHEMA_REGISTRY_URL !== undefined && env.CF_S3_ENDPOINT !== undefined && env.CF_MONGO_URL !== undefined;
@@ -93,19 +94,7 @@ test('embedded default: ingest → normalize → curate on the disk log, filesys
 test('distributed: the same topologies over Kafka, the schema registry, S3 and the MongoDB wire protocol', { skip: servers ? false : 'CF_* server variables are not set (run through `npm test`)' }, async () => {
   const id = randomUUID().slice(0, 8);
   const config: Config = loadConfig({
-    env: {
-      CAPTIONFLOW_MODE: 'distributed',
-      CAPTIONFLOW_TOPIC_PREFIX: `it-${id}`,
-      CAPTIONFLOW_KAFKA_BROKERS: env.CF_KAFKA_BROKERS,
-      CAPTIONFLOW_SCHEMA_REGISTRY_URL: env.CF_SCHEMA_REGISTRY_URL,
-      CAPTIONFLOW_S3_ENDPOINT: env.CF_S3_ENDPOINT,
-      CAPTIONFLOW_S3_ACCESS_KEY: env.CF_S3_ACCESS_KEY,
-      CAPTIONFLOW_S3_SECRET_KEY: env.CF_S3_SECRET_KEY,
-      CAPTIONFLOW_S3_REGION: env.CF_S3_REGION,
-      CAPTIONFLOW_S3_BUCKET: `it-${id}`,
-      CAPTIONFLOW_MONGO_URL: env.CF_MONGO_URL,
-      CAPTIONFLOW_MONGO_DATABASE: `it_${id}`,
-    },
+    env: distributedEnv(`it-${id}`),
     overrides: { 'workers.size': 2 },
   });
   const app = await openApp(config, { logger: silentLogger });

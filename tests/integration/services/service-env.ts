@@ -51,3 +51,26 @@ export async function eventually(
     }
   }
 }
+
+/**
+ * The environment of a captionflow app in distributed mode on the test servers, isolated under
+ * `name` (topic prefix, bucket and database of its own). `overrides` replace single variables
+ * (e.g. an S3 endpoint behind a proxy).
+ */
+export function distributedEnv(name: string, overrides: Record<string, string> = {}): Record<string, string | undefined> {
+  const env = process.env;
+  return {
+    CAPTIONFLOW_MODE: 'distributed',
+    CAPTIONFLOW_TOPIC_PREFIX: name,
+    CAPTIONFLOW_KAFKA_BROKERS: env.CF_KAFKA_BROKERS,
+    CAPTIONFLOW_SCHEMA_REGISTRY_URL: env.CF_SCHEMA_REGISTRY_URL,
+    CAPTIONFLOW_S3_ENDPOINT: env.CF_S3_ENDPOINT,
+    CAPTIONFLOW_S3_ACCESS_KEY: env.CF_S3_ACCESS_KEY,
+    CAPTIONFLOW_S3_SECRET_KEY: env.CF_S3_SECRET_KEY,
+    CAPTIONFLOW_S3_REGION: env.CF_S3_REGION,
+    CAPTIONFLOW_S3_BUCKET: name,
+    CAPTIONFLOW_MONGO_URL: env.CF_MONGO_URL,
+    CAPTIONFLOW_MONGO_DATABASE: name.replace(/-/g, '_'),
+    ...overrides,
+  };
+}

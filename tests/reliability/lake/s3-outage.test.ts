@@ -18,6 +18,7 @@ import { ingestDeps, startLakeTopologies } from '../../../runtime/cli/pipeline-j
 import { ingestImage } from '../../../topologies/ingest.ts';
 import { generateScene } from '../../../processors/synthetic/index.ts';
 import { deferrer } from '../../fixtures/defer.ts';
+import { distributedEnv } from '../../integration/services/service-env.ts';
 
 const env = process.env;
 const servers = env.CF_KAFKA_BROKERS !== undefined && env.CF_SCHEMA_REGISTRY_URL !== undefined && env.CF_S3_ENDPOINT !== undefined && env.CF_MONGO_URL !== undefined;
@@ -65,19 +66,7 @@ test('normalize waits out an S3 outage (paused, nothing dead-lettered) and finis
   const id = randomUUID().slice(0, 8);
   const app = await openApp(
     loadConfig({
-      env: {
-        CAPTIONFLOW_MODE: 'distributed',
-        CAPTIONFLOW_TOPIC_PREFIX: `outage-${id}`,
-        CAPTIONFLOW_KAFKA_BROKERS: env.CF_KAFKA_BROKERS,
-        CAPTIONFLOW_SCHEMA_REGISTRY_URL: env.CF_SCHEMA_REGISTRY_URL,
-        CAPTIONFLOW_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
-        CAPTIONFLOW_S3_ACCESS_KEY: env.CF_S3_ACCESS_KEY,
-        CAPTIONFLOW_S3_SECRET_KEY: env.CF_S3_SECRET_KEY,
-        CAPTIONFLOW_S3_REGION: env.CF_S3_REGION,
-        CAPTIONFLOW_S3_BUCKET: `outage-${id}`,
-        CAPTIONFLOW_MONGO_URL: env.CF_MONGO_URL,
-        CAPTIONFLOW_MONGO_DATABASE: `outage_${id}`,
-      },
+      env: distributedEnv(`outage-${id}`, { CAPTIONFLOW_S3_ENDPOINT: `http://127.0.0.1:${proxy.port}` }),
       overrides: { 'workers.size': 2 },
     }),
     { logger: silentLogger },

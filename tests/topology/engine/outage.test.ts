@@ -14,6 +14,7 @@ import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
 import type { LocalEventLog } from '../../../runtime/log/local-log.ts';
 import type { Serde } from '../../../runtime/ports.ts';
 import { deferrer } from '../../fixtures/defer.ts';
+import { recordsIn, settle, until } from '../../fixtures/log-waits.ts';
 
 interface Item {
   id: string;
@@ -55,22 +56,6 @@ async function send(log: LocalEventLog, ids: readonly string[], key?: string, se
   await producer.close();
 }
 
-async function count(log: LocalEventLog, name: string): Promise<number> {
-  let n = 0;
-  for (const end of (await log.endOffsets(name)).values()) n += Number(end);
-  return n;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`never happened: ${what}`);
-}
-
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 150));
-
 test('a record waits out a storage outage past its retry attempts; the topology stops fetching meanwhile', async (t) => {
   const defer = deferrer(t);
   const log = createMemoryLog({ defaultPartitions: 4, pollIntervalMs: 5 });
@@ -87,13 +72,13 @@ test('a record waits out a storage outage past its retry attempts; the topology 
   await send(log, ['b1', 'b2', 'b3', 'b4', 'b5', 'b6']);
   await settle();
   assert.equal(seen.filter((id) => id.startsWith('b')).length, 0, 'nothing new fetched during the outage');
-  assert.equal(await count(log, 'dead-letter'), 0, 'an outage is not the record’s fault');
+  assert.equal(await recordsIn(log, 'dead-letter'), 0, 'an outage is not the record’s fault');
 
   storage.down = false;
-  await until('every record out', async () => (await count(log, 'out')) === 8);
+  await until('every record out', async () => (await recordsIn(log, 'out')) === 8);
   await until('resumed', () => running.pausedFor.length === 0);
-  assert.equal(await count(log, 'dead-letter'), 0);
-  assert.equal(await count(log, 'out'), 8, 'each once');
+  assert.equal(await recordsIn(log, 'dead-letter'), 0);
+  assert.equal(await recordsIn(log, 'out'), 8, 'each once');
 });
 
 test('with outages: "retry" an outage is retried like any retriable error, then dead-lettered', async (t) => {
@@ -106,7 +91,7 @@ test('with outages: "retry" an outage is retried like any retriable error, then 
   const running = await runTopology(topologyOver(storage, seen, 'retry'), { log, serde: json });
   defer(() => running.stop());
   await send(log, ['a']);
-  await until('dead-lettered', async () => (await count(log, 'dead-letter')) === 1);
+  await until('dead-lettered', async () => (await recordsIn(log, 'dead-letter')) === 1);
   assert.equal(seen.length, RETRY.attempts);
   assert.deepEqual(running.pausedFor, []);
 });
@@ -121,7 +106,7 @@ test('a retriable error that is not an outage keeps its attempts, then the dead-
   const running = await runTopology(topologyOver(flaky, seen), { log, serde: json });
   defer(() => running.stop());
   await send(log, ['a']);
-  await until('dead-lettered', async () => (await count(log, 'dead-letter')) === 1);
+  await until('dead-lettered', async () => (await recordsIn(log, 'dead-letter')) === 1);
   assert.equal(seen.length, RETRY.attempts);
 });
 
@@ -146,13 +131,13 @@ test('a schema registry outage while decoding is waited out; bad bytes are still
   await send(log, ['a'], undefined, json);
   await until('waiting on the registry', () => running.pausedFor.includes(DEPENDENCY_UNAVAILABLE) && decodeCalls > RETRY.attempts * 2);
   registry.down = false;
-  await until('decoded and out', async () => (await count(log, 'out')) === 1);
-  assert.equal(await count(log, 'dead-letter'), 0);
+  await until('decoded and out', async () => (await recordsIn(log, 'out')) === 1);
+  assert.equal(await recordsIn(log, 'dead-letter'), 0);
 
   const producer = await log.producer();
   await producer.send([{ topic: 'in', key: 'bad', value: Buffer.from('{not json') }]);
   await producer.close();
-  await until('bad bytes dead-lettered', async () => (await count(log, 'dead-letter')) === 1);
+  await until('bad bytes dead-lettered', async () => (await recordsIn(log, 'dead-letter')) === 1);
   assert.deepEqual(seen, ['a']);
 });
 
@@ -167,14 +152,14 @@ test('shutdown during an outage leaves the waiting record uncommitted; after a r
   await send(log, ['a']);
   await until('waiting', () => first.pausedFor.includes(DEPENDENCY_UNAVAILABLE));
   await first.stop({ deadlineMs: 200 });
-  assert.equal(await count(log, 'out'), 0);
+  assert.equal(await recordsIn(log, 'out'), 0);
   assert.deepEqual([...(await log.committedOffsets('outage', 'in')).values()].map(Number).filter((o) => o > 0), [], 'nothing committed');
 
   storage.down = false;
   const second = await runTopology(topologyOver(storage, seen), { log, serde: json });
   defer(() => second.stop());
-  await until('out after restart', async () => (await count(log, 'out')) === 1);
+  await until('out after restart', async () => (await recordsIn(log, 'out')) === 1);
   await settle();
-  assert.equal(await count(log, 'out'), 1);
-  assert.equal(await count(log, 'dead-letter'), 0);
+  assert.equal(await recordsIn(log, 'out'), 1);
+  assert.equal(await recordsIn(log, 'dead-letter'), 0);
 });

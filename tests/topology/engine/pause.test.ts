@@ -10,10 +10,10 @@ import { defineTopology, map, toTopic, topic } from '../../../runtime/engine/top
 import { runTopology, SINK_UNAVAILABLE } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
-import type { LocalEventLog } from '../../../runtime/log/local-log.ts';
 import { Metrics } from '../../../runtime/metrics.ts';
 import type { EventLog, LogProducer } from '../../../runtime/ports.ts';
 import { deferrer } from '../../fixtures/defer.ts';
+import { recordsIn, settle, until } from '../../fixtures/log-waits.ts';
 
 interface Item {
   id: string;
@@ -43,23 +43,6 @@ async function send(log: EventLog, from: number, n: number, key?: string): Promi
   await producer.close();
 }
 
-async function outputs(log: LocalEventLog): Promise<number> {
-  let n = 0;
-  for (const end of (await log.endOffsets('out')).values()) n += Number(end);
-  return n;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`never happened: ${what}`);
-}
-
-/** Several of the log's poll intervals: long enough for a fetching consumer to have fetched. */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 150));
-
 test('an operator pause stops fetching until resumed; in-flight work and offsets are unaffected', async (t) => {
   const defer = deferrer(t);
   const log = createMemoryLog({ defaultPartitions: 2, pollIntervalMs: 5 });
@@ -69,7 +52,7 @@ test('an operator pause stops fetching until resumed; in-flight work and offsets
   const running = await runTopology(passthrough(seen), { log, serde, metrics });
   defer(() => running.stop());
   await send(log, 0, 10);
-  await until('the first 10 are out', async () => (await outputs(log)) === 10);
+  await until('the first 10 are out', async () => (await recordsIn(log, 'out')) === 10);
 
   running.pause();
   assert.deepEqual(running.pausedFor, ['operator']);
@@ -77,12 +60,12 @@ test('an operator pause stops fetching until resumed; in-flight work and offsets
   await send(log, 10, 10);
   await settle();
   assert.equal(seen.length, 10, 'nothing fetched while paused');
-  assert.equal(await outputs(log), 10);
+  assert.equal(await recordsIn(log, 'out'), 10);
 
   running.pause(); // idempotent
   running.resume();
   assert.deepEqual(running.pausedFor, []);
-  await until('all 20 are out', async () => (await outputs(log)) === 20);
+  await until('all 20 are out', async () => (await recordsIn(log, 'out')) === 20);
   assert.equal(new Set(seen).size, 20);
   assert.equal(seen.length, 20, 'each record processed once');
   assert.match(await metrics.text(), /captionflow_topology_paused\{[^}]*topology="pausable"[^}]*\} 0/);
@@ -148,9 +131,9 @@ test('while the sink cannot take outputs the topology pauses itself, then resume
   assert.equal(seen.length, processedWhileDown, 'no new records fetched while the sink is down');
 
   sinkDown = false;
-  await until('all 12 are out', async () => (await outputs(log)) === 12);
+  await until('all 12 are out', async () => (await recordsIn(log, 'out')) === 12);
   await until('resumed', () => running.pausedFor.length === 0);
   // Exactly once downstream: replays would show as extra outputs; the retried batches were not re-processed.
-  assert.equal(await outputs(log), 12);
+  assert.equal(await recordsIn(log, 'out'), 12);
   assert.equal(new Set(seen).size, 12);
 });
