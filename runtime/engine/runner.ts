@@ -205,54 +205,56 @@ export async function runTopology<S extends Services>(
     const { retry, outages } = policies.get(step)!;
     let firstAt = 0;
     const started = performance.now();
-    const outage = new OutageWait(step, meta);
+    // Made only when a dependency is down: no allocation on the hot path.
+    let outage: OutageWait | undefined;
     try {
-    for (let attempt = 1, counted = 1; ; attempt++, counted++) {
-      const ctx: StepContext<Services> = {
-        topology: t.name,
-        step,
-        attempt,
-        record: meta,
-        services,
-        clock,
-        logger,
-        pool: adapters.pool,
-        signal: abort.signal,
-        labels,
-      };
-      try {
-        const result = await invoke(value, ctx);
-        meters.get(step)!.duration(schema, labels.model_version)((performance.now() - started) / 1000);
-        return { ok: true, value: result };
-      } catch (err) {
-        if (err instanceof Abandoned || err instanceof Escalated) throw err;
-        const error = PipelineError.from(err);
-        const now = clock.now();
-        if (attempt === 1) firstAt = now;
-        const outcomeLabels = { topology: t.name, step, schema_id: schema, model_version: labels.model_version };
-        if (outages === 'wait' && error.isOutage) {
-          // Not the record's fault: wait for the dependency as long as it takes, fetching nothing new.
-          metrics.count({ ...outcomeLabels, outcome: 'retry' });
-          await outage.wait(error, attempt, retry);
-          counted = 0;
-          continue;
-        }
-        if (error.retriable && counted < retry.attempts) {
-          metrics.count({ ...outcomeLabels, outcome: 'retry' });
-          logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'step failed, retrying');
-          try {
-            await clock.sleep(backoff(retry, attempt), abort.signal);
-          } catch {
-            throw new Abandoned('shutdown during retry backoff');
+      for (let attempt = 1, counted = 1; ; attempt++, counted++) {
+        const ctx: StepContext<Services> = {
+          topology: t.name,
+          step,
+          attempt,
+          record: meta,
+          services,
+          clock,
+          logger,
+          pool: adapters.pool,
+          signal: abort.signal,
+          labels,
+        };
+        try {
+          const result = await invoke(value, ctx);
+          meters.get(step)!.duration(schema, labels.model_version)((performance.now() - started) / 1000);
+          return { ok: true, value: result };
+        } catch (err) {
+          if (err instanceof Abandoned || err instanceof Escalated) throw err;
+          const error = PipelineError.from(err);
+          const now = clock.now();
+          if (attempt === 1) firstAt = now;
+          const outcomeLabels = { topology: t.name, step, schema_id: schema, model_version: labels.model_version };
+          if (outages === 'wait' && error.isOutage) {
+            // Not the record's fault: wait for the dependency as long as it takes, fetching nothing new.
+            metrics.count({ ...outcomeLabels, outcome: 'retry' });
+            outage ??= new OutageWait(step, meta);
+            await outage.wait(error, attempt, retry);
+            counted = 0;
+            continue;
           }
-          continue;
+          if (error.retriable && counted < retry.attempts) {
+            metrics.count({ ...outcomeLabels, outcome: 'retry' });
+            logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'step failed, retrying');
+            try {
+              await clock.sleep(backoff(retry, counted), abort.signal);
+            } catch {
+              throw new Abandoned('shutdown during retry backoff');
+            }
+            continue;
+          }
+          metrics.count({ ...outcomeLabels, outcome: String(error.code) });
+          return { ok: false, failure: { error, attempts: attempt, firstAt, lastAt: now } };
         }
-        metrics.count({ ...outcomeLabels, outcome: String(error.code) });
-        return { ok: false, failure: { error, attempts: attempt, firstAt, lastAt: now } };
       }
-    }
     } finally {
-      outage.end();
+      outage?.end();
     }
   }
 
