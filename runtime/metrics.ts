@@ -74,7 +74,7 @@ export class Metrics {
     });
     this.paused = new Gauge({
       name: `${prefix}topology_paused`,
-      help: 'Whether a topology has stopped fetching (1): by an operator, or while its outputs cannot be produced.',
+      help: 'Whether a topology has stopped fetching (1): paused by an operator, or waiting for a dependency or a sink that is down.',
       labelNames: LABELS,
       registers: [this.registry],
     });
