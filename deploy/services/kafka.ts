@@ -10,7 +10,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { ensureJava } from './java.ts';
 import { copyDependencies } from './maven.ts';
 import { cacheDir, servicesSourceDir } from './paths.ts';
-import { spawnLogged } from './processes.ts';
+import { forgetOnExit, killOnExit, perTestDir } from './per-test-process.ts';
+import { freePort, spawnLogged, stopProcess, waitHealthy } from './processes.ts';
 import { runCommand, withLock } from './run-command.ts';
 import type { RunContext, ServiceDriver, ServiceEnv, Started } from './service.ts';
 import { HEALTH_TIMEOUT_MS, KAFKA } from './versions.ts';
@@ -33,16 +34,16 @@ export function kafkaClusterId(): string {
   }
 }
 
-function serverProperties(dataDir: string): string {
+function serverProperties(dataDir: string, ports: { broker: number; controller: number } = { broker: KAFKA.brokerPort, controller: KAFKA.controllerPort }): string {
   return [
     'process.roles=broker,controller',
     'node.id=1',
-    `listeners=PLAINTEXT://127.0.0.1:${KAFKA.brokerPort},CONTROLLER://127.0.0.1:${KAFKA.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA.brokerPort},CONTROLLER://127.0.0.1:${KAFKA.controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${ports.broker},CONTROLLER://127.0.0.1:${ports.controller}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${ports.broker},CONTROLLER://127.0.0.1:${ports.controller}`,
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
     'controller.listener.names=CONTROLLER',
-    `controller.quorum.bootstrap.servers=127.0.0.1:${KAFKA.controllerPort}`,
+    `controller.quorum.bootstrap.servers=127.0.0.1:${ports.controller}`,
     `log.dirs=${dataDir}`,
     `num.partitions=${KAFKA.partitions}`,
     'auto.create.topics.enable=true',
@@ -84,18 +85,108 @@ function log4jProperties(): string {
   ].join('\n');
 }
 
-function jvmArgs(ctx: RunContext): string[] {
+function jvmArgs(runDir: string): string[] {
   return [
     KAFKA.heap,
     '-Xms128m',
     '-XX:+UseG1GC',
     '-Djava.awt.headless=true',
-    `-Djava.io.tmpdir=${join(ctx.runDir, 'tmp')}`,
-    `-Dlog4j2.configurationFile=${join(ctx.runDir, 'log4j2.properties')}`,
-    `-Dkafka.logs.dir=${join(ctx.runDir, 'logs')}`,
+    `-Djava.io.tmpdir=${join(runDir, 'tmp')}`,
+    `-Dlog4j2.configurationFile=${join(runDir, 'log4j2.properties')}`,
+    `-Dkafka.logs.dir=${join(runDir, 'logs')}`,
     '-cp',
     `${libDir()}/*`,
   ];
+}
+
+/** Write a broker's configs into `runDir` and format its storage; returns the server.properties path. */
+async function formatRunDir(java: string, runDir: string, logFile: string, ports?: { broker: number; controller: number }): Promise<string> {
+  const dataDir = join(runDir, 'data');
+  for (const d of [dataDir, join(runDir, 'tmp'), join(runDir, 'logs')]) mkdirSync(d, { recursive: true });
+  const props = join(runDir, 'server.properties');
+  writeFileSync(props, serverProperties(dataDir, ports));
+  writeFileSync(join(runDir, 'log4j2.properties'), log4jProperties());
+  await runCommand(
+    java,
+    [...jvmArgs(runDir), 'kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${kafkaClusterId()}`, '-c', props],
+    { logFile, cwd: runDir, timeoutMs: 120_000 },
+  );
+  return props;
+}
+
+/** A broker answers metadata and a group coordinator (so consumer groups can form). */
+async function brokerReady(brokers: string): Promise<boolean> {
+  const admin = new Kafka({
+    clientId: 'captionflow-services-health',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2_000,
+    retry: { retries: 0 },
+  }).admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    if (cluster.controller === null || cluster.brokers.length === 0) return false;
+    // Finding a group's coordinator makes a fresh broker create __consumer_offsets, which the
+    // first test to join a group would otherwise wait on.
+    await admin.describeGroups(['captionflow-services-health']);
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A broker of one test's own, which it may take down and bring back (see {@link startPrivateKafka}). */
+export interface PrivateKafka {
+  /** `127.0.0.1:<port>`. */
+  readonly brokers: string;
+  /** Take the broker down (a clean shutdown), keeping its data. */
+  down(): Promise<void>;
+  /** Bring it back on the same ports and data; resolves once it serves groups again. */
+  up(): Promise<void>;
+  /** Stop it and remove its folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * Start a Kafka broker on free ports with data in a temp folder, for outage tests that must not
+ * disturb the shared broker other tests use. Uses the jars the shared service installed (run
+ * through `npm test`, or `npm run services -- up kafka` first). It is a child of the calling
+ * process and dies with it.
+ */
+export async function startPrivateKafka(): Promise<PrivateKafka> {
+  if (!existsSync(join(libDir(), '.complete'))) throw new Error('Kafka is not installed: run `npm run services -- up kafka` first');
+  const dir = perTestDir('kafka');
+  const logFile = join(dir, 'kafka.log');
+  const java = await ensureJava(KAFKA.javaMin, join(dir, 'install.log'));
+  const ports = { broker: await freePort(), controller: await freePort() };
+  const brokers = `127.0.0.1:${ports.broker}`;
+  const props = await formatRunDir(java, dir, logFile, ports);
+  let pid: number | undefined;
+  const up = async (): Promise<void> => {
+    if (pid !== undefined) return;
+    const started = spawnLogged({ cmd: java, args: [...jvmArgs(dir), 'kafka.Kafka', props], cwd: dir, logFile, detached: false });
+    pid = started;
+    killOnExit(started);
+    await waitHealthy(() => brokerReady(brokers), { name: 'private kafka', timeoutMs: HEALTH_TIMEOUT_MS.kafka, pid: started, logFile });
+  };
+  const down = async (): Promise<void> => {
+    if (pid === undefined) return;
+    const stopping = pid;
+    pid = undefined;
+    await stopProcess(stopping, { group: false, graceMs: 20_000 });
+    forgetOnExit(stopping);
+  };
+  await up();
+  return {
+    brokers,
+    up,
+    down,
+    close: async () => {
+      await down();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** The Kafka driver. */
@@ -124,21 +215,10 @@ export const kafkaDriver: ServiceDriver = {
 
   async start(ctx: RunContext): Promise<Started> {
     const java = await ensureJava(KAFKA.javaMin, ctx.installLog);
-    const dataDir = join(ctx.runDir, 'data');
-    for (const d of [dataDir, join(ctx.runDir, 'tmp'), join(ctx.runDir, 'logs')])
-      mkdirSync(d, { recursive: true });
-    const props = join(ctx.runDir, 'server.properties');
-    writeFileSync(props, serverProperties(dataDir));
-    writeFileSync(join(ctx.runDir, 'log4j2.properties'), log4jProperties());
-    const clusterId = kafkaClusterId();
-    await runCommand(
-      java,
-      [...jvmArgs(ctx), 'kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId}`, '-c', props],
-      { logFile: ctx.logFile, cwd: ctx.runDir, timeoutMs: 120_000 },
-    );
+    const props = await formatRunDir(java, ctx.runDir, ctx.logFile);
     const pid = spawnLogged({
       cmd: java,
-      args: [...jvmArgs(ctx), 'kafka.Kafka', props],
+      args: [...jvmArgs(ctx.runDir), 'kafka.Kafka', props],
       cwd: ctx.runDir,
       logFile: ctx.logFile,
       detached: true,
@@ -146,25 +226,8 @@ export const kafkaDriver: ServiceDriver = {
     return { pid };
   },
 
-  async healthy(): Promise<boolean> {
-    const admin = new Kafka({
-      clientId: 'captionflow-services-health',
-      brokers: [BROKERS],
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 2_000,
-      retry: { retries: 0 },
-    }).admin();
-    try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      if (cluster.controller === null || cluster.brokers.length === 0) return false;
-      // Ready for consumer groups too: finding a group's coordinator makes a fresh broker create
-      // __consumer_offsets, which the first test to join a group would otherwise wait on.
-      await admin.describeGroups(['captionflow-services-health']);
-      return true;
-    } finally {
-      await admin.disconnect();
-    }
+  healthy(): Promise<boolean> {
+    return brokerReady(BROKERS);
   },
 
   env(): ServiceEnv {

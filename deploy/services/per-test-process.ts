@@ -36,6 +36,17 @@ function installExitHook(): void {
   });
 }
 
+/** Kill `pid` if it still runs when this process exits. */
+export function killOnExit(pid: number): void {
+  installExitHook();
+  running.add(pid);
+}
+
+/** `pid` was stopped: nothing to kill at exit. */
+export function forgetOnExit(pid: number): void {
+  running.delete(pid);
+}
+
 /** A fresh temp folder for one per-test server. */
 export function perTestDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `captionflow-${name}-`));

@@ -113,7 +113,9 @@ export async function runTopology<S extends Services>(
   const abort = new AbortController();
 
   await log.ensureTopics(topicsOf(t).map((name) => ({ name })));
-  const producer: LogProducer = await log.producer();
+  // The producer in use and its generation; a producer that failed is replaced (see produceAll).
+  let current: { producer: LogProducer; generation: number } = { producer: await log.producer(), generation: 0 };
+  let replacing: Promise<void> | undefined;
   const consumer: LogConsumer = await log.consumer({
     group: t.source.group,
     topics: [t.source.topic.name],
@@ -416,6 +418,7 @@ export async function runTopology<S extends Services>(
    */
   async function produceAll(records: ProduceRecord[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      const { producer, generation } = current;
       try {
         await producer.send(records);
         resume(SINK_UNAVAILABLE);
@@ -424,6 +427,7 @@ export async function runTopology<S extends Services>(
         const error = PipelineError.from(err);
         pause(SINK_UNAVAILABLE);
         logger.warn({ attempt, code: error.code, err: error.message }, 'produce failed, retrying');
+        await replaceProducer(generation).catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'could not open a new producer yet'));
         try {
           await clock.sleep(backoff(t.errors.retry, Math.min(attempt, 10)), abort.signal);
         } catch {
@@ -431,6 +435,27 @@ export async function runTopology<S extends Services>(
         }
       }
     }
+  }
+
+  /**
+   * Swap in a new producer after the one of `failed` generation failed. A producer can stay broken
+   * after its broker came back (kafkajs' idempotent producer loses its sequence state when the
+   * broker restarts, and then fails every send); a new one gets a new producer id. Concurrent
+   * batches that saw the same producer fail share one replacement.
+   */
+  function replaceProducer(failed: number): Promise<void> {
+    if (failed !== current.generation) return Promise.resolve();
+    replacing ??= (async () => {
+      try {
+        const fresh = await log.producer();
+        const old = current.producer;
+        current = { producer: fresh, generation: current.generation + 1 };
+        await old.close().catch(() => undefined);
+      } finally {
+        replacing = undefined;
+      }
+    })();
+    return replacing;
   }
 
   async function handleBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
@@ -487,7 +512,7 @@ export async function runTopology<S extends Services>(
   logger.info({ source: t.source.topic.name, group: t.source.group, log: log.kind }, 'topology starting');
   const done = consumer.run(handleBatch).then(
     async () => {
-      await producer.close();
+      await current.producer.close();
       if (fatal !== undefined) {
         logger.error({ code: fatal.code, err: fatal.message }, 'topology failed');
         throw fatal;
@@ -495,7 +520,7 @@ export async function runTopology<S extends Services>(
       logger.info('topology stopped');
     },
     async (err: unknown) => {
-      await producer.close().catch(() => undefined);
+      await current.producer.close().catch(() => undefined);
       const cause = PipelineError.from(err);
       logger.error({ code: cause.code, err: cause.message }, 'topology failed');
       throw cause;

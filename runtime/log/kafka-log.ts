@@ -24,6 +24,11 @@ export interface KafkaLogOptions {
   /** Partitions of one member processed at the same time (records within a partition stay ordered). */
   readonly partitionsConsumedConcurrently?: number;
   readonly sessionTimeoutMs?: number;
+  /**
+   * How often kafkajs retries a request by itself (default 8, ≈ 50 s of backoff) before the error
+   * reaches the engine, which then retries on its own and pauses fetching meanwhile.
+   */
+  readonly clientRetries?: number;
   /** Receives kafkajs' own log lines (structured); silent when absent. */
   readonly onLog?: (entry: { level: 'error' | 'warn' | 'info' | 'debug'; message: string; extra: Record<string, unknown> }) => void;
 }
@@ -45,7 +50,8 @@ function toHeaders(raw: Record<string, unknown> | undefined): Headers {
 
 function brokerError(message: string, cause: unknown): PipelineError {
   const retriable = (cause as { retriable?: unknown }).retriable === true;
-  return new PipelineError(ErrorCodes.BROKER_UNAVAILABLE, message, { retriable, cause });
+  const why = cause instanceof Error ? `: ${cause.message}` : '';
+  return new PipelineError(ErrorCodes.BROKER_UNAVAILABLE, `${message}${why}`, { retriable, cause });
 }
 
 /**
@@ -75,7 +81,7 @@ export class KafkaEventLog implements EventLog {
         const expected = message.startsWith('Limiting retries for the idempotent producer');
         onLog?.({ level: expected ? 'debug' : (levels[entry.level as keyof typeof levels] ?? 'info'), message, extra });
       },
-      retry: { initialRetryTime: 200, retries: 8 },
+      retry: { initialRetryTime: 200, retries: options.clientRetries ?? 8 },
     });
   }
 
