@@ -80,15 +80,22 @@ test('a broker outage mid-stream: every input comes out once the broker is back;
     },
   });
   let processed = 0;
+  let beginShutdown!: () => void;
+  const shutdownBegan = new Promise<void>((resolve) => (beginShutdown = resolve));
+  let outageBegan!: () => void;
+  const brokerIsDown = new Promise<void>((resolve) => (outageBegan = resolve));
   const running = await runTopology(
     defineTopology({
       name: 'outage',
       source: { topic: topic<Item>('in'), group: 'outage' },
       steps: [
-        // Slow enough that the outage lands mid-stream.
-        map<Item, Item>('slow', async (v) => {
-          await new Promise((r) => setTimeout(r, 4));
+        // Past the first half, records wait for the outage, so it lands mid-stream however fast
+        // or slow the machine is: the third quarter goes on as the broker starts shutting down
+        // (sends in flight when it goes), the last quarter once it is down (sends that fail).
+        map<Item, Item>('gate', async (v) => {
           processed++;
+          if (processed > (3 * N) / 4) await brokerIsDown;
+          else if (processed > N / 2) await shutdownBegan;
           return v;
         }),
       ],
@@ -101,10 +108,13 @@ test('a broker outage mid-stream: every input comes out once the broker is back;
   let failed: unknown;
   running.done.catch((err: unknown) => (failed = err));
 
-  for (let i = 0; i < 2000 && processed < N / 4; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(processed >= N / 4 && processed < N, `the outage lands mid-stream (${processed} of ${N} processed)`);
-  await kafka.down();
+  for (let i = 0; i < 12_000 && processed <= N / 2; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(processed > N / 2, `half the input processed before the outage (${processed} of ${N})`);
   const atDown = processed;
+  const stopping = kafka.down();
+  beginShutdown();
+  await stopping;
+  outageBegan();
   const reasons = new Set<string>();
   for (let i = 0; i < 50; i++) {
     for (const r of running.pausedFor) reasons.add(r);

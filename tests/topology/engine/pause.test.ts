@@ -137,3 +137,46 @@ test('while the sink cannot take outputs the topology pauses itself, then resume
   assert.equal(await recordsIn(log, 'out'), 12);
   assert.equal(new Set(seen).size, 12);
 });
+
+test('a producer that stays broken after the sink is back is replaced, and the stuck batch goes out', async (t) => {
+  const defer = deferrer(t);
+  const log = createMemoryLog({ defaultPartitions: 2, pollIntervalMs: 5 });
+  defer(() => log.close());
+  let sinkDown = true;
+  let opened = 0;
+  // Like kafkajs' idempotent producer after a broker restart: once a send failed, that producer
+  // fails every later send too; a new producer works.
+  const sticky: EventLog = {
+    kind: log.kind,
+    ensureTopics: (topics) => log.ensureTopics(topics),
+    consumer: (options) => log.consumer(options),
+    endOffsets: (name) => log.endOffsets(name),
+    committedOffsets: (group, name) => log.committedOffsets(group, name),
+    close: () => Promise.resolve(),
+    producer: async (): Promise<LogProducer> => {
+      opened++;
+      const inner = await log.producer();
+      let broken = false;
+      return {
+        send: (records) => {
+          if (sinkDown || broken) {
+            broken = true;
+            return Promise.reject(new PipelineError(ErrorCodes.BROKER_UNAVAILABLE, 'out of order sequence', { retriable: false }));
+          }
+          return inner.send(records);
+        },
+        close: () => inner.close(),
+      };
+    },
+  };
+  const seen: string[] = [];
+  const running = await runTopology(passthrough(seen), { log: sticky, serde });
+  defer(() => running.stop());
+  await send(log, 0, 8);
+  await until('paused for the sink', () => running.pausedFor.includes(SINK_UNAVAILABLE));
+  sinkDown = false;
+  await until('every record out', async () => (await recordsIn(log, 'out')) === 8);
+  await until('resumed', () => running.pausedFor.length === 0);
+  assert.ok(opened >= 2, `a new producer was opened (${opened})`);
+  assert.equal(new Set(seen).size, 8);
+});
