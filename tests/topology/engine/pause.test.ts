@@ -11,9 +11,9 @@ import { runTopology, SINK_UNAVAILABLE } from '../../../runtime/engine/runner.ts
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
 import { Metrics } from '../../../runtime/metrics.ts';
-import type { EventLog, LogProducer } from '../../../runtime/ports.ts';
+import type { EventLog } from '../../../runtime/ports.ts';
 import { deferrer } from '../../fixtures/defer.ts';
-import { recordsIn, settle, until } from '../../fixtures/log-waits.ts';
+import { recordsIn, settle, until, withProducers } from '../../fixtures/log-waits.ts';
 
 interface Item {
   id: string;
@@ -96,27 +96,16 @@ test('while the sink cannot take outputs the topology pauses itself, then resume
   let sinkDown = true;
   let refused = 0;
   // The topology's log: the real one, except that producing fails while the sink is down.
-  const flaky: EventLog = {
-    kind: log.kind,
-    ensureTopics: (topics) => log.ensureTopics(topics),
-    consumer: (options) => log.consumer(options),
-    endOffsets: (name) => log.endOffsets(name),
-    committedOffsets: (group, name) => log.committedOffsets(group, name),
-    close: () => Promise.resolve(),
-    producer: async (): Promise<LogProducer> => {
-      const inner = await log.producer();
-      return {
-        send: (records) => {
-          if (sinkDown) {
-            refused++;
-            return Promise.reject(new PipelineError(ErrorCodes.BROKER_UNAVAILABLE, 'sink down', { retriable: true }));
-          }
-          return inner.send(records);
-        },
-        close: () => inner.close(),
-      };
+  const flaky = withProducers(log, (inner) => ({
+    send: (records) => {
+      if (sinkDown) {
+        refused++;
+        return Promise.reject(new PipelineError(ErrorCodes.BROKER_UNAVAILABLE, 'sink down', { retriable: true }));
+      }
+      return inner.send(records);
     },
-  };
+    close: () => inner.close(),
+  }));
   const seen: string[] = [];
   const running = await runTopology(passthrough(seen), { log: flaky, serde });
   defer(() => running.stop());
@@ -146,29 +135,20 @@ test('a producer that stays broken after the sink is back is replaced, and the s
   let opened = 0;
   // Like kafkajs' idempotent producer after a broker restart: once a send failed, that producer
   // fails every later send too; a new producer works.
-  const sticky: EventLog = {
-    kind: log.kind,
-    ensureTopics: (topics) => log.ensureTopics(topics),
-    consumer: (options) => log.consumer(options),
-    endOffsets: (name) => log.endOffsets(name),
-    committedOffsets: (group, name) => log.committedOffsets(group, name),
-    close: () => Promise.resolve(),
-    producer: async (): Promise<LogProducer> => {
-      opened++;
-      const inner = await log.producer();
-      let broken = false;
-      return {
-        send: (records) => {
-          if (sinkDown || broken) {
-            broken = true;
-            return Promise.reject(new PipelineError(ErrorCodes.BROKER_UNAVAILABLE, 'out of order sequence', { retriable: false }));
-          }
-          return inner.send(records);
-        },
-        close: () => inner.close(),
-      };
-    },
-  };
+  const sticky = withProducers(log, (inner) => {
+    opened++;
+    let broken = false;
+    return {
+      send: (records) => {
+        if (sinkDown || broken) {
+          broken = true;
+          return Promise.reject(new PipelineError(ErrorCodes.BROKER_UNAVAILABLE, 'out of order sequence', { retriable: false }));
+        }
+        return inner.send(records);
+      },
+      close: () => inner.close(),
+    };
+  });
   const seen: string[] = [];
   const running = await runTopology(passthrough(seen), { log: sticky, serde });
   defer(() => running.stop());
