@@ -273,16 +273,8 @@ function datasetRepository(coll: DocumentCollection): DatasetRepository {
       const stored = await coll.get(id);
       return stored === null ? null : fromDoc<DatasetRecord>(stored);
     },
-    async listByName(name, limit = DEFAULT_PAGE) {
-      const rows = await coll.find({
-        where: { name },
-        orderBy: [
-          { field: 'createdAt', dir: 'desc' },
-          { field: 'id', dir: 'desc' },
-        ],
-        limit: pageSize({ limit }),
-      });
-      return rows.map((r) => fromDoc<DatasetRecord>(r));
+    listByName(name, limit = DEFAULT_PAGE) {
+      return newestByName<DatasetRecord>(coll, name, limit);
     },
     async latest(name) {
       const rows = await this.listByName(name, 1);
@@ -398,7 +390,7 @@ function modelRepository(
   return repo;
 }
 
-/** Records of a name, newest first (models and job runs). */
+/** Records of a name, newest first (dataset versions, models and job runs). */
 async function newestByName<T>(coll: DocumentCollection, name: string, limit: number): Promise<T[]> {
   const rows = await coll.find({
     where: { name },
