@@ -87,6 +87,11 @@ function memo<T>(make: (schema: string, model: string | undefined) => T): Memo<T
   };
 }
 
+/** What a step's context says of the record it works on. */
+function metaOf(record: LogRecord, key: string | null, schemaId: number): RecordMeta {
+  return { topic: record.topic, partition: record.partition, offset: record.offset, key, headers: record.headers, timestamp: record.timestamp, schemaId };
+}
+
 function backoff(policy: RetryPolicy, attempt: number): number {
   return Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** (attempt - 1));
 }
@@ -327,27 +332,18 @@ export async function runTopology<S extends Services>(
       decoded = await serde.decode(t.source.topic.name, record.value);
     } catch (err) {
       const error = PipelineError.from(err);
-      if (!(error.isOutage && t.errors.outages === 'wait')) {
+      if (!(error.isOutage && policies.get('decode')!.outages === 'wait')) {
         const now = clock.now();
         metrics.count({ topology: t.name, step: 'decode', outcome: String(error.code) });
         return fail(record, out, 'decode', { error, attempts: 1, firstAt: now, lastAt: now }, 'dead-letter');
       }
       const value = record.value;
-      const meta = { topic: record.topic, partition: record.partition, offset: record.offset, key, headers: record.headers, timestamp: record.timestamp, schemaId: -1 };
-      const res = await supervised('decode', meta, '', {}, (_v) => serde.decode(t.source.topic.name, value), undefined);
+      const res = await supervised('decode', metaOf(record, key, -1), '', {}, (_v) => serde.decode(t.source.topic.name, value), undefined);
       if (!res.ok) return fail(record, out, 'decode', res.failure, 'dead-letter');
       decoded = res.value;
     }
     const schema = String(decoded.schemaId);
-    const meta: RecordMeta = {
-      topic: record.topic,
-      partition: record.partition,
-      offset: record.offset,
-      key,
-      headers: record.headers,
-      timestamp: record.timestamp,
-      schemaId: decoded.schemaId,
-    };
+    const meta = metaOf(record, key, decoded.schemaId);
     const labels: StepContext['labels'] = {};
     meters.get('decode')!.ok(schema, undefined)();
 

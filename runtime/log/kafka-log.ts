@@ -276,20 +276,25 @@ class KafkaConsumer implements LogConsumer {
     await run;
     // kafkajs can pause only a running consumer: a pause asked for earlier applies now.
     this.started = true;
-    if (this.paused) consumer.pause(options.topics.map((topic) => ({ topic })));
+    if (this.paused) consumer.pause(this.topicList());
     return this.finished;
   }
 
   pause(): void {
     if (this.paused) return;
     this.paused = true;
-    if (this.started) this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
+    if (this.started) this.consumer.pause(this.topicList());
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (this.started) this.consumer.resume(this.options.topics.map((topic) => ({ topic })));
+    if (this.started) this.consumer.resume(this.topicList());
+  }
+
+  /** The subscribed topics as kafkajs' pause/resume take them. */
+  private topicList(): { topic: string }[] {
+    return this.options.topics.map((topic) => ({ topic }));
   }
 
   /** True once `stop` was called. */
