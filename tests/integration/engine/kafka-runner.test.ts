@@ -1,7 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
 import { defineTopology, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
 import { runTopology } from '../../../runtime/engine/runner.ts';
@@ -9,6 +8,7 @@ import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
 import { Metrics } from '../../../runtime/metrics.ts';
 import { deferrer } from '../../fixtures/defer.ts';
+import { readTopicUntil } from '../../fixtures/kafka-read.ts';
 
 const brokers = process.env.CF_KAFKA_BROKERS?.split(',');
 const skip = brokers === undefined ? 'CF_KAFKA_BROKERS is not set (run through `npm test`, which starts Kafka)' : false;
@@ -36,33 +36,14 @@ function topologyFor(input: string, output: string, dlq: string) {
   });
 }
 
-async function readTopic(topicName: string, expected: number): Promise<{ key: string; value: Item; partition: number }[]> {
-  const kafka = new Kafka({ brokers: brokers!, logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic: topicName, fromBeginning: true });
-  const out: { key: string; value: Item; partition: number }[] = [];
-  try {
-    await new Promise<void>((resolve, reject) => {
-      // Generous: a cold broker on a loaded 2-core CI machine may take a while to form the groups.
-      const timer = setTimeout(() => reject(new Error(`timed out reading ${topicName}: ${out.length}/${expected}; kafkajs said:\n${brokerLines.join('\n')}`)), 120_000);
-      consumer
-        .run({
-          eachMessage: async ({ message, partition }) => {
-            out.push({ key: message.key!.toString(), value: (await serde.decode(topicName, message.value!)).value as Item, partition });
-            if (out.length >= expected) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    // Always let go of the broker, or a failed read keeps the test process alive forever.
-    await consumer.disconnect();
-  }
-  return out;
+function readTopic(topicName: string, expected: number): Promise<{ key: string; value: Item; partition: number }[]> {
+  return readTopicUntil(brokers!, topicName, {
+    read: async (message, partition) => ({ key: message.key!.toString(), value: (await serde.decode(topicName, message.value!)).value as Item, partition }),
+    done: (out) => out.length >= expected,
+    // Generous: a cold broker on a loaded 2-core CI machine may take a while to form the groups.
+    timeoutMs: 120_000,
+    describe: (out) => `timed out reading ${topicName}: ${out.length}/${expected}; kafkajs said:\n${brokerLines.join('\n')}`,
+  });
 }
 
 /** Broker client warnings, quoted when a read times out to tell a slow broker from a bug. */

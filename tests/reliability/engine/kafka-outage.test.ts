@@ -7,8 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kafka, logLevel } from 'kafkajs';
-import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../../runtime/logger.ts';
 import { startPrivateKafka } from '../../../deploy/services/kafka.ts';
@@ -17,6 +15,7 @@ import { runTopology, SINK_UNAVAILABLE } from '../../../runtime/engine/runner.ts
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
 import { deferrer } from '../../fixtures/defer.ts';
+import { readTopicUntil } from '../../fixtures/kafka-read.ts';
 
 const skip = process.env.CF_KAFKA_BROKERS === undefined ? 'CF_KAFKA_BROKERS is not set (run through `npm test`, which installs Kafka)' : false;
 const serde = new JsonSerde();
@@ -29,32 +28,17 @@ interface Item {
 
 /** Read `topicName` from the start until every one of `ids` was seen; returns every id read (duplicates too). */
 async function readUntilAll(brokers: string, topicName: string, ids: ReadonlySet<string>): Promise<string[]> {
-  const consumer = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING }).consumer({ groupId: `reader-${randomUUID()}` });
-  await consumer.connect();
-  const read: string[] = [];
   const seen = new Set<string>();
-  try {
-    await consumer.subscribe({ topic: topicName, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out: ${seen.size}/${ids.size} distinct ids in ${topicName}`)), 180_000);
-      consumer
-        .run({
-          eachMessage: async ({ message }) => {
-            const { id } = (await serde.decode(topicName, message.value!)).value as Item;
-            read.push(id);
-            seen.add(id);
-            if ([...ids].every((x) => seen.has(x))) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return read;
+  return readTopicUntil([brokers], topicName, {
+    read: async (message) => {
+      const { id } = (await serde.decode(topicName, message.value!)).value as Item;
+      seen.add(id);
+      return id;
+    },
+    done: () => seen.size >= ids.size && [...ids].every((x) => seen.has(x)),
+    timeoutMs: 180_000,
+    describe: () => `timed out: ${seen.size}/${ids.size} distinct ids in ${topicName}`,
+  });
 }
 
 test('a broker outage mid-stream: every input comes out once the broker is back; the topology keeps running', { skip, timeout: 600_000 }, async (t) => {
