@@ -1,6 +1,6 @@
 import type { Catalog } from '../runtime/catalog/catalog.ts';
 import type { ObjectStore } from '../runtime/lake/object-store.ts';
-import { loadArtifacts } from '../runtime/models/registry.ts';
+import { loadArtifacts } from '../runtime/lake/model-registry.ts';
 
 /** A loaded teacher model: its version and bundle files, shared with worker threads without copying. */
 export interface Teacher {

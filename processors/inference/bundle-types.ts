@@ -5,7 +5,18 @@
  */
 import type { z } from 'zod';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
-import type { TokenDecoder } from './token-decoder.ts';
+
+/** Ids → text for one model's vocabulary. */
+export interface TokenDecoder {
+  /** Which decoding rules apply (for logs and tests). */
+  readonly kind: 'captionflow-word' | 'hf-tokenizers' | 'hf-vocab-json';
+  /** Number of known ids (ids outside 0..vocabSize-1 are unknown). */
+  readonly vocabSize: number;
+  /** Text of `ids`, special tokens skipped, not trimmed. */
+  decode(ids: readonly number[]): string;
+  /** True for ids that are never shown in text (bos, eos, pad, other special tokens). */
+  isSpecial(id: number): boolean;
+}
 
 /** The files of a bundle by name relative to its root (`encoder.onnx`, `onnx/encoder_model.onnx`, …). */
 export type BundleFiles = Readonly<Record<string, Uint8Array>> | ReadonlyMap<string, Uint8Array>;

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { BundleFileSet, CaptionModelBundle, PreprocessSpec, ResizeKernel } from './bundle-types.ts';
 import { modelInvalid } from './bundle-types.ts';
 import { hfTokenizerJsonDecoder, hfVocabDecoder } from './hf-tokenizer.ts';
-import type { TokenDecoder } from './token-decoder.ts';
+import type { TokenDecoder } from './bundle-types.ts';
 
 const FORMAT = 'hf-vision-encoder-decoder';
 

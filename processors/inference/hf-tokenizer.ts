@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import type { BundleFormat } from './bundle-types.ts';
 import { modelInvalid, validate } from './bundle-types.ts';
-import type { TokenDecoder } from './token-decoder.ts';
+import type { TokenDecoder } from './bundle-types.ts';
 
 /** GPT-2's table from bytes to the printable characters byte-level BPE token strings are written in. */
 function byteToUnicodeTable(): string[] {

@@ -4,19 +4,10 @@
  * `hf-tokenizer.ts`.
  */
 import { z } from 'zod';
-import { modelInvalid, validate } from './bundle-types.ts';
+import { modelInvalid, validate, type TokenDecoder } from './bundle-types.ts';
 
-/** Ids → text for one model's vocabulary. */
-export interface TokenDecoder {
-  /** Which decoding rules apply (for logs and tests). */
-  readonly kind: 'captionflow-word' | 'hf-tokenizers' | 'hf-vocab-json';
-  /** Number of known ids (ids outside 0..vocabSize-1 are unknown). */
-  readonly vocabSize: number;
-  /** Text of `ids`, special tokens skipped, not trimmed. */
-  decode(ids: readonly number[]): string;
-  /** True for ids that are never shown in text (bos, eos, pad, other special tokens). */
-  isSpecial(id: number): boolean;
-}
+export type { TokenDecoder } from './bundle-types.ts';
+
 
 const WordTokenizerSchema = z.object({
   type: z.literal('word').optional(),

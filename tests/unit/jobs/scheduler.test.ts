@@ -5,7 +5,7 @@ import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
 import { FakeClock } from '../../../runtime/clock.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
 import { silentLogger } from '../../../runtime/logger.ts';
-import { Scheduler } from '../../../runtime/jobs/scheduler.ts';
+import { Scheduler } from '../../../app/jobs/scheduler.ts';
 import { tempLake } from '../../topology/lake/harness.ts';
 
 async function setup() {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { ModelPromoted } from '../../../schemas/generated/types.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
 import { systemClock } from '../../../runtime/clock.ts';
-import { loadArtifacts, promoteIfBetter, registerModel, rollbackChampion, type RegistryDeps } from '../../../runtime/models/registry.ts';
+import { loadArtifacts, promoteIfBetter, registerModel, rollbackChampion, type RegistryDeps } from '../../../runtime/lake/model-registry.ts';
 import { tempLake } from '../../topology/lake/harness.ts';
 
 const files = (tag: string) => new Map([['encoder.onnx', Buffer.from(`enc-${tag}`)], ['decoder.onnx', Buffer.from(`dec-${tag}`)], ['model.json', Buffer.from('{}')]]);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { openSqliteCatalog } from '../../../runtime/catalog/sqlite-catalog.ts';
 import { openFsObjectStore } from '../../../runtime/lake/fs-object-store.ts';
 import { snapshotDataset } from '../../../runtime/lake/datasets.ts';
-import { materializeManifest } from '../../../runtime/models/training-job.ts';
+import { materializeManifest } from '../../../app/models/training-job.ts';
 import { putContent, seedCuratedImage } from '../lake/lake-fixtures.ts';
 
 test('the trainer manifest adds each train item’s augmentation variants as train items with its captions, when asked', async (t) => {

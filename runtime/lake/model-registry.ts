@@ -3,7 +3,7 @@ import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { ModelArtifact, ModelPromoted, ModelRegistered } from '../../schemas/generated/types.ts';
 import { Topics } from '../../schemas/topics.ts';
 import type { Catalog, ModelRecord } from '../catalog/catalog.ts';
-import type { ObjectStore } from '../lake/object-store.ts';
+import type { ObjectStore } from './object-store.ts';
 import type { Clock, LogProducer, Serde } from '../ports.ts';
 import { deriveId } from '../ids.ts';
 

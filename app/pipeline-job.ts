@@ -1,17 +1,17 @@
-import { Topics } from '../../schemas/topics.ts';
-import type { App } from '../app.ts';
-import { runTopology, type RunningTopology } from '../engine/runner.ts';
-import { inNamespace } from '../engine/namespace.ts';
-import { waitForCatchUp, groupLag } from '../engine/lag.ts';
-import { snapshotDataset } from '../lake/datasets.ts';
-import { normalizeTopology } from '../../topologies/normalize.ts';
-import { curateTopology } from '../../topologies/curate.ts';
-import { labelTopology } from '../../topologies/label.ts';
-import type { IngestDeps } from '../../topologies/ingest.ts';
-import type { LogProducer } from '../ports.ts';
-import { importDataset } from '../../services/import/importer.ts';
+import { Topics } from '../schemas/topics.ts';
+import type { App } from './app.ts';
+import { runTopology, type RunningTopology } from '../runtime/engine/runner.ts';
+import { inNamespace } from '../runtime/engine/namespace.ts';
+import { waitForCatchUp, groupLag } from '../runtime/engine/lag.ts';
+import { snapshotDataset } from '../runtime/lake/datasets.ts';
+import { normalizeTopology } from '../topologies/normalize.ts';
+import { curateTopology } from '../topologies/curate.ts';
+import { labelTopology } from '../topologies/label.ts';
+import type { IngestDeps } from '../topologies/ingest.ts';
+import type { LogProducer } from '../runtime/ports.ts';
+import { importDataset } from '../services/import/importer.ts';
 import { ensureSampleDataset } from './sample-data.ts';
-import { progress } from './progress.ts';
+import { progress } from './cli/progress.ts';
 
 /** Options of the main job. */
 export interface PipelineJobOptions {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../runtime/logger.ts';
 
 const trainerDir = fileURLToPath(new URL('../../trainer/', import.meta.url));
 

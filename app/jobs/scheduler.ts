@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { PipelineError } from '../../schemas/errors.ts';
 import type { JobRun, JobTrigger } from '../../schemas/generated/types.ts';
 import { Topics } from '../../schemas/topics.ts';
-import type { Catalog } from '../catalog/catalog.ts';
-import type { Logger } from '../logger.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Clock, LogProducer, Serde } from '../ports.ts';
-import { deriveId } from '../ids.ts';
+import type { Catalog } from '../../runtime/catalog/catalog.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import type { Metrics } from '../../runtime/metrics.ts';
+import type { Clock, LogProducer, Serde } from '../../runtime/ports.ts';
+import { deriveId } from '../../runtime/ids.ts';
 
 /** What a running job gets. */
 export interface JobContext {

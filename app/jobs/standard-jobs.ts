@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import type { App } from '../app.ts';
-import { repairConsistency } from '../lake/consistency.ts';
-import { DiskEventLog } from '../log/disk-log.ts';
+import { repairConsistency } from '../../runtime/lake/consistency.ts';
+import { DiskEventLog } from '../../runtime/log/disk-log.ts';
 import { retrain } from '../models/retrain.ts';
 import type { TrainDeps } from '../models/training-job.ts';
-import type { Logger } from '../logger.ts';
-import type { LogProducer } from '../ports.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import type { LogProducer } from '../../runtime/ports.ts';
 import type { JobSpec } from './scheduler.ts';
 
 /** The model lifecycle's dependencies on an app (training scratch space under the data dir). */

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateScenes, sceneFileName, toCocoCaptions, type SyntheticScene } from '../../processors/synthetic/index.ts';
-import type { Logger } from '../logger.ts';
-import { progress } from './progress.ts';
+import { generateScenes, sceneFileName, toCocoCaptions, type SyntheticScene } from '../processors/synthetic/index.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { progress } from './cli/progress.ts';
 
 /** A generated sample dataset in COCO-captions layout. */
 export interface SampleDataset {

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
-import type { Catalog, ModelRecord } from '../catalog/catalog.ts';
-import type { ObjectStore } from '../lake/object-store.ts';
-import { getDataset, type DatasetManifest } from '../lake/datasets.ts';
-import type { Logger } from '../logger.ts';
-import { loadArtifacts, registerModel, type RegistryDeps } from './registry.ts';
+import type { Catalog, ModelRecord } from '../../runtime/catalog/catalog.ts';
+import type { ObjectStore } from '../../runtime/lake/object-store.ts';
+import { getDataset, type DatasetManifest } from '../../runtime/lake/datasets.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import { loadArtifacts, registerModel, type RegistryDeps } from '../../runtime/lake/model-registry.ts';
 import { runTrainer, type TrainerEvent } from './trainer-process.ts';
 
 /** Artifacts of a checkpoint are registered with this prefix (fine-tuning downloads them back). */

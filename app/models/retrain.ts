@@ -1,8 +1,8 @@
-import type { ModelRecord } from '../catalog/catalog.ts';
-import { getDataset, snapshotDataset } from '../lake/datasets.ts';
+import type { ModelRecord } from '../../runtime/catalog/catalog.ts';
+import { getDataset, snapshotDataset } from '../../runtime/lake/datasets.ts';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { evaluateModel, type Evaluation } from './evaluate.ts';
-import { promoteIfBetter, type GateOptions } from './registry.ts';
+import { promoteIfBetter, type GateOptions } from '../../runtime/lake/model-registry.ts';
 import { trainModel, type TrainDeps } from './training-job.ts';
 import type { TrainerEvent } from './trainer-process.ts';
 

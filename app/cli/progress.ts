@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../runtime/logger.ts';
 
 /** A progress reporter: a bar on a terminal, periodic JSON log lines otherwise (CI, pipes). */
 export interface Progress {

@@ -1,10 +1,10 @@
-import type { ModelRecord } from '../catalog/catalog.ts';
-import type { ObjectStore } from '../lake/object-store.ts';
-import type { DatasetManifest } from '../lake/datasets.ts';
+import type { ModelRecord } from '../../runtime/catalog/catalog.ts';
+import type { ObjectStore } from '../../runtime/lake/object-store.ts';
+import type { DatasetManifest } from '../../runtime/lake/datasets.ts';
 import { parseModelBundle } from '../../processors/inference/model-bundle.ts';
 import { OnnxCaptioner } from '../../processors/inference/captioner.ts';
 import { evaluateCaptions } from '../../processors/metrics/index.ts';
-import { loadArtifacts } from './registry.ts';
+import { loadArtifacts } from '../../runtime/lake/model-registry.ts';
 
 /** Scores of a model on a split, and what it said. */
 export interface Evaluation {

@@ -3,26 +3,26 @@
  * HTTP edges), `describe` (print topology graphs), `import` (bulk datasets).
  */
 import { Command, Option } from 'commander';
-import { loadConfig, type Config } from '../config.ts';
+import { loadConfig, type Config } from '../../runtime/config.ts';
 import { openApp } from '../app.ts';
-import { createLogger } from '../logger.ts';
-import { describe } from '../engine/topology.ts';
-import { createHttpServer } from '../http/server.ts';
-import { registerTopologyAdminRoutes } from '../http/topology-admin.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { describe } from '../../runtime/engine/topology.ts';
+import { createHttpServer } from '../../runtime/http/server.ts';
+import { registerTopologyAdminRoutes } from '../../runtime/http/topology-admin.ts';
 import { normalizeTopology } from '../../topologies/normalize.ts';
 import { curateTopology } from '../../topologies/curate.ts';
 import { labelTopology } from '../../topologies/label.ts';
 import { importCommand } from '../../services/import/cli.ts';
 import { registerIngestRoutes } from '../../services/ingest/routes.ts';
 import { DEFAULT_INGEST_LIMITS } from '../../services/ingest/limits.ts';
-import { ingestDeps, runPipelineJob, startLakeTopologies } from './pipeline-job.ts';
-import type { Topology } from '../engine/topology.ts';
+import { ingestDeps, runPipelineJob, startLakeTopologies } from '../pipeline-job.ts';
+import type { Topology } from '../../runtime/engine/topology.ts';
 import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
 import type { App } from '../app.ts';
-import type { Logger } from '../logger.ts';
+import type { Logger } from '../../runtime/logger.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
 import { standardJobs, trainDepsOf } from '../jobs/standard-jobs.ts';
-import { rollbackChampion } from '../models/registry.ts';
+import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
 
 const topologies: Record<string, Topology> = {
   normalize: normalizeTopology as unknown as Topology,
