@@ -22,8 +22,8 @@ import { resolveNormalizeOptions } from '../processors/image/normalize-options.t
 import { createCaptionNormalizer } from '../processors/text/normalize-caption.ts';
 import { QualityGateOptionsSchema } from '../processors/curate/quality-gate.ts';
 import { DuplicateDetector } from '../topologies/duplicate-detector.ts';
-import type { LakeServices } from '../topologies/lake-services.ts';
-import type { LabelServices } from '../topologies/label.ts';
+import type { LakeDeps } from '../topologies/lake-services.ts';
+import type { LabelDeps } from '../topologies/label.ts';
 import { teacherResolver } from '../topologies/teacher.ts';
 
 /** Everything a captionflow process runs on, chosen by `config.mode`. */
@@ -38,9 +38,9 @@ export interface App {
   readonly objects: ObjectStore;
   readonly catalog: Catalog;
   readonly pool: WorkerPool;
-  readonly lake: LakeServices;
-  /** The lake services plus the teacher captioner of the labeling path. */
-  readonly label: LabelServices;
+  readonly lake: LakeDeps;
+  /** The lake dependencies plus the teacher captioner of the labeling path. */
+  readonly label: LabelDeps;
   /** Physical topic names (`config.topicPrefix`). */
   readonly topics: TopicNamespace;
   /** Where the data of the embedded mode lives (absolute). */
@@ -105,7 +105,7 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
       nearDuplicateDistance: config.processing.nearDuplicateDistance,
       maxColourDistance: config.processing.maxColourDistance,
     };
-    const lakeServices: LakeServices = {
+    const lakeDeps: LakeDeps = {
       objects: lake.store,
       catalog: lake.catalog,
       bucket: config.mode === 'embedded' ? 'lake' : config.s3.bucket,
@@ -128,9 +128,9 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
       objects: lake.store,
       catalog: lake.catalog,
       pool,
-      lake: lakeServices,
+      lake: lakeDeps,
       label: {
-        ...lakeServices,
+        ...lakeDeps,
         teacher: teacherResolver(lake.catalog, lake.store, {
           modelName: config.models.name,
           alias: config.models.teacherAlias,

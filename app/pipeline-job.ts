@@ -1,17 +1,15 @@
 import { Topics } from '../schemas/topics.ts';
 import type { App } from './app.ts';
-import { runTopology, type RunningTopology } from '../runtime/engine/runner.ts';
-import { inNamespace } from '../runtime/engine/namespace.ts';
 import { waitForCatchUp, groupLag } from '../runtime/engine/lag.ts';
 import { snapshotDataset } from '../runtime/lake/datasets.ts';
 import { normalizeTopology } from '../topologies/normalize.ts';
 import { curateTopology } from '../topologies/curate.ts';
-import { labelTopology } from '../topologies/label.ts';
 import type { IngestDeps } from '../topologies/ingest.ts';
 import type { LogProducer } from '../runtime/ports.ts';
 import { importDataset } from '../services/import/importer.ts';
 import { ensureSampleDataset } from './sample-data.ts';
 import { progress } from './cli/progress.ts';
+import { startTopologies } from './pipeline.ts';
 
 /** Options of the main job. */
 export interface PipelineJobOptions {
@@ -37,16 +35,6 @@ export function ingestDeps(app: App, producer: LogProducer, maxBytes = 25 * 1024
   return { objects: app.objects, bucket: app.lake.bucket, producer, serde: app.serde, clock: app.clock, maxBytes, topicName: app.topics.topic };
 }
 
-/** Start the lake topologies (normalize, curate, label) on the app's adapters. */
-export async function startLakeTopologies(app: App): Promise<RunningTopology[]> {
-  const base = { log: app.log, serde: app.serde, logger: app.logger, metrics: app.metrics, pool: app.pool, clock: app.clock };
-  return [
-    await runTopology(inNamespace(normalizeTopology, app.topics), { ...base, services: app.lake }),
-    await runTopology(inNamespace(curateTopology, app.topics), { ...base, services: app.lake }),
-    await runTopology(inNamespace(labelTopology, app.topics), { ...base, services: app.label }),
-  ];
-}
-
 /**
  * The main job of the embedded quick start: generate a synthetic captioned dataset (once),
  * import it through the bulk-import door, run normalize and curate until the lake caught up,
@@ -55,7 +43,7 @@ export async function startLakeTopologies(app: App): Promise<RunningTopology[]> 
 export async function runPipelineJob(app: App, options: PipelineJobOptions): Promise<PipelineJobSummary> {
   const { logger } = app;
   const sample = await ensureSampleDataset(`${app.dataDir}/samples`, { count: options.sample, seed: options.seed, size: 128 }, logger);
-  const running = await startLakeTopologies(app);
+  const running = await startTopologies(app);
   try {
     const producer = await app.log.producer();
     const deps = ingestDeps(app, producer);

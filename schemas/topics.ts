@@ -34,7 +34,11 @@ export interface TopicKeySpec {
   readonly field: string | null;
 }
 
-declare const valueType: unique symbol;
+/**
+ * The type-level marker of a topic's value type, shared with the engine's `TopicRef` so a
+ * schemas/ topic and an engine topic reference carry their value type the same way.
+ */
+export declare const topicValue: unique symbol;
 
 /**
  * What a serde needs to know of a topic: its name, subject and value schema. `V` is the TS
@@ -48,7 +52,7 @@ export interface TopicContract<V = unknown> {
   /** Self-contained value schema (named types of other files inlined): what gets registered. */
   readonly schema: AvroSchemaJson;
   /** Type-level only: carries `V`. */
-  readonly [valueType]?: V;
+  readonly [topicValue]?: V;
 }
 
 /** One captionflow topic. `V` is the TS type of its values (generated from the schema). */

@@ -18,8 +18,8 @@ export interface CurateSettings {
   readonly maxColourDistance: number;
 }
 
-/** What the lake topologies (normalize, curate, label) need besides the log. */
-export type LakeServices = {
+/** What the lake topologies' steps (normalize, curate, label) use: `ctx.deps`. */
+export type LakeDeps = {
   readonly objects: ObjectStore;
   readonly catalog: Catalog;
   /** Bucket (S3) or root name (fs) written into object refs. */
@@ -44,7 +44,7 @@ export function catalogRef(ref: ObjectRef): CatalogObjectRef {
 }
 
 /** The lineage hop of the record a step is working on. */
-export function hopOf(ctx: StepContext, processingVersion: string): LineageHop {
+export function hopOf(ctx: StepContext<unknown>, processingVersion: string): LineageHop {
   return {
     topology: ctx.topology,
     sourceTopic: ctx.record.topic,

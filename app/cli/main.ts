@@ -6,29 +6,21 @@ import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../../runtime/config.ts';
 import { openApp } from '../app.ts';
 import { createLogger } from '../../runtime/logger.ts';
-import { describe } from '../../runtime/engine/topology.ts';
+import { describe } from '../../runtime/engine/describe.ts';
+import { describePipeline, pipelineMermaid } from '../../runtime/engine/pipeline.ts';
 import { createHttpServer } from '../../runtime/http/server.ts';
 import { registerTopologyAdminRoutes } from '../../runtime/http/topology-admin.ts';
-import { normalizeTopology } from '../../topologies/normalize.ts';
-import { curateTopology } from '../../topologies/curate.ts';
-import { labelTopology } from '../../topologies/label.ts';
 import { importCommand } from '../../services/import/cli.ts';
 import { registerIngestRoutes } from '../../services/ingest/routes.ts';
 import { DEFAULT_INGEST_LIMITS } from '../../services/ingest/limits.ts';
-import { ingestDeps, runPipelineJob, startLakeTopologies } from '../pipeline-job.ts';
-import type { Topology } from '../../runtime/engine/topology.ts';
+import { ingestDeps, runPipelineJob } from '../pipeline-job.ts';
+import { pipeline, startTopologies } from '../pipeline.ts';
 import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
 import type { App } from '../app.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
 import { standardJobs, trainDepsOf } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
-
-const topologies: Record<string, Topology> = {
-  normalize: normalizeTopology as unknown as Topology,
-  curate: curateTopology as unknown as Topology,
-  label: labelTopology as unknown as Topology,
-};
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
@@ -144,7 +136,7 @@ program
   .action(async () => {
     const config = loadConfig();
     const app = await openApp(config);
-    const running = await startLakeTopologies(app);
+    const running = await startTopologies(app);
     const http = createHttpServer({
       logger: app.logger,
       metrics: app.metrics,
@@ -182,12 +174,18 @@ program
 
 program
   .command('describe')
-  .description('print the graph of one or all topologies')
-  .argument('[name]', `one of: ${Object.keys(topologies).join(', ')}`)
-  .action((name: string | undefined) => {
-    const selected = name === undefined ? Object.values(topologies) : [topologies[name]];
-    if (selected[0] === undefined) throw new Error(`unknown topology ${name}; known: ${Object.keys(topologies).join(', ')}`);
-    process.stdout.write(`${selected.map((t) => describe(t!)).join('\n\n')}\n`);
+  .description('print the whole pipeline (doors, topics, topologies with their effects and state stores, jobs), or one topology')
+  .argument('[topology]', `one of: ${pipeline.topologies.map((t) => t.topology.name).join(', ')}`)
+  .option('--mermaid', 'print the pipeline as a Mermaid flowchart instead of text', false)
+  .addHelpText('after', '\nExamples:\n  captionflow describe\n  captionflow describe curate\n  captionflow describe --mermaid > pipeline.mmd')
+  .action((name: string | undefined, opts: { mermaid: boolean }) => {
+    if (name === undefined) {
+      process.stdout.write(`${opts.mermaid ? pipelineMermaid(pipeline) : describePipeline(pipeline)}\n`);
+      return;
+    }
+    const one = pipeline.topologies.find((t) => t.topology.name === name);
+    if (one === undefined) throw new Error(`unknown topology ${name}; known: ${pipeline.topologies.map((t) => t.topology.name).join(', ')}`);
+    process.stdout.write(`${opts.mermaid ? pipelineMermaid({ doors: [], topologies: [one], jobs: [] }) : describe(one.topology)}\n`);
   });
 
 program.addCommand(

@@ -7,6 +7,8 @@ import type { TrainDeps } from '../models/training-job.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { LogProducer } from '../../runtime/ports.ts';
 import type { JobSpec } from './scheduler.ts';
+import type { JobDeclaration } from '../../runtime/engine/pipeline.ts';
+import { Topics } from '../../schemas/topics.ts';
 
 /** The model lifecycle's dependencies on an app (training scratch space under the data dir). */
 export function trainDepsOf(app: App, producer: LogProducer, logger: Logger = app.logger): TrainDeps {
@@ -24,6 +26,31 @@ export interface StandardJobOptions {
   readonly consistencyEveryMs: number;
 }
 
+/** The standard jobs as the pipeline lists them (names and descriptions shared with {@link standardJobs}). */
+export const standardJobDeclarations = {
+  retrain: {
+    name: 'retrain',
+    description: 'snapshot new curated data, fine-tune from the champion, evaluate, promote or reject',
+    trigger: 'every jobs.retrainCheckMs, when enough new curated items arrived',
+    reads: ['catalog: images (curated), dataset versions, models'],
+    emits: [Topics.modelRegistered, Topics.modelPromoted, Topics.jobRun],
+  },
+  'lake-consistency': {
+    name: 'lake-consistency',
+    description: 'report and repair orphans and missing objects between the lake and the catalog',
+    trigger: 'every jobs.consistencyEveryMs',
+    reads: ['objects: silver, gold, manifests', 'catalog: images'],
+    emits: [Topics.jobRun],
+  },
+  'log-retention': {
+    name: 'log-retention',
+    description: 'apply the embedded log retention',
+    trigger: 'hourly (embedded log only)',
+    reads: ['the embedded event log'],
+    emits: [Topics.jobRun],
+  },
+} as const satisfies Record<string, JobDeclaration>;
+
 /**
  * The jobs the old stack ran in Airflow: the incremental-learning trigger (new curated data →
  * snapshot, fine-tune, evaluate, promote or reject), the lake/catalog consistency repair, and
@@ -33,8 +60,8 @@ export interface StandardJobOptions {
 export function standardJobs(app: App, options: StandardJobOptions): JobSpec[] {
   const jobs: JobSpec[] = [
     {
-      name: 'retrain',
-      description: 'snapshot new curated data, fine-tune from the champion, evaluate, promote or reject',
+      name: standardJobDeclarations.retrain.name,
+      description: standardJobDeclarations.retrain.description,
       everyMs: options.retrainCheckMs,
       retry: { attempts: 2 },
       run: async (ctx) => {
@@ -67,8 +94,8 @@ export function standardJobs(app: App, options: StandardJobOptions): JobSpec[] {
       },
     },
     {
-      name: 'lake-consistency',
-      description: 'report and repair orphans and missing objects between the lake and the catalog',
+      name: standardJobDeclarations['lake-consistency'].name,
+      description: standardJobDeclarations['lake-consistency'].description,
       everyMs: options.consistencyEveryMs,
       run: async () => {
         const r = await repairConsistency(app.objects, app.catalog, { orphanLayers: ['silver', 'gold', 'manifests'], graceMs: 24 * 3_600_000 });
@@ -84,7 +111,8 @@ export function standardJobs(app: App, options: StandardJobOptions): JobSpec[] {
   ];
   if (app.log instanceof DiskEventLog) {
     const log = app.log;
-    jobs.push({ name: 'log-retention', description: 'apply the embedded log retention', everyMs: 3_600_000, run: () => Promise.resolve({ deleted: String(log.compact()) }) });
+    const { name, description } = standardJobDeclarations['log-retention'];
+    jobs.push({ name, description, everyMs: 3_600_000, run: () => Promise.resolve({ deleted: String(log.compact()) }) });
   }
   return jobs;
 }

@@ -1,4 +1,4 @@
-import type { Services, Topology } from './topology.ts';
+import type { Node, Topology } from './topology.ts';
 
 /**
  * Topic namespaces: several deployments (staging and production, or parallel test runs) share
@@ -24,14 +24,23 @@ export function topicNamespace(prefix: string): TopicNamespace {
   };
 }
 
+/** The nodes with every sink's topic renamed. */
+function renameSinks(nodes: readonly Node[], rename: (name: string) => string): Node[] {
+  return nodes.map((n): Node => {
+    const children = renameSinks(n.children, rename);
+    if (n.kind === 'sink') return { ...n, topic: { ...n.topic, name: rename(n.topic.name) }, children };
+    if (n.kind === 'branch') return { ...n, branches: new Map([...n.branches].map(([k, b]) => [k, renameSinks(b, rename)])), children };
+    return { ...n, children };
+  });
+}
+
 /** The topology with every topic and its consumer group moved into the namespace. */
-export function inNamespace<S extends Services>(t: Topology<S>, ns: TopicNamespace): Topology<S> {
+export function inNamespace<D>(t: Topology<D>, ns: TopicNamespace): Topology<D> {
   if (ns.prefix === '') return t;
-  const sinks = t.sinks.map((s) => (s.kind === 'topic' ? ({ ...s, topic: { ...s.topic, name: ns.topic(s.topic.name) } }) : s));
   return {
     ...t,
     source: { ...t.source, topic: { ...t.source.topic, name: ns.topic(t.source.topic.name) }, group: ns.topic(t.source.group) },
-    sinks,
+    nodes: renameSinks(t.nodes, ns.topic),
     deadLetterTopic: ns.topic(t.deadLetterTopic),
   };
 }

@@ -7,11 +7,12 @@ import type { Headers, Serde, WorkerPool } from '../ports.ts';
 import type { DeadLetter } from './dead-letter.ts';
 import { JsonSerde } from './json-serde.ts';
 import { runTopology, type RunningTopology } from './runner.ts';
-import type { Services, Topology } from './topology.ts';
+import type { Topology } from './topology.ts';
 
 /** Options of the topology test driver. */
-export interface TestDriverOptions<S extends Services> {
-  readonly services?: S;
+export interface TestDriverOptions<D> {
+  /** What `ctx.deps` is in the steps (required when the topology needs dependencies). */
+  readonly deps?: D;
   readonly serde?: Serde;
   readonly pool?: WorkerPool;
   readonly logger?: Logger;
@@ -31,7 +32,7 @@ export interface OutputRecord<T = unknown> {
  * Runs a topology on the in-memory log with a fake clock — no broker — like Kafka Streams'
  * TopologyTestDriver: pipe inputs, let it settle, read outputs and dead letters, advance time.
  */
-export class TopologyTestDriver<S extends Services = Services> {
+export class TopologyTestDriver<D = unknown> {
   readonly clock = new FakeClock();
   readonly metrics = new Metrics();
   readonly log: LocalEventLog;
@@ -39,8 +40,8 @@ export class TopologyTestDriver<S extends Services = Services> {
   private running: RunningTopology | undefined;
 
   constructor(
-    readonly topology: Topology<S>,
-    private readonly options: TestDriverOptions<S> = {},
+    readonly topology: Topology<D>,
+    private readonly options: TestDriverOptions<D> = {},
   ) {
     this.log = createMemoryLog({ defaultPartitions: options.partitions ?? 3, pollIntervalMs: 5, now: () => this.clock.now() });
     this.serde = options.serde ?? new JsonSerde();
@@ -55,7 +56,7 @@ export class TopologyTestDriver<S extends Services = Services> {
       clock: this.clock,
       metrics: this.metrics,
       logger: this.options.logger ?? silentLogger,
-      ...(this.options.services === undefined ? {} : { services: this.options.services }),
+      deps: this.options.deps as D,
       ...(this.options.pool === undefined ? {} : { pool: this.options.pool }),
     });
   }

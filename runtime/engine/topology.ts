@@ -1,20 +1,31 @@
+/**
+ * A topology as data: a named tree of nodes under one source topic, with its state stores and
+ * its supervision policy. Built with the typed builder (`builder.ts`), printed by
+ * `describe.ts`, run by `runner.ts`. This file holds only the shapes; nothing here runs.
+ *
+ * Inside the tree the value types are erased (`unknown`): the builder is where they are
+ * checked, one operator's input against the previous operator's output, at compile time.
+ */
 import type { Clock, Headers, WorkerPool } from '../ports.ts';
 import type { Logger } from '../logger.ts';
+import type { topicValue } from '../../schemas/topics.ts';
 
-/** A topic a topology reads or writes. `T` is the decoded value type (documentation for the compiler). */
+declare const depsType: unique symbol;
+
+/** A topic a topology reads or writes. `T` is its value type (type-level only). */
 export interface TopicRef<T = unknown> {
   readonly name: string;
   readonly partitions?: number;
-  /** Phantom field carrying the value type; never set. */
-  readonly __value?: T;
+  /** Type-level only: carries `T` (the same marker as schemas/ topics, so `Topics.x` is a TopicRef). */
+  readonly [topicValue]?: T;
 }
 
-/** Refer to a topic by name. */
+/** Refer to a topic by name, stating its value type. */
 export function topic<T = unknown>(name: string, options: { partitions?: number } = {}): TopicRef<T> {
   return { name, ...(options.partitions === undefined ? {} : { partitions: options.partitions }) };
 }
 
-/** Retry policy for retriable errors: exponential backoff with full jitter disabled for reproducibility. */
+/** Retry policy for retriable errors: exponential backoff (no jitter, for reproducibility). */
 export interface RetryPolicy {
   /** Total attempts including the first one (1 = no retry). */
   readonly attempts: number;
@@ -53,19 +64,34 @@ export interface RecordMeta {
 }
 
 /**
- * Named dependencies a topology's steps may use (object store, catalog, models…). Registered by
- * the application through declaration merging or passed as a plain record; steps check presence.
+ * A state store declared in a topology: state a step keeps across records (the near-duplicate
+ * index, dedup windows…). It is opened from the topology's dependencies when the topology
+ * starts, so every replica opens the same shared backing (the catalog, a compacted topic);
+ * per-process memory may cache it, never own it. `T` is what steps get from `ctx.store(ref)`.
  */
-export type Services = Record<string, unknown>;
+export interface StoreRef<T = unknown, D = never> {
+  readonly name: string;
+  readonly description: string;
+  /** Where the state lives, for `describe()` (e.g. `catalog: near_duplicate_bands`). */
+  readonly backing: string;
+  /** Opens the store on the topology's dependencies; called once per running topology. */
+  readonly open: (deps: D) => T | Promise<T>;
+}
+
+/** Declare a state store (see {@link StoreRef}). */
+export function stateStore<T, D>(spec: StoreRef<T, D>): StoreRef<T, D> {
+  return spec;
+}
 
 /** What a step receives besides the value: like Kafka Streams' ProcessorContext. */
-export interface StepContext<S extends Services = Services> {
+export interface StepContext<D = unknown> {
   readonly topology: string;
   readonly step: string;
   /** 1 on the first attempt. */
   readonly attempt: number;
   readonly record: RecordMeta;
-  readonly services: S;
+  /** The topology's dependencies (object store, catalog, settings…), as the application wired them. */
+  readonly deps: D;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly pool: WorkerPool | undefined;
@@ -73,64 +99,81 @@ export interface StepContext<S extends Services = Services> {
   readonly signal: AbortSignal;
   /** Metric labels a step may set for the rest of this record (e.g. the model version used). */
   readonly labels: { model_version?: string };
+  /** A state store this step declared (`stores: [...]`); asking for an undeclared one throws. */
+  store<T>(ref: StoreRef<T, D>): T;
 }
 
 type Awaitable<T> = T | Promise<T>;
 
-interface StepCommon {
+/** Fields every node has. */
+interface NodeCommon {
   readonly name: string;
   readonly errors?: ErrorPolicy;
+  /** State stores the node reads or writes. */
+  readonly stores: readonly StoreRef<unknown, never>[];
+  /** Nodes the node's outputs flow to, in order (several = the same output to each). */
+  readonly children: Node[];
 }
 
-/** An in-process transformation: one value in, one value out. */
-export interface MapStep<I, O, S extends Services> extends StepCommon {
+/** Erased function shapes of the tree (the builder checked the real types). */
+type Fn<R> = (value: never, ctx: StepContext<never>) => Awaitable<R>;
+
+/** An in-process transformation: one value in, one out. */
+export interface MapNode extends NodeCommon {
   readonly kind: 'map';
-  readonly fn: (value: I, ctx: StepContext<S>) => Awaitable<O>;
+  readonly fn: Fn<unknown>;
 }
 
-/** One value in, zero or more out (zero drops the record, several fan it out). */
-export interface FlatMapStep<I, O, S extends Services> extends StepCommon {
+/** One value in, zero or more out (`filter` is a flatMap that keeps or drops). */
+export interface FlatMapNode extends NodeCommon {
   readonly kind: 'flatMap';
-  readonly fn: (value: I, ctx: StepContext<S>) => Awaitable<readonly O[]>;
+  readonly fn: Fn<readonly unknown[]>;
+  /** How `describe()` names it. */
+  readonly label: 'flatMap' | 'filter';
 }
 
-/** A processor given as a module: its default export runs on the worker pool (Piscina). */
-export interface WorkerStep<I, O, S extends Services> extends StepCommon {
+/** A processor module run on the worker pool (Piscina); the same module runs in-process in tests. */
+export interface WorkerNode extends NodeCommon {
   readonly kind: 'worker';
   readonly module: URL;
-  /** Builds the plain-data task and the ArrayBuffers to transfer. Defaults to the value itself. */
-  readonly toTask?: (value: I, ctx: StepContext<S>) => Awaitable<{ task: unknown; transfer?: ArrayBuffer[] }>;
-  /** Combines the worker result with the input. Defaults to the result itself. */
-  readonly fromResult?: (result: unknown, value: I, ctx: StepContext<S>) => Awaitable<O>;
+  readonly toTask: Fn<{ task: unknown; transfer?: ArrayBuffer[] }>;
+  readonly fromResult: (result: never, value: never, ctx: StepContext<never>) => Awaitable<unknown>;
 }
 
-/** Any step. */
-export type Step<S extends Services = Services> =
-  | MapStep<never, unknown, S>
-  | FlatMapStep<never, unknown, S>
-  | WorkerStep<never, unknown, S>;
-
-/** Writes each output to a topic (through the serde), keyed for per-key order. */
-export interface TopicSink<T, S extends Services> {
-  readonly kind: 'topic';
-  readonly name: string;
-  readonly topic: TopicRef;
-  readonly key: (value: T, ctx: StepContext<S>) => string | null;
-  readonly headers?: (value: T, ctx: StepContext<S>) => Headers;
-  /** What to encode; `undefined` skips this output for this sink. Defaults to the value. */
-  readonly select?: (value: T, ctx: StepContext<S>) => unknown;
-}
-
-/** An idempotent side effect (object store put, catalog upsert…) acknowledged before offsets move. */
-export interface EffectSink<T, S extends Services> {
+/**
+ * An idempotent side effect (object put, catalog upsert…), declared as one: what it writes and
+ * the key that makes a replay write nothing new. Its result flows on (or its input, when the
+ * write returns nothing). Offsets move only after every effect of a batch acknowledged.
+ */
+export interface EffectNode extends NodeCommon {
   readonly kind: 'effect';
-  readonly name: string;
-  readonly write: (value: T, ctx: StepContext<S>) => Promise<void>;
-  readonly errors?: ErrorPolicy;
+  /** What is written where, for `describe()` (e.g. `objects: silver/<sha256>.webp`). */
+  readonly target: string;
+  /** The idempotency key of a value: the same key writes the same thing once. */
+  readonly key: (value: never) => string;
+  readonly write: (value: never, ctx: StepContext<never>, key: string) => Promise<unknown>;
 }
 
-/** Any sink. */
-export type Sink<S extends Services = Services> = TopicSink<never, S> | EffectSink<never, S>;
+/** Routes each value to one named branch (e.g. curated / duplicate / rejected). */
+export interface BranchNode extends Omit<NodeCommon, 'children'> {
+  readonly kind: 'branch';
+  readonly route: Fn<string>;
+  readonly branches: ReadonlyMap<string, Node[]>;
+  readonly children: Node[];
+}
+
+/** Writes each value to a topic through the serde, keyed for per-key order. A leaf. */
+export interface SinkNode extends NodeCommon {
+  readonly kind: 'sink';
+  readonly topic: TopicRef;
+  readonly key: (value: never, ctx: StepContext<never>) => string | null;
+  readonly headers?: (value: never, ctx: StepContext<never>) => Headers;
+  /** What to encode; `undefined` skips this value. Defaults to the value. */
+  readonly select?: (value: never, ctx: StepContext<never>) => unknown;
+}
+
+/** Any node of a topology's tree. */
+export type Node = MapNode | FlatMapNode | WorkerNode | EffectNode | BranchNode | SinkNode;
 
 /** The source of a topology: a topic read as a consumer group. */
 export interface SourceSpec {
@@ -147,28 +190,19 @@ export interface RunSpec {
   readonly maxBatchRecords?: number;
 }
 
-/** A topology: a named graph of a source, steps and sinks, declared as data. */
-export interface Topology<S extends Services = Services> {
+/** A topology: a named tree of nodes under a source, with its state stores, declared as data. */
+export interface Topology<D = unknown> {
   readonly name: string;
   readonly description?: string;
   readonly source: SourceSpec;
-  readonly steps: readonly Step<S>[];
-  readonly sinks: readonly Sink<S>[];
+  /** The nodes the decoded source values flow to. */
+  readonly nodes: readonly Node[];
+  readonly stores: readonly StoreRef<unknown, D>[];
   readonly errors: Required<ErrorPolicy> & { retry: RetryPolicy };
   readonly deadLetterTopic: string;
   readonly run: Required<RunSpec>;
-}
-
-/** What `defineTopology` takes. */
-export interface TopologySpec<S extends Services = Services> {
-  readonly name: string;
-  readonly description?: string;
-  readonly source: SourceSpec;
-  readonly steps?: readonly Step<S>[];
-  readonly sinks: readonly Sink<S>[];
-  readonly errors?: ErrorPolicy;
-  readonly deadLetterTopic?: string;
-  readonly run?: RunSpec;
+  /** Type-level only: the dependencies the steps need. */
+  readonly [depsType]?: (deps: D) => void;
 }
 
 /** The default supervision: five attempts with exponential backoff, then the dead-letter topic. */
@@ -177,126 +211,18 @@ export const defaultRetry: RetryPolicy = { attempts: 5, initialDelayMs: 100, max
 /** The topic dead letters go to unless a topology names another. */
 export const DEAD_LETTER_TOPIC = 'dead-letter';
 
-const NAME = /^[a-z][a-z0-9-]*$/;
-
-/** Declare a topology; validates names up front so a typo fails at start, not mid-stream. */
-export function defineTopology<S extends Services = Services>(spec: TopologySpec<S>): Topology<S> {
-  const problems: string[] = [];
-  if (!NAME.test(spec.name)) problems.push(`name "${spec.name}" must match ${NAME}`);
-  const names = new Set<string>();
-  for (const s of [...(spec.steps ?? []), ...spec.sinks]) {
-    if (!NAME.test(s.name)) problems.push(`step "${s.name}" must match ${NAME}`);
-    if (names.has(s.name)) problems.push(`step name "${s.name}" is used twice`);
-    names.add(s.name);
+/** Every node of a tree, depth first, with the branch path that leads to it. */
+export function* walkNodes(nodes: readonly Node[], path: readonly string[] = []): Generator<{ node: Node; path: readonly string[] }> {
+  for (const node of nodes) {
+    yield { node, path };
+    if (node.kind === 'branch') for (const [name, branch] of node.branches) yield* walkNodes(branch, [...path, `${node.name}=${name}`]);
+    yield* walkNodes(node.children, path);
   }
-  if (spec.sinks.length === 0) problems.push('a topology needs at least one sink');
-  const attempts = spec.errors?.retry?.attempts;
-  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1)) {
-    problems.push(`errors.retry.attempts must be an integer >= 1, got ${attempts}`);
-  }
-  if (problems.length > 0) throw new TypeError(`invalid topology "${spec.name}": ${problems.join('; ')}`);
-  return {
-    name: spec.name,
-    ...(spec.description === undefined ? {} : { description: spec.description }),
-    source: spec.source,
-    steps: spec.steps ?? [],
-    sinks: spec.sinks,
-    errors: {
-      retry: { ...defaultRetry, ...spec.errors?.retry },
-      otherwise: spec.errors?.otherwise ?? 'dead-letter',
-      outages: spec.errors?.outages ?? 'wait',
-    },
-    deadLetterTopic: spec.deadLetterTopic ?? DEAD_LETTER_TOPIC,
-    run: { maxInFlight: spec.run?.maxInFlight ?? 16, maxBatchRecords: spec.run?.maxBatchRecords ?? 100 },
-  };
-}
-
-/** An in-process map step. */
-export function map<I, O, S extends Services = Services>(
-  name: string,
-  fn: (value: I, ctx: StepContext<S>) => Awaitable<O>,
-  options: { errors?: ErrorPolicy } = {},
-): Step<S> {
-  return { kind: 'map', name, fn, ...options } as unknown as Step<S>;
-}
-
-/** An in-process step emitting zero or more values. */
-export function flatMap<I, O, S extends Services = Services>(
-  name: string,
-  fn: (value: I, ctx: StepContext<S>) => Awaitable<readonly O[]>,
-  options: { errors?: ErrorPolicy } = {},
-): Step<S> {
-  return { kind: 'flatMap', name, fn, ...options } as unknown as Step<S>;
-}
-
-/** Keep only values for which `predicate` holds. */
-export function filter<I, S extends Services = Services>(
-  name: string,
-  predicate: (value: I, ctx: StepContext<S>) => Awaitable<boolean>,
-): Step<S> {
-  return flatMap<I, I, S>(name, async (value, ctx) => ((await predicate(value, ctx)) ? [value] : []));
-}
-
-/** A processor module run on the worker pool; the same module can be called in-process by tests. */
-export function worker<I, O, S extends Services = Services>(
-  name: string,
-  module: URL,
-  options: Omit<WorkerStep<I, O, S>, 'kind' | 'name' | 'module'> = {},
-): Step<S> {
-  return { kind: 'worker', name, module, ...options } as unknown as Step<S>;
-}
-
-/** A sink writing outputs to a topic. */
-export function toTopic<T, S extends Services = Services>(
-  target: TopicRef<T> | TopicRef,
-  options: Omit<TopicSink<T, S>, 'kind' | 'name' | 'topic'> & { name?: string },
-): Sink<S> {
-  const { name, ...rest } = options;
-  return { kind: 'topic', name: name ?? `to-${target.name.replace(/[^a-z0-9]+/g, '-')}`, topic: target, ...rest } as unknown as Sink<S>;
-}
-
-/** A sink performing an idempotent side effect. */
-export function effect<T, S extends Services = Services>(
-  name: string,
-  write: (value: T, ctx: StepContext<S>) => Promise<void>,
-  options: { errors?: ErrorPolicy } = {},
-): Sink<S> {
-  return { kind: 'effect', name, write, ...options } as unknown as Sink<S>;
 }
 
 /** Topics a topology reads and writes (for creating them up front). */
-export function topicsOf(t: Topology<Services>): string[] {
+export function topicsOf(t: Topology<never>): string[] {
   const out = new Set<string>([t.source.topic.name, t.deadLetterTopic]);
-  for (const s of t.sinks) if (s.kind === 'topic') out.add(s.topic.name);
+  for (const { node } of walkNodes(t.nodes)) if (node.kind === 'sink') out.add(node.topic.name);
   return [...out];
-}
-
-/**
- * Print the topology as a named graph, in the spirit of Kafka Streams' `Topology#describe()`:
- * stable text, so a snapshot test notices any change of shape.
- */
-export function describe(t: Topology<Services>): string {
-  const lines: string[] = [`Topology: ${t.name}${t.description === undefined ? '' : ` — ${t.description}`}`];
-  lines.push(`  Source: ${t.source.topic.name} (group: ${t.source.group})`);
-  lines.push(`    --> decode`);
-  let prev = 'decode';
-  const stepLines = t.steps.map((s) => {
-    const where = s.kind === 'worker' ? `worker pool: ${shortModule(s.module)}` : 'in-process';
-    const policy = s.errors?.otherwise ?? t.errors.otherwise;
-    const line = `  Processor: ${s.name} (${s.kind}, ${where}, on error: ${policy})\n    <-- ${prev}`;
-    prev = s.name;
-    return line;
-  });
-  lines.push(...stepLines);
-  for (const sink of t.sinks) {
-    const what = sink.kind === 'topic' ? `topic: ${sink.topic.name}` : 'effect (idempotent)';
-    lines.push(`  Sink: ${sink.name} (${what})\n    <-- ${prev}`);
-  }
-  lines.push(`  Dead letters: ${t.deadLetterTopic} (retry: ${t.errors.retry.attempts} attempts, ${t.errors.retry.initialDelayMs}ms x${t.errors.retry.factor} up to ${t.errors.retry.maxDelayMs}ms; then ${t.errors.otherwise}; dependency outages: ${t.errors.outages === 'wait' ? 'wait, fetching paused' : 'retried as above'})`);
-  return lines.join('\n');
-}
-
-function shortModule(url: URL): string {
-  const parts = url.pathname.split('/');
-  return parts.slice(-2).join('/');
 }

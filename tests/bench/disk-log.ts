@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonSerde } from '../../runtime/engine/json-serde.ts';
 import { runTopology } from '../../runtime/engine/runner.ts';
-import { defineTopology, map, toTopic, topic } from '../../runtime/engine/topology.ts';
+import { topic } from '../../runtime/engine/topology.ts';
+import { topology } from '../../runtime/engine/builder.ts';
 import { createDiskLog } from '../../runtime/log/disk-log.ts';
 import { createMemoryLog } from '../../runtime/log/memory-log.ts';
 import type { EventLog } from '../../runtime/ports.ts';
@@ -28,13 +29,12 @@ async function appendAll(log: EventLog): Promise<void> {
 }
 
 async function passthrough(log: EventLog): Promise<number> {
-  const t = defineTopology({
-    name: 'bench',
-    source: { topic: topic('in'), group: 'bench' },
-    steps: [map('identity', (v: unknown) => v)],
-    sinks: [toTopic(topic('out'), { key: () => null })],
-    run: { maxBatchRecords: 500, maxInFlight: 64 },
-  });
+  const t = topology('bench', { run: { maxBatchRecords: 500, maxInFlight: 64 } }, (b) =>
+    b
+      .stream(topic('in'), { group: 'bench' })
+      .map('identity', (v) => v)
+      .to(topic('out'), { key: () => null }),
+  );
   // The records are raw bytes, not framed: a serde that passes them through keeps the figure about the log.
   const serde = new JsonSerde();
   serde.decode = (_t, bytes) => Promise.resolve({ schemaId: 0, value: bytes });

@@ -17,7 +17,8 @@ import { down, status, up } from '../../deploy/services/manager.ts';
 import { KAFKA } from '../../deploy/services/versions.ts';
 import { avroSerdePort } from '../../runtime/engine/avro-serde-port.ts';
 import { runTopology } from '../../runtime/engine/runner.ts';
-import { defineTopology, map, toTopic, topic, type StepContext } from '../../runtime/engine/topology.ts';
+import { topic } from '../../runtime/engine/topology.ts';
+import { topology } from '../../runtime/engine/builder.ts';
 import { createKafkaLog } from '../../runtime/log/kafka-log.ts';
 import type { Serde } from '../../runtime/ports.ts';
 import { AvroSerde } from '../../runtime/serde/avro-serde.ts';
@@ -191,26 +192,19 @@ async function topologyRun(
 ): Promise<Run> {
   const output = `bench-out-${ID}-topology${avro ? '-avro' : ''}-${run}`;
   let first: number | undefined;
-  const t = defineTopology({
-    name: 'bench-passthrough',
-    source: { topic: topic(INPUT), group: `bench-g-${output}` },
-    steps: [
-      map('identity', (v: unknown) => {
+  const t = topology('bench-passthrough', { deadLetterTopic: `bench-dlq-${ID}`, run: { maxBatchRecords: BATCH, maxInFlight: 64 } }, (b) =>
+    b
+      // Avro values are image.ingested events; raw bytes are opaque.
+      .stream(topic<ImageIngested | Buffer>(INPUT), { group: `bench-g-${output}` })
+      .map('identity', (v) => {
         first ??= performance.now();
         return v;
-      }),
-    ],
-    sinks: [
-      toTopic(topic(output, { partitions: PARTITIONS }), {
+      })
+      .to(topic<ImageIngested | Buffer>(output, { partitions: PARTITIONS }), {
         // Avro values carry the imageId; raw bytes do not, and their record key is that imageId.
-        key: avro
-          ? (v: unknown) => (v as ImageIngested).imageId
-          : (_v: unknown, ctx: StepContext) => ctx.record.key,
+        key: (v, ctx) => (Buffer.isBuffer(v) ? ctx.record.key : v.imageId),
       }),
-    ],
-    deadLetterTopic: `bench-dlq-${ID}`,
-    run: { maxBatchRecords: BATCH, maxInFlight: 64 },
-  });
+  );
   const log = createKafkaLog({ brokers: list, clientId: 'bench-topology', defaultPartitions: PARTITIONS });
   const cpu0 = process.cpuUsage();
   try {

@@ -123,13 +123,13 @@ async function topology(
 ): Promise<Run> {
   const lake = await tempLake();
   const log = createMemoryLog({ pollIntervalMs: 5 });
-  const services = { ...lake.services, normalize: OPTIONS };
+  const lakeDeps = { ...lake.deps, normalize: OPTIONS };
   try {
     // Everything is ingested (bronze objects + image.ingested) before the clock starts.
     const producer = await log.producer();
     const deps = {
-      objects: services.objects,
-      bucket: services.bucket,
+      objects: lakeDeps.objects,
+      bucket: lakeDeps.bucket,
       producer,
       serde: lake.serde,
       clock: systemClock,
@@ -149,7 +149,7 @@ async function topology(
     const pool = await warmPool(size, sharpThreads, sample);
     try {
       const clock = stopwatch();
-      const running = await runTopology(normalizeTopology, { log, serde: lake.serde, services, pool });
+      const running = await runTopology(normalizeTopology, { log, serde: lake.serde, deps: lakeDeps, pool });
       let out = 0;
       let failed = 0;
       const deadline = Date.now() + 10 * 60_000;

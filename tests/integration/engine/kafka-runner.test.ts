@@ -2,7 +2,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
-import { defineTopology, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
+import { topic } from '../../../runtime/engine/topology.ts';
+import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
@@ -22,18 +23,15 @@ interface Item {
 }
 
 function topologyFor(input: string, output: string, dlq: string) {
-  return defineTopology({
-    name: 'kafka-it',
-    source: { topic: topic(input), group: `g-${input}` },
-    steps: [
-      map<Item, Item>('check', (v) => {
+  return topology('kafka-it', { deadLetterTopic: dlq }, (b) =>
+    b
+      .stream(topic<Item>(input), { group: `g-${input}` })
+      .map('check', (v) => {
         if (v.bad === true) throw new PipelineError(ErrorCodes.SCHEMA_MISMATCH, 'bad item');
         return v;
-      }),
-    ],
-    sinks: [toTopic(topic(output), { key: (v: Item) => v.key })],
-    deadLetterTopic: dlq,
-  });
+      })
+      .to(topic<Item>(output), { key: (v) => v.key }),
+  );
 }
 
 function readTopic(topicName: string, expected: number): Promise<{ key: string; value: Item; partition: number }[]> {

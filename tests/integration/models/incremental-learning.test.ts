@@ -7,7 +7,8 @@ import { loadConfig } from '../../../runtime/config.ts';
 import { openApp, type App } from '../../../app/app.ts';
 import { silentLogger } from '../../../runtime/logger.ts';
 import { waitForCatchUp } from '../../../runtime/engine/lag.ts';
-import { ingestDeps, startLakeTopologies } from '../../../app/pipeline-job.ts';
+import { ingestDeps } from '../../../app/pipeline-job.ts';
+import { startTopologies } from '../../../app/pipeline.ts';
 import { retrain, type RetrainOptions } from '../../../app/models/retrain.ts';
 import { evaluateModel } from '../../../app/models/evaluate.ts';
 import { getDataset } from '../../../runtime/lake/datasets.ts';
@@ -39,7 +40,7 @@ async function settle(app: App): Promise<void> {
 test('a held-out concept arrives by mobile capture; after the loop the new champion names it and the old one did not', { timeout: 45 * 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cf-incremental-'));
   const app = await openApp(loadConfig({ env: {}, overrides: { dataDir: dir, 'workers.size': 2 } }), { logger: silentLogger });
-  const running = await startLakeTopologies(app);
+  const running = await startTopologies(app);
   const producer = await app.log.producer();
   const deps = ingestDeps(app, producer);
   try {

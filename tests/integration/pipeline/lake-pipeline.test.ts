@@ -11,7 +11,8 @@ import { loadConfig, type Config } from '../../../runtime/config.ts';
 import { openApp, type App } from '../../../app/app.ts';
 import { silentLogger } from '../../../runtime/logger.ts';
 import { waitForCatchUp } from '../../../runtime/engine/lag.ts';
-import { ingestDeps, startLakeTopologies } from '../../../app/pipeline-job.ts';
+import { ingestDeps } from '../../../app/pipeline-job.ts';
+import { startTopologies } from '../../../app/pipeline.ts';
 import { ingestImage } from '../../../topologies/ingest.ts';
 import { generateScene } from '../../../processors/synthetic/index.ts';
 import { makeImageCorpus } from '../../fixtures/bad-input/make-corpus.ts';
@@ -22,7 +23,7 @@ const servers = env.CF_KAFKA_BROKERS !== undefined && env.CF_SCHEMA_REGISTRY_URL
 
 /** Ingest good scenes and the bad-input corpus, run normalize + curate to the end, check the lake. */
 async function exercise(app: App): Promise<void> {
-  const running = await startLakeTopologies(app);
+  const running = await startTopologies(app);
   try {
     const producer = await app.log.producer();
     const deps = ingestDeps(app, producer);

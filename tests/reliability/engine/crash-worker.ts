@@ -4,7 +4,8 @@
  * replays happened and still changed nothing. Killed with SIGKILL at random moments by the test.
  */
 import Database from 'better-sqlite3';
-import { defineTopology, effect, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
+import { topic } from '../../../runtime/engine/topology.ts';
+import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createDiskLog } from '../../../runtime/log/disk-log.ts';
@@ -23,26 +24,26 @@ const log: EventLog =
     ? createDiskLog({ dir: where, fsync: 'batch', pollIntervalMs: 20 })
     : createKafkaLog({ brokers: where.split(','), sessionTimeoutMs: 6_000, clientId: 'crash-test' });
 
-const t = defineTopology({
-  name: 'crash-test',
-  source: { topic: topic(inputTopic), group: `crash-${inputTopic}` },
-  steps: [
-    map<{ id: string; n: number }, { id: string; n: number }>('slow', async (v) => {
+type Item = { id: string; n: number };
+const t = topology('crash-test', { run: { maxBatchRecords: 50, maxInFlight: 8 } }, (b) =>
+  b
+    .stream(topic<Item>(inputTopic), { group: `crash-${inputTopic}` })
+    .map('slow', async (v) => {
       // A little work per record so kills land in the middle of batches.
       await new Promise((r) => setTimeout(r, 1));
       return v;
-    }),
-  ],
-  sinks: [
-    effect<{ id: string; n: number }>('sqlite', (v) => {
-      attempt.run(v.id);
-      insert.run(v.id, v.n);
-      return Promise.resolve();
-    }),
-    toTopic(topic(`${inputTopic}.out`), { key: (v: { id: string }) => v.id }),
-  ],
-  run: { maxBatchRecords: 50, maxInFlight: 8 },
-});
+    })
+    .effect('sqlite', {
+      target: 'sqlite: items (INSERT OR IGNORE by id)',
+      key: (v) => v.id,
+      write: (v) => {
+        attempt.run(v.id);
+        insert.run(v.id, v.n);
+        return Promise.resolve();
+      },
+    })
+    .to(topic<Item>(`${inputTopic}.out`), { key: (v) => v.id }),
+);
 
 const running = await runTopology(t, { log, serde: new JsonSerde() });
 process.send?.('started');

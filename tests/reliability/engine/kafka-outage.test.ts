@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../../runtime/logger.ts';
 import { startPrivateKafka } from '../../../deploy/services/kafka.ts';
-import { defineTopology, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
+import { topic } from '../../../runtime/engine/topology.ts';
+import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology, SINK_UNAVAILABLE } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
@@ -69,23 +70,20 @@ test('a broker outage mid-stream: every input comes out once the broker is back;
   let outageBegan!: () => void;
   const brokerIsDown = new Promise<void>((resolve) => (outageBegan = resolve));
   const running = await runTopology(
-    defineTopology({
-      name: 'outage',
-      source: { topic: topic<Item>('in'), group: 'outage' },
-      steps: [
+    topology('outage', { run: { maxBatchRecords: 50, maxInFlight: 4 } }, (b) =>
+      b
+        .stream(topic<Item>('in'), { group: 'outage' })
         // Past the first half, records wait for the outage, so it lands mid-stream however fast
         // or slow the machine is: the third quarter goes on as the broker starts shutting down
         // (sends in flight when it goes), the last quarter once it is down (sends that fail).
-        map<Item, Item>('gate', async (v) => {
+        .map('gate', async (v) => {
           processed++;
           if (processed > (3 * N) / 4) await brokerIsDown;
           else if (processed > N / 2) await shutdownBegan;
           return v;
-        }),
-      ],
-      sinks: [toTopic(topic('out'), { key: (v: Item) => v.key })],
-      run: { maxBatchRecords: 50, maxInFlight: 4 },
-    }),
+        })
+        .to(topic<Item>('out'), { key: (v) => v.key }),
+    ),
     { log, serde, logger: createLogger({ level: 'warn', destination: logLines }) },
   );
   defer(() => running.stop({ deadlineMs: 20_000 }));

@@ -14,7 +14,8 @@ import { openApp } from '../../../app/app.ts';
 import { silentLogger } from '../../../runtime/logger.ts';
 import { waitForCatchUp } from '../../../runtime/engine/lag.ts';
 import { DEPENDENCY_UNAVAILABLE } from '../../../runtime/engine/runner.ts';
-import { ingestDeps, startLakeTopologies } from '../../../app/pipeline-job.ts';
+import { ingestDeps } from '../../../app/pipeline-job.ts';
+import { startTopologies } from '../../../app/pipeline.ts';
 import { ingestImage } from '../../../topologies/ingest.ts';
 import { generateScene } from '../../../processors/synthetic/index.ts';
 import { deferrer } from '../../fixtures/defer.ts';
@@ -80,7 +81,7 @@ test('normalize waits out an S3 outage (paused, nothing dead-lettered) and finis
   await producer.close();
   await proxy.down();
 
-  const running = await startLakeTopologies(app);
+  const running = await startTopologies(app);
   defer(() => Promise.all(running.map((r) => r.stop({ deadlineMs: 10_000 }))));
   const normalize = running.find((r) => r.name === 'normalize')!;
   for (let i = 0; i < 600 && !normalize.pausedFor.includes(DEPENDENCY_UNAVAILABLE); i++) await new Promise((r) => setTimeout(r, 50));

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
-import { defineTopology, map, toTopic, topic, type OutagePolicy } from '../../../runtime/engine/topology.ts';
+import { topic, type OutagePolicy } from '../../../runtime/engine/topology.ts';
+import { topology } from '../../../runtime/engine/builder.ts';
 import { DEPENDENCY_UNAVAILABLE, runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
@@ -35,19 +36,16 @@ class Dependency {
 const storageDown = (): PipelineError => new PipelineError(ErrorCodes.STORAGE_UNAVAILABLE, 'object store unreachable', { retriable: true });
 
 function topologyOver(dep: Dependency, seen: string[], outages?: OutagePolicy) {
-  return defineTopology({
-    name: 'outage',
-    source: { topic: topic<Item>('in'), group: 'outage' },
-    steps: [
-      map<Item, Item>('store', (v) => {
+  return topology('outage', { errors: { retry: RETRY, ...(outages === undefined ? {} : { outages }) } }, (b) =>
+    b
+      .stream(topic<Item>('in'), { group: 'outage' })
+      .map('store', (v) => {
         seen.push(v.id);
         dep.use();
         return v;
-      }),
-    ],
-    sinks: [toTopic(topic('out'), { key: (v: Item) => v.id })],
-    errors: { retry: RETRY, ...(outages === undefined ? {} : { outages }) },
-  });
+      })
+      .to(topic<Item>('out'), { key: (v) => v.id }),
+  );
 }
 
 async function send(log: LocalEventLog, ids: readonly string[], key?: string, serde: Serde = json): Promise<void> {

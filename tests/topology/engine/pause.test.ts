@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
-import { defineTopology, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
+import { topic } from '../../../runtime/engine/topology.ts';
+import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology, SINK_UNAVAILABLE } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
@@ -22,18 +23,15 @@ interface Item {
 const serde = new JsonSerde();
 
 function passthrough(seen: string[]) {
-  return defineTopology({
-    name: 'pausable',
-    source: { topic: topic<Item>('in'), group: 'pausable' },
-    steps: [
-      map<Item, Item>('see', (v) => {
+  return topology('pausable', { errors: { retry: { initialDelayMs: 5, maxDelayMs: 20 } } }, (b) =>
+    b
+      .stream(topic<Item>('in'), { group: 'pausable' })
+      .map('see', (v) => {
         seen.push(v.id);
         return v;
-      }),
-    ],
-    sinks: [toTopic(topic('out'), { key: (v: Item) => v.id })],
-    errors: { retry: { initialDelayMs: 5, maxDelayMs: 20 } },
-  });
+      })
+      .to(topic<Item>('out'), { key: (v) => v.id }),
+  );
 }
 
 async function send(log: EventLog, from: number, n: number, key?: string): Promise<void> {

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
-import { defineTopology, describe as describeTopology, effect, filter, flatMap, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
+import { topic } from '../../../runtime/engine/topology.ts';
+import { describe as describeTopology } from '../../../runtime/engine/describe.ts';
+import { topology, type TopologyOptions } from '../../../runtime/engine/builder.ts';
 import { TopologyTestDriver } from '../../../runtime/engine/test-driver.ts';
 
 interface Order {
@@ -14,14 +16,13 @@ interface Order {
 const orders = topic<Order>('orders');
 const enriched = topic('orders.enriched');
 
-function passthrough(extra: Partial<Parameters<typeof defineTopology>[0]> = {}) {
-  return defineTopology({
-    name: 'enrich',
-    source: { topic: orders, group: 'enrich' },
-    steps: [map<Order, Order & { vat: number }>('add-vat', (o) => ({ ...o, vat: o.amount * 0.2 }))],
-    sinks: [toTopic(enriched, { key: (o: Order) => o.customer })],
-    ...extra,
-  });
+function passthrough() {
+  return topology('enrich', {}, (b) =>
+    b
+      .stream(orders, { group: 'enrich' })
+      .map('add-vat', (o) => ({ ...o, vat: o.amount * 0.2 }))
+      .to(enriched, { key: (o) => o.customer }),
+  );
 }
 
 test('every input reaches the output topic once, keyed, with order kept per key', async () => {
@@ -44,19 +45,16 @@ test('every input reaches the output topic once, keyed, with order kept per key'
 
 test('a retriable error is retried with backoff and then succeeds', async () => {
   let calls = 0;
-  const t = defineTopology({
-    name: 'flaky',
-    source: { topic: orders, group: 'flaky' },
-    steps: [
-      map<Order, Order>('flaky-step', (o, ctx) => {
+  const t = topology('flaky', { errors: { retry: { attempts: 5, initialDelayMs: 1000 } } }, (b) =>
+    b
+      .stream(orders, { group: 'flaky' })
+      .map('flaky-step', (o, ctx) => {
         calls++;
         if (ctx.attempt < 3) throw new PipelineError(ErrorCodes.STORAGE_UNAVAILABLE, 'down', { retriable: true });
         return o;
-      }),
-    ],
-    sinks: [toTopic(enriched, { key: () => null })],
-    errors: { retry: { attempts: 5, initialDelayMs: 1000 } },
-  });
+      })
+      .to(enriched, { key: () => null }),
+  );
   const driver = new TopologyTestDriver(t);
   const before = driver.clock.now();
   await driver.pipe([{ id: 'a', customer: 'x', seq: 0, amount: 1 }]);
@@ -71,17 +69,15 @@ test('a retriable error is retried with backoff and then succeeds', async () => 
 });
 
 test('a non-retriable error dead-letters the original bytes and headers; the stream keeps going', async () => {
-  const t = defineTopology({
-    name: 'strict',
-    source: { topic: orders, group: 'strict' },
-    steps: [
-      map<Order, Order>('validate', (o) => {
+  const t = topology('strict', {}, (b) =>
+    b
+      .stream(orders, { group: 'strict' })
+      .map('validate', (o) => {
         if (o.amount < 0) throw new PipelineError('AMOUNT_NEGATIVE', `amount ${o.amount} < 0`, { context: { id: o.id } });
         return o;
-      }),
-    ],
-    sinks: [toTopic(enriched, { key: (o: Order) => o.id })],
-  });
+      })
+      .to(enriched, { key: (o) => o.id }),
+  );
   const driver = new TopologyTestDriver(t);
   await driver.pipe(
     [
@@ -111,13 +107,12 @@ test('a non-retriable error dead-letters the original bytes and headers; the str
 });
 
 test('retries are bounded: an always-failing retriable step ends in the dead-letter topic with its attempt count', async () => {
-  const t = defineTopology({
-    name: 'down',
-    source: { topic: orders, group: 'down' },
-    steps: [map('always-down', () => { throw new PipelineError(ErrorCodes.TIMEOUT, 'timed out', { retriable: true }); })],
-    sinks: [toTopic(enriched, { key: () => null })],
-    errors: { retry: { attempts: 4, initialDelayMs: 10 } },
-  });
+  const t = topology('down', { errors: { retry: { attempts: 4, initialDelayMs: 10 } } }, (b) =>
+    b
+      .stream(orders, { group: 'down' })
+      .map('always-down', (): Order => { throw new PipelineError(ErrorCodes.TIMEOUT, 'timed out', { retriable: true }); })
+      .to(enriched, { key: () => null }),
+  );
   const driver = new TopologyTestDriver(t);
   await driver.pipe([{ id: 'a', customer: 'x', seq: 0, amount: 1 }]);
   await driver.settle();
@@ -142,12 +137,12 @@ test('bad frames are dead-lettered at decode with a stable code', async () => {
 });
 
 test("policy 'fail' stops the topology and leaves the failing record uncommitted", async () => {
-  const t = passthrough({
-    name: 'fragile',
-    source: { topic: orders, group: 'fragile' },
-    steps: [map<Order, Order>('explode', (o) => { if (o.id === 'boom') throw new Error('kaboom'); return o; })],
-    errors: { otherwise: 'fail' },
-  });
+  const t = topology('fragile', { errors: { otherwise: 'fail' } }, (b) =>
+    b
+      .stream(orders, { group: 'fragile' })
+      .map('explode', (o) => { if (o.id === 'boom') throw new Error('kaboom'); return o; })
+      .to(enriched, { key: (o) => o.customer }),
+  );
   const driver = new TopologyTestDriver(t, { partitions: 1 });
   await driver.pipe([{ id: 'boom', customer: 'c', seq: 0, amount: 1 }]);
   await assert.rejects(driver.done!, (err: unknown) => err instanceof PipelineError && /kaboom/.test(err.message));
@@ -158,22 +153,21 @@ test("policy 'fail' stops the topology and leaves the failing record uncommitted
 
 test('flatMap fans out, filter drops, effects run before the offset is committed', async () => {
   const written = new Map<string, number>();
-  const t = defineTopology({
-    name: 'fan',
-    source: { topic: orders, group: 'fan' },
-    steps: [
-      filter<Order>('positive', (o) => o.amount > 0),
-      flatMap<Order, { id: string; part: number }>('split', (o) => [0, 1, 2].map((part) => ({ id: o.id, part }))),
-    ],
-    sinks: [
-      effect<{ id: string; part: number }>('store', (v) => {
-        const k = `${v.id}#${v.part}`;
-        written.set(k, (written.get(k) ?? 0) + 1);
-        return Promise.resolve();
-      }),
-      toTopic(enriched, { key: (v: { id: string }) => v.id }),
-    ],
-  });
+  const t = topology('fan', {}, (b) =>
+    b
+      .stream(orders, { group: 'fan' })
+      .filter('positive', (o) => o.amount > 0)
+      .flatMap('split', (o) => [0, 1, 2].map((part) => ({ id: o.id, part })))
+      .effect('store', {
+        target: 'a map in the test',
+        key: (v) => `${v.id}#${v.part}`,
+        write: (_v, _ctx, k) => {
+          written.set(k, (written.get(k) ?? 0) + 1);
+          return Promise.resolve();
+        },
+      })
+      .to(enriched, { key: (v) => v.id }),
+  );
   const driver = new TopologyTestDriver(t);
   await driver.pipe([
     { id: 'a', customer: 'c', seq: 0, amount: 1 },
@@ -202,9 +196,10 @@ test('describe() prints the named graph', () => {
   );
 });
 
-test('defineTopology rejects bad names and duplicate steps naming the problem', () => {
+test('topology() rejects bad names and duplicate steps naming the problem', () => {
+  const options: TopologyOptions = {};
   assert.throws(
-    () => defineTopology({ name: 'Bad Name', source: { topic: orders, group: 'g' }, steps: [map('a', (x) => x), map('a', (x) => x)], sinks: [toTopic(enriched, { key: () => null })] }),
+    () => topology('Bad Name', options, (b) => b.stream(orders, { group: 'g' }).map('a', (x) => x).map('a', (x) => x).to(enriched, { key: () => null })),
     /name "Bad Name".*step name "a" is used twice/,
   );
 });

@@ -10,18 +10,18 @@ import { resolveNormalizeOptions } from '../../../processors/image/normalize-opt
 import { createCaptionNormalizer } from '../../../processors/text/normalize-caption.ts';
 import { QualityGateOptionsSchema } from '../../../processors/curate/quality-gate.ts';
 import { DuplicateDetector } from '../../../topologies/duplicate-detector.ts';
-import type { LakeServices } from '../../../topologies/lake-services.ts';
+import type { LakeDeps } from '../../../topologies/lake-services.ts';
 import type { Serde } from '../../../runtime/ports.ts';
 
 /** A lake on temp storage (fs objects + SQLite catalog) with the Avro serde on an in-memory registry. */
-export async function tempLake(): Promise<{ services: LakeServices; serde: Serde; close(): Promise<void> }> {
+export async function tempLake(): Promise<{ deps: LakeDeps; serde: Serde; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'cf-lake-topology-'));
   const objects = await openFsObjectStore({ root: join(dir, 'lake'), durable: false });
   const catalog = await openSqliteCatalog({ path: join(dir, 'catalog.sqlite') });
   const registry = new EmbeddedSchemaRegistry({ path: ':memory:' });
   let detector: Promise<DuplicateDetector> | undefined;
   const curate = { quality: QualityGateOptionsSchema.parse({}), split: { train: 0.8, val: 0.1 }, nearDuplicateDistance: 6, maxColourDistance: 0.06 };
-  const services: LakeServices = {
+  const deps: LakeDeps = {
     objects,
     catalog,
     bucket: 'lake',
@@ -32,7 +32,7 @@ export async function tempLake(): Promise<{ services: LakeServices; serde: Serde
     dedup: () => (detector ??= DuplicateDetector.load(catalog, objects, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance })),
   };
   return {
-    services,
+    deps,
     serde: avroSerdePort(new AvroSerde(registry)),
     close: async () => {
       await objects.close();

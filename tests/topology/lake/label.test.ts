@@ -6,7 +6,7 @@ import { TopologyTestDriver } from '../../../runtime/engine/test-driver.ts';
 import { InlinePool } from '../../../runtime/workers/piscina-pool.ts';
 import { systemClock } from '../../../runtime/clock.ts';
 import { normalizeTopology } from '../../../topologies/normalize.ts';
-import { labelTopology, type LabelServices } from '../../../topologies/label.ts';
+import { labelTopology, type LabelDeps } from '../../../topologies/label.ts';
 import { ingestCapture } from '../../../topologies/ingest.ts';
 import type { Teacher } from '../../../topologies/teacher.ts';
 import { readBundleDir, tinyModels } from '../../fixtures/onnx/tiny-models.ts';
@@ -17,13 +17,13 @@ test('caption-less captures get a machine caption from the teacher: catalog (ori
   const models = await tinyModels();
   const bundle = new Map(Object.entries(await readBundleDir(models.captionflow)));
   let teacher: Teacher | null = null;
-  const services: LabelServices = { ...lake.services, teacher: () => Promise.resolve(teacher) };
+  const labelDeps: LabelDeps = { ...lake.deps, teacher: () => Promise.resolve(teacher) };
   const pool = new InlinePool();
-  const normalize = new TopologyTestDriver(normalizeTopology, { services: lake.services, serde: lake.serde, pool });
-  const label = new TopologyTestDriver(labelTopology, { services, serde: lake.serde, pool });
+  const normalize = new TopologyTestDriver(normalizeTopology, { deps: lake.deps, serde: lake.serde, pool });
+  const label = new TopologyTestDriver(labelTopology, { deps: labelDeps, serde: lake.serde, pool });
   try {
     await normalize.start();
-    const deps = { objects: lake.services.objects, bucket: 'lake', producer: await normalize.log.producer(), serde: lake.serde, clock: systemClock, maxBytes: 1e7 };
+    const deps = { objects: lake.deps.objects, bucket: 'lake', producer: await normalize.log.producer(), serde: lake.serde, clock: systemClock, maxBytes: 1e7 };
     const red = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#e02020' } }).png().toBuffer();
     const blue = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#2020e0' } }).png().toBuffer();
     await ingestCapture(deps, { bytes: red, clientCaptureId: 'c1', deviceId: 'phone-1', capturedAt: Date.UTC(2026, 10, 1), producer: 'app' });
@@ -42,7 +42,7 @@ test('caption-less captures get a machine caption from the teacher: catalog (ori
     assert.equal(generated[0]!.origin, 'machine');
     assert.equal(generated[0]!.modelVersion, 'tiny-teacher-1');
     assert.equal(generated[0]!.text, 'a red circle');
-    const captions = await lake.services.catalog.captions.byImage(generated[0]!.imageId);
+    const captions = await lake.deps.catalog.captions.byImage(generated[0]!.imageId);
     assert.deepEqual(captions.map((c) => [c.text, c.origin, c.modelVersion]), [['a red circle', 'machine', 'tiny-teacher-1']]);
     assert.equal(await label.metrics.recordCount({ topology: 'label', step: 'propose-caption', model_version: 'tiny-teacher-1', outcome: 'ok' }), 1);
   } finally {

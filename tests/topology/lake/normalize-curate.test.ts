@@ -15,11 +15,11 @@ import { tempLake } from './harness.ts';
 test('ingest → normalize → curate on the test driver: silver and gold objects, catalog, dedup, dead letters, idempotent replay', async () => {
   const lake = await tempLake();
   const pool = new InlinePool();
-  const normalize = new TopologyTestDriver(normalizeTopology, { services: lake.services, serde: lake.serde, pool });
-  const curate = new TopologyTestDriver(curateTopology, { services: lake.services, serde: lake.serde, pool });
+  const normalize = new TopologyTestDriver(normalizeTopology, { deps: lake.deps, serde: lake.serde, pool });
+  const curate = new TopologyTestDriver(curateTopology, { deps: lake.deps, serde: lake.serde, pool });
   try {
     await normalize.start();
-    const deps: IngestDeps = { objects: lake.services.objects, bucket: 'lake', producer: await normalize.log.producer(), serde: lake.serde, clock: systemClock, maxBytes: 10_000_000 };
+    const deps: IngestDeps = { objects: lake.deps.objects, bucket: 'lake', producer: await normalize.log.producer(), serde: lake.serde, clock: systemClock, maxBytes: 10_000_000 };
     const scenes = await Promise.all([1, 2, 3, 4, 5].map((s) => generateScene(s, { size: 128 })));
     for (const s of scenes) await ingestImage(deps, { bytes: s.image, source: 'bulk', producer: 'test', externalId: s.id, captions: s.captions.map((text) => ({ text })) });
     // A re-encoded copy of scene 1: different bytes, same picture.
@@ -36,8 +36,8 @@ test('ingest → normalize → curate on the test driver: silver and gold object
     const codes = (await normalize.deadLetters()).map((d) => d.errorCode).sort();
     assert.deepEqual(codes, [ErrorCodes.CAPTION_EMPTY, ErrorCodes.IMAGE_DECODE_FAILED].sort());
     for (const n of normalized) {
-      assert.ok(await lake.services.objects.exists(n.modelInput.key), 'silver model input stored');
-      assert.equal((await sharp(await lake.services.objects.get(n.modelInput.key)).metadata()).width, 64);
+      assert.ok(await lake.deps.objects.exists(n.modelInput.key), 'silver model input stored');
+      assert.equal((await sharp(await lake.deps.objects.get(n.modelInput.key)).metadata()).width, 64);
       assert.deepEqual(n.lineage.hops.map((h) => h.topology), ['normalize']);
       assert.equal(n.lineage.objects[0]!.layer, 'bronze');
     }
@@ -53,28 +53,28 @@ test('ingest → normalize → curate on the test driver: silver and gold object
     const kept = curated.filter((c) => c.goldImage !== null);
     assert.equal(kept.length, 5);
     for (const c of kept) {
-      assert.ok(await lake.services.objects.exists(c.goldImage!.key));
-      const img = await lake.services.catalog.images.get(c.imageId);
+      assert.ok(await lake.deps.objects.exists(c.goldImage!.key));
+      const img = await lake.deps.catalog.images.get(c.imageId);
       assert.equal(img?.status, 'curated');
       assert.equal(img?.split, c.split);
-      assert.ok((await lake.services.catalog.captions.byImage(c.imageId)).length >= 1);
+      assert.ok((await lake.deps.catalog.captions.byImage(c.imageId)).length >= 1);
     }
-    const dupRecord = await lake.services.catalog.images.get(dup[0]!.imageId);
+    const dupRecord = await lake.deps.catalog.images.get(dup[0]!.imageId);
     assert.equal(dupRecord?.status, 'duplicate');
     assert.match(dupRecord?.reason ?? '', /^DUPLICATE_OF:/);
 
     // A crash replay (the group re-reads from offset 0, as after losing its commits) changes nothing in the catalog.
-    const before = await lake.services.catalog.images.get(kept[0]!.imageId);
+    const before = await lake.deps.catalog.images.get(kept[0]!.imageId);
     await curate.close();
-    const replay = new TopologyTestDriver(curateTopology, { services: lake.services, serde: lake.serde, pool });
+    const replay = new TopologyTestDriver(curateTopology, { deps: lake.deps, serde: lake.serde, pool });
     await replay.start();
     const replayProducer = await replay.log.producer();
     for (const r of curate.log.readAll('image.normalized')) await replayProducer.send([{ topic: r.topic, key: r.key, value: r.value, partition: r.partition }]);
     await replay.settle();
     await replay.close();
-    const after = await lake.services.catalog.images.get(kept[0]!.imageId);
+    const after = await lake.deps.catalog.images.get(kept[0]!.imageId);
     assert.deepEqual(after, before);
-    const counts = await lake.services.catalog.images.countBySplit('curated');
+    const counts = await lake.deps.catalog.images.countBySplit('curated');
     assert.equal(counts.train + counts.val + counts.test, 5);
   } finally {
     await normalize.close();

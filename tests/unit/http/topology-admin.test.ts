@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { defineTopology, map, toTopic, topic } from '../../../runtime/engine/topology.ts';
+import { topic } from '../../../runtime/engine/topology.ts';
+import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createHttpServer } from '../../../runtime/http/server.ts';
@@ -20,12 +21,12 @@ async function setup(t: Parameters<typeof deferrer>[0]) {
   defer(() => log.close());
   const metrics = new Metrics();
   const running = await runTopology(
-    defineTopology({
-      name: 'normalize',
-      source: { topic: topic('in'), group: 'n' },
-      steps: [map('same', (v: unknown) => v)],
-      sinks: [toTopic(topic('out'), { key: () => null })],
-    }),
+    topology('normalize', {}, (b) =>
+      b
+        .stream(topic('in'), { group: 'n' })
+        .map('same', (v) => v)
+        .to(topic('out'), { key: () => null }),
+    ),
     { log, serde: new JsonSerde(), metrics },
   );
   defer(() => running.stop());

@@ -12,7 +12,7 @@ async function setup() {
   const lake = await tempLake();
   const log = createMemoryLog();
   const clock = new FakeClock();
-  const scheduler = new Scheduler({ catalog: lake.services.catalog, producer: await log.producer(), serde: lake.serde, clock, logger: silentLogger });
+  const scheduler = new Scheduler({ catalog: lake.deps.catalog, producer: await log.producer(), serde: lake.serde, clock, logger: silentLogger });
   const events = async () => Promise.all(log.readAll('job.run').map(async (r) => (await lake.serde.decode('job.run', r.value!)).value as JobRun));
   return { lake, log, clock, scheduler, events, close: async () => { await scheduler.stop(); await log.close(); await lake.close(); } };
 }
@@ -28,7 +28,7 @@ test('a scheduled job runs every interval and each run is recorded in the catalo
   assert.equal(runs, 2);
   const statuses = (await s.events()).map((e) => `${e.trigger}:${e.status}`);
   assert.deepEqual(statuses, ['schedule:started', 'schedule:succeeded', 'schedule:started', 'schedule:succeeded']);
-  const recorded = await s.lake.services.catalog.jobRuns.listByName('compact');
+  const recorded = await s.lake.deps.catalog.jobRuns.listByName('compact');
   assert.equal(recorded.length, 2);
   assert.ok(recorded.every((r) => r.status === 'succeeded'));
   await s.close();
@@ -56,7 +56,7 @@ test('retriable failures are retried with backoff; a permanent failure is record
   const broken = await s.scheduler.trigger('broken');
   assert.equal(broken.status, 'failed');
   assert.equal(broken.error?.code, ErrorCodes.TRAINING_FAILED);
-  const run = await s.lake.services.catalog.jobRuns.get(broken.runId);
+  const run = await s.lake.deps.catalog.jobRuns.get(broken.runId);
   assert.equal(run?.status, 'failed');
   assert.equal(run?.error?.code, ErrorCodes.TRAINING_FAILED);
   await s.close();

@@ -11,12 +11,12 @@ const files = (tag: string) => new Map([['encoder.onnx', Buffer.from(`enc-${tag}
 test('register → gated promotion → rejection with reason → rollback, with model.promoted events', async () => {
   const lake = await tempLake();
   const log = createMemoryLog();
-  const deps: RegistryDeps = { objects: lake.services.objects, catalog: lake.services.catalog, producer: await log.producer(), serde: lake.serde, clock: systemClock, bucket: 'lake' };
+  const deps: RegistryDeps = { objects: lake.deps.objects, catalog: lake.deps.catalog, producer: await log.producer(), serde: lake.serde, clock: systemClock, bucket: 'lake' };
   try {
     const v1 = await registerModel(deps, { name: 'captioner', files: files('1'), format: 'captionflow-onnx', datasetId: 'ds-1' });
     assert.equal((await registerModel(deps, { name: 'captioner', files: files('1'), format: 'captionflow-onnx', datasetId: 'ds-1' })).id, v1.id, 'same files, same version');
-    assert.equal((await lake.services.catalog.models.byAlias('captioner', 'challenger'))?.id, v1.id);
-    assert.equal((await loadArtifacts(lake.services.objects, v1)).get('encoder.onnx')?.toString(), 'enc-1');
+    assert.equal((await lake.deps.catalog.models.byAlias('captioner', 'challenger'))?.id, v1.id);
+    assert.equal((await loadArtifacts(lake.deps.objects, v1)).get('encoder.onnx')?.toString(), 'enc-1');
 
     const first = await promoteIfBetter(deps, 'captioner', { version: v1.id, metrics: { ciderD: 0.5 } }, null, { metric: 'ciderD', margin: 0.01 });
     assert.equal(first.promoted, true);
@@ -25,16 +25,16 @@ test('register → gated promotion → rejection with reason → rollback, with 
     const worse = await promoteIfBetter(deps, 'captioner', { version: v2.id, metrics: { ciderD: 0.52 } }, { version: v1.id, metrics: { ciderD: 0.5 } }, gate);
     assert.equal(worse.promoted, false);
     assert.match(worse.reason, /rejected: ciderD 0\.5200 vs champion .* 0\.5000 \(margin 0\.05\)/);
-    assert.equal((await lake.services.catalog.models.get(v2.id))?.status, 'rejected');
-    assert.equal((await lake.services.catalog.models.byAlias('captioner', 'champion'))?.id, v1.id, 'the champion is unchanged');
+    assert.equal((await lake.deps.catalog.models.get(v2.id))?.status, 'rejected');
+    assert.equal((await lake.deps.catalog.models.byAlias('captioner', 'champion'))?.id, v1.id, 'the champion is unchanged');
 
     const v3 = await registerModel(deps, { name: 'captioner', files: files('3'), format: 'captionflow-onnx', datasetId: 'ds-3', parentVersion: v1.id });
     assert.equal((await promoteIfBetter(deps, 'captioner', { version: v3.id, metrics: { ciderD: 0.7 } }, { version: v1.id, metrics: { ciderD: 0.5 } }, gate)).promoted, true);
-    assert.equal((await lake.services.catalog.models.byAlias('captioner', 'champion'))?.id, v3.id);
+    assert.equal((await lake.deps.catalog.models.byAlias('captioner', 'champion'))?.id, v3.id);
 
     const back = await rollbackChampion(deps, 'captioner');
     assert.equal(back.champion, v1.id);
-    assert.equal((await lake.services.catalog.models.byAlias('captioner', 'champion'))?.id, v1.id);
+    assert.equal((await lake.deps.catalog.models.byAlias('captioner', 'champion'))?.id, v1.id);
 
     const promoted = await Promise.all(log.readAll('model.promoted').map(async (r) => (await lake.serde.decode('model.promoted', r.value!)).value as ModelPromoted));
     assert.deepEqual(promoted.map((p) => p.modelVersion), [v1.id, v3.id, v1.id]);

@@ -1,19 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { describe, type Services, type Topology } from '../../../runtime/engine/topology.ts';
-import { normalizeTopology } from '../../../topologies/normalize.ts';
-import { curateTopology } from '../../../topologies/curate.ts';
-import { labelTopology } from '../../../topologies/label.ts';
+import { describe } from '../../../runtime/engine/describe.ts';
+import { pipeline } from '../../../app/pipeline.ts';
 
 /**
  * Snapshot tests of the pipelines' graphs: a change of shape (a step added, renamed, moved to
  * the worker pool, a policy changed) fails here until the snapshot is updated on purpose with
  * `UPDATE_SNAPSHOTS=1 node --import tsx --test tests/unit/topologies/describe.test.ts`.
  */
-const topologies: Topology<Services>[] = [normalizeTopology, curateTopology, labelTopology] as unknown as Topology<Services>[];
-
-for (const t of topologies) {
+for (const { topology: t } of pipeline.topologies) {
   test(`describe(${t.name}) matches its snapshot`, () => {
     const file = new URL(`./snapshots/${t.name}.txt`, import.meta.url);
     const text = `${describe(t)}\n`;

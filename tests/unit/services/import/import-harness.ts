@@ -8,7 +8,7 @@ import type { LocalEventLog } from '../../../../runtime/log/local-log.ts';
 import type { Clock, LogProducer } from '../../../../runtime/ports.ts';
 import type { ImageIngested } from '../../../../schemas/generated/types.ts';
 import type { IngestDeps } from '../../../../topologies/ingest.ts';
-import type { LakeServices } from '../../../../topologies/lake-services.ts';
+import type { LakeDeps } from '../../../../topologies/lake-services.ts';
 import { tempLake } from '../../../topology/lake/harness.ts';
 
 /** A clock whose sleeps end at once: retries with backoff take no time in tests. */
@@ -18,7 +18,7 @@ export const instantClock: Clock = { now: () => Date.now(), sleep: () => Promise
 export interface ImportHarness {
   readonly deps: IngestDeps;
   readonly log: LocalEventLog;
-  readonly lake: LakeServices;
+  readonly lake: LakeDeps;
   /** Deps with another producer (a failing one, a counting one…). */
   withProducer(producer: LogProducer, overrides?: Partial<IngestDeps>): IngestDeps;
   /** Every image.ingested event in the log, decoded. */
@@ -32,7 +32,7 @@ export async function importHarness(overrides: Partial<IngestDeps> = {}): Promis
   const log = createMemoryLog();
   const producer = await log.producer();
   const base: IngestDeps = {
-    objects: lake.services.objects,
+    objects: lake.deps.objects,
     bucket: 'lake',
     producer,
     serde: lake.serde,
@@ -43,7 +43,7 @@ export async function importHarness(overrides: Partial<IngestDeps> = {}): Promis
   return {
     deps: base,
     log,
-    lake: lake.services,
+    lake: lake.deps,
     withProducer: (p, more = {}) => ({ ...base, producer: p, ...more }),
     events: async () => {
       const out: ImageIngested[] = [];

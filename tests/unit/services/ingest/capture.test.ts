@@ -82,7 +82,7 @@ test('a capture with caption and location: bronze object, image.ingested (source
     assert.deepEqual(received.location, { lat: 48.85, lon: 2.35, accuracyMeters: 12 });
     assert.equal(received.capturedAt, Date.parse(meta.capturedAt));
     assert.equal(received.caption, 'a sunset over the bay');
-    assert.ok(await h.lake.services.objects.exists(ingested.object.key), 'bronze object stored');
+    assert.ok(await h.lake.deps.objects.exists(ingested.object.key), 'bronze object stored');
   } finally {
     await h.close();
   }
@@ -183,7 +183,7 @@ test('a resent capture gets the same ids and 200; nothing is duplicated downstre
     assert.deepEqual(new Set((await h.captures()).map((e) => e.eventId)), new Set([ids.captureEventId]));
 
     // Once normalize has recorded the image (with this capture's event id), a fresh replica recognises the resend.
-    await h.lake.services.catalog.images.upsert({
+    await h.lake.deps.catalog.images.upsert({
       id: ids.imageId,
       source: 'mobile',
       status: 'normalized',

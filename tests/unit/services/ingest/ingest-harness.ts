@@ -60,7 +60,7 @@ async function server(
     apiKeys: [API_KEY],
   });
   beforeRoutes?.(app);
-  await registerIngestRoutes(app, { ingest, catalog: lake.services.catalog, limits });
+  await registerIngestRoutes(app, { ingest, catalog: lake.deps.catalog, limits });
   return app;
 }
 
@@ -69,7 +69,7 @@ export async function ingestHarness(options: HarnessOptions = {}): Promise<Inges
   const lake = await tempLake();
   const log = createMemoryLog();
   const ingest: IngestDeps = {
-    objects: lake.services.objects,
+    objects: lake.deps.objects,
     bucket: 'lake',
     producer: await log.producer(),
     serde: lake.serde,
@@ -87,7 +87,7 @@ export async function ingestHarness(options: HarnessOptions = {}): Promise<Inges
     log,
     async keys() {
       const out: string[] = [];
-      for await (const e of lake.services.objects.list('', { recursive: true })) out.push(e.key);
+      for await (const e of lake.deps.objects.list('', { recursive: true })) out.push(e.key);
       return out;
     },
     ingested: () => decodeAll<ImageIngested>(Topics.imageIngested.name),

@@ -79,7 +79,7 @@ async function review(
 test('the queue lists images whose captions are all machine-made, paged by image id', async () => {
   const h = await ingestHarness();
   try {
-    const ids = await seed(h.lake.services.catalog);
+    const ids = await seed(h.lake.deps.catalog);
     const all = await queue(h);
     assert.deepEqual(
       all.items.map((i) => i.imageId),
@@ -102,7 +102,7 @@ test('the queue lists images whose captions are all machine-made, paged by image
     );
 
     // A bounded scan stops early and still points on.
-    const partial = await reviewQueue(h.lake.services.catalog, { limit: 10, maxScan: 1 });
+    const partial = await reviewQueue(h.lake.deps.catalog, { limit: 10, maxScan: 1 });
     assert.ok(partial.next !== null, 'a next cursor after a bounded scan');
 
     const bad = await h.app.inject({ method: 'GET', url: '/v1/review/queue?limit=0', headers: AUTH });
@@ -116,18 +116,18 @@ test('the queue lists images whose captions are all machine-made, paged by image
 test('accept makes the machine caption human and keeps its model version; the image leaves the queue', async () => {
   const h = await ingestHarness();
   try {
-    const ids = await seed(h.lake.services.catalog);
+    const ids = await seed(h.lake.deps.catalog);
     const res = await review(h, ids.one, { action: 'accept' });
     assert.equal(res.status, 200, JSON.stringify(res.json));
     const out = res.json as ReviewJson;
     assert.equal(out.caption?.id, captionId(ids.one, 'two red discs on grass'));
     assert.equal(out.caption?.origin, 'human');
     assert.equal(out.caption?.modelVersion, 'teacher-v1');
-    const [stored, ...more] = await h.lake.services.catalog.captions.byImage(ids.one);
+    const [stored, ...more] = await h.lake.deps.catalog.captions.byImage(ids.one);
     assert.equal(more.length, 0);
     assert.equal(stored?.origin, 'human');
     assert.equal(stored?.modelVersion, 'teacher-v1');
-    const image = await h.lake.services.catalog.images.get(ids.one);
+    const image = await h.lake.deps.catalog.images.get(ids.one);
     assert.match(image?.attributes.reviewedBy as string, /^api-key:[0-9a-f]{12}$/);
     assert.equal(typeof image?.attributes.reviewedAt, 'string');
     assert.ok(!(await queue(h)).items.some((i) => i.imageId === ids.one), 'accepted image left the queue');
@@ -144,7 +144,7 @@ test('accept makes the machine caption human and keeps its model version; the im
 test('correct stores a new human caption and records the replaced one as rejected', async () => {
   const h = await ingestHarness();
   try {
-    const ids = await seed(h.lake.services.catalog);
+    const ids = await seed(h.lake.deps.catalog);
     const wrong = captionId(ids.two, 'a dog on a sofa');
     const res = await review(h, ids.two, {
       action: 'correct',
@@ -156,9 +156,9 @@ test('correct stores a new human caption and records the replaced one as rejecte
     assert.equal(out.caption?.origin, 'human');
     assert.equal(out.caption?.text, 'a brown dog asleep on a green sofa');
     assert.deepEqual(out.rejectedCaptionIds, [wrong]);
-    const captions = await h.lake.services.catalog.captions.byImage(ids.two);
+    const captions = await h.lake.deps.catalog.captions.byImage(ids.two);
     assert.equal(captions.length, 3);
-    assert.deepEqual((await h.lake.services.catalog.images.get(ids.two))?.attributes.reviewRejected, [wrong]);
+    assert.deepEqual((await h.lake.deps.catalog.images.get(ids.two))?.attributes.reviewRejected, [wrong]);
     assert.ok(!(await queue(h)).items.some((i) => i.imageId === ids.two), 'corrected image left the queue');
 
     const noText = await review(h, ids.one, { action: 'correct' });
@@ -172,7 +172,7 @@ test('correct stores a new human caption and records the replaced one as rejecte
 test('reject records the caption ids on the image (captions are never deleted); rejecting all empties the queue entry', async () => {
   const h = await ingestHarness();
   try {
-    const ids = await seed(h.lake.services.catalog);
+    const ids = await seed(h.lake.deps.catalog);
     const sofa = captionId(ids.two, 'a dog on a sofa');
     const one = await review(h, ids.two, { action: 'reject', captionId: sofa });
     assert.equal(one.status, 200);
@@ -192,7 +192,7 @@ test('reject records the caption ids on the image (captions are never deleted); 
       !(await queue(h)).items.some((i) => i.imageId === ids.two),
       'fully rejected image left the queue',
     );
-    assert.equal((await h.lake.services.catalog.captions.byImage(ids.two)).length, 2);
+    assert.equal((await h.lake.deps.catalog.captions.byImage(ids.two)).length, 2);
 
     // Only machine captions can be rejected.
     const human = await review(h, ids.mixed, {
@@ -208,7 +208,7 @@ test('reject records the caption ids on the image (captions are never deleted); 
 test('unknown images and captions are 404, malformed ids and bodies 400', async () => {
   const h = await ingestHarness();
   try {
-    const ids = await seed(h.lake.services.catalog);
+    const ids = await seed(h.lake.deps.catalog);
     const missing = await review(h, idOf('nowhere'), { action: 'accept' });
     assert.equal(missing.status, 404);
     assert.equal((missing.json as ErrorJson).error.code, 'OBJECT_NOT_FOUND');

@@ -84,7 +84,7 @@ test('one file with captions, metadata and externalId: stored in bronze, image.i
     assert.match(event.producer, /^api-key:[0-9a-f]{12}$/);
     assert.ok(!event.producer.includes(API_KEY), 'the key never reaches the event');
     assert.equal(event.object.key, contentKey('bronze', image.imageId, 'png'));
-    assert.ok(await h.lake.services.objects.exists(event.object.key), 'bronze object stored');
+    assert.ok(await h.lake.deps.objects.exists(event.object.key), 'bronze object stored');
 
     // The same request again: nothing new stored, the same event id.
     const again = await h.app.inject({
@@ -132,7 +132,7 @@ test('several files: captions by filename, one event per file, files without cap
     for (const e of events) {
       assert.equal(e.lineage.source, 'upload');
       assert.deepEqual(e.attributes, { batch: 'b1' });
-      assert.ok(await h.lake.services.objects.exists(e.object.key), `bronze object of ${e.originalFilename}`);
+      assert.ok(await h.lake.deps.objects.exists(e.object.key), `bronze object of ${e.originalFilename}`);
     }
     assert.equal(new Set(images.map((i) => i.eventId)).size, 2);
   } finally {
@@ -386,7 +386,7 @@ test('a path-traversal filename is harmless: the key is the content hash, the na
       ['a red scene'],
     );
     // Nothing was written next to (or above) the lake root.
-    const root = h.lake.services.objects.location;
+    const root = h.lake.deps.objects.location;
     assert.equal(existsSync(join(root, '..', '..', 'etc', 'passwd')), false);
     assert.equal(existsSync(join(root, '..', 'etc')), false);
     assert.equal(existsSync(join(root, 'passwd')), false);
