@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { ErrorCodes, PipelineError } from '../schemas/errors.ts';
 import type { Caption, CaptureReceived, GeoLocation, ImageIngested, IngestSource } from '../schemas/generated/types.ts';
 import { Topics } from '../schemas/topics.ts';
 import type { Clock, LogProducer, Serde } from '../runtime/ports.ts';
 import type { ObjectStore } from '../runtime/lake/object-store.ts';
 import { contentKey } from '../runtime/lake/object-keys.ts';
 import { deriveId } from '../runtime/ids.ts';
-import { IMAGE_MIME_TYPES, sniffImageFormat } from '../processors/image/sniff-format.ts';
+import { checkImageBytes } from '../processors/image/check-image-bytes.ts';
 import { extensionOf, objectRef } from './lake-services.ts';
 
 /** What every ingest door (upload, mobile capture, bulk import) needs. */
@@ -53,19 +52,7 @@ export interface IngestResult {
  */
 export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise<IngestResult> {
   const { bytes } = input;
-  if (bytes.byteLength === 0) throw new PipelineError(ErrorCodes.IMAGE_EMPTY, 'the image is empty (0 bytes)');
-  if (bytes.byteLength > deps.maxBytes) {
-    throw new PipelineError(ErrorCodes.IMAGE_TOO_LARGE, `the image is ${bytes.byteLength} bytes, the limit is ${deps.maxBytes}`, {
-      context: { size: bytes.byteLength, limit: deps.maxBytes },
-    });
-  }
-  const format = sniffImageFormat(bytes);
-  if (format === 'svg' || format === 'unknown') {
-    throw new PipelineError(ErrorCodes.UNSUPPORTED_FORMAT, `unsupported image format: ${format === 'svg' ? 'SVG (vector images are refused)' : 'not a recognised image'}`, {
-      context: { format },
-    });
-  }
-  const mime = IMAGE_MIME_TYPES[format];
+  const { mime } = checkImageBytes(bytes, { maxBytes: deps.maxBytes });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const captions: Caption[] = (input.captions ?? []).map((c) => ({
     text: c.text,

@@ -21,7 +21,8 @@ import {
 import { perceptualHashesOfRaw } from './phash.ts';
 import { lumaStatistics } from './quality.ts';
 import { lumaOf, type RawImage } from './raw-image.ts';
-import { IMAGE_MIME_TYPES, sniffImageFormat, type ImageFormat } from './sniff-format.ts';
+import { checkImageBytes } from './check-image-bytes.ts';
+import { IMAGE_MIME_TYPES, type ImageFormat } from './sniff-format.ts';
 
 /** An encoded output image. */
 export interface EncodedImage {
@@ -113,22 +114,7 @@ export async function normalizeImage(
 ): Promise<NormalizedImage> {
   const options = resolveNormalizeOptions(opts);
   const byteLength = bytes.byteLength;
-  if (byteLength === 0) throw imageError(ErrorCodes.IMAGE_EMPTY, 'image is empty (0 bytes)', {});
-  if (byteLength > options.maxBytes) {
-    throw imageError(
-      ErrorCodes.IMAGE_TOO_LARGE,
-      `image is ${byteLength} bytes, limit is ${options.maxBytes}`,
-      {
-        byteLength,
-        maxBytes: options.maxBytes,
-      },
-    );
-  }
-  const sniffed = sniffImageFormat(bytes);
-  if (sniffed === 'svg' || sniffed === 'unknown') {
-    throw imageError(ErrorCodes.UNSUPPORTED_FORMAT, `unsupported image format: ${sniffed}`, { sniffed });
-  }
-  const format: ImageFormat = sniffed;
+  const { format } = checkImageBytes(bytes, { maxBytes: options.maxBytes });
   const meta = await readHeader(bytes, format);
   const pixels = meta.width * meta.height;
   if (pixels > options.maxPixels) {

@@ -30,3 +30,34 @@ test('record counts are exact after any number of scrapes', async () => {
   assert.equal(await m.recordCount({ topology: 't', step: 's' }), 4);
   assert.match(await m.text(), /captionflow_step_records_total\{topology="t",step="s",schema_id="",model_version="",outcome="ok"\} 4/);
 });
+
+test('a duration series shows at zero from its observer on, and a reset zeroes it without orphaning the observer', async () => {
+  const m = new Metrics();
+  const observe = m.observer({ topology: 't', step: 's' });
+  const count = async () => /captionflow_step_duration_seconds_count\{topology="t",step="s",schema_id="",model_version="",outcome=""\} (\d+)/.exec(await m.text())?.[1];
+  assert.equal(await count(), '0');
+  observe(0.002);
+  m.observe({ topology: 't', step: 's' }, 0.002);
+  assert.equal(await count(), '2');
+  m.registry.resetMetrics();
+  assert.equal(await count(), '0');
+  observe(0.002);
+  assert.equal(await count(), '1');
+});
+
+test('step durations are in the registry JSON with TYPE histogram and escaped label values', async () => {
+  const m = new Metrics();
+  m.observe({ topology: 't', step: 'say "hi"\n' }, 0.002);
+  const text = await m.text();
+  assert.match(text, /# TYPE captionflow_step_duration_seconds histogram/);
+  assert.match(text, /captionflow_step_duration_seconds_count\{topology="t",step="say \\"hi\\"\\n",schema_id="",model_version="",outcome=""\} 1/);
+  const json = await m.registry.getMetricsAsJSON();
+  const durations = json.find((x) => x.name === 'captionflow_step_duration_seconds');
+  const sum = durations?.values.find((v) => (v as { metricName?: string }).metricName === 'captionflow_step_duration_seconds_sum');
+  assert.equal(sum?.value, 0.002);
+});
+
+test('a duration that is not a finite number is refused', () => {
+  const m = new Metrics();
+  assert.throws(() => m.observe({ topology: 't', step: 's' }, Number.NaN), TypeError);
+});

@@ -61,7 +61,7 @@ describe('normalize-worker (in the runtime Piscina pool, a real thread)', () => 
         assert.ok(err instanceof PipelineError);
         assert.equal(err.code, 'UNSUPPORTED_FORMAT');
         assert.equal(err.retriable, false);
-        assert.equal(err.context['sniffed'], 'svg');
+        assert.equal(err.context['format'], 'svg');
         return true;
       },
     );
