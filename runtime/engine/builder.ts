@@ -56,6 +56,11 @@ export interface StepOptions<D> {
   readonly stores?: readonly StoreRef<unknown, D>[];
 }
 
+/** How a worker step makes its task: typed by the processor module, never inferred from here. */
+export interface WorkerTask<T, Task, D> {
+  readonly toTask: (value: T, ctx: StepContext<D>) => Awaitable<{ task: NoInfer<Task>; transfer?: ArrayBuffer[] }>;
+}
+
 /** How a value is written to a topic. */
 export interface ToOptions<T, D> {
   readonly key: (value: T, ctx: StepContext<D>) => string | null;
@@ -115,16 +120,19 @@ export class Stream<T, D> {
    * Run a processor module on the worker pool: `toTask` builds its plain-data task (and the
    * ArrayBuffers to transfer), `fromResult` combines its result with the input.
    */
-  worker<Task, Result, O = Result>(
+  worker<Task, Result, O>(
     name: string,
     module: ProcessorModule<Task, Result>,
-    options: StepOptions<D> & {
-      readonly toTask: (value: T, ctx: StepContext<D>) => Awaitable<{ task: Task; transfer?: ArrayBuffer[] }>;
-      readonly fromResult?: (result: Result, value: T, ctx: StepContext<D>) => Awaitable<O>;
-    },
-  ): Stream<O, D> {
+    options: StepOptions<D> & WorkerTask<T, Task, D> & { readonly fromResult: (result: NoInfer<Result>, value: T, ctx: StepContext<D>) => Awaitable<O> },
+  ): Stream<O, D>;
+  worker<Task, Result>(name: string, module: ProcessorModule<Task, Result>, options: StepOptions<D> & WorkerTask<T, Task, D>): Stream<Result, D>;
+  worker<Task, Result, O>(
+    name: string,
+    module: ProcessorModule<Task, Result>,
+    options: StepOptions<D> & WorkerTask<T, Task, D> & { readonly fromResult?: (result: Result, value: T, ctx: StepContext<D>) => Awaitable<O> },
+  ): Stream<O | Result, D> {
     const fromResult = options.fromResult ?? ((result: Result) => result);
-    return new Stream<O, D>(this.b, this.add({ kind: 'worker', module: module.url, toTask: options.toTask, fromResult, ...this.common(name, options) }).children);
+    return new Stream<O | Result, D>(this.b, this.add({ kind: 'worker', module: module.url, toTask: options.toTask, fromResult, ...this.common(name, options) }).children);
   }
 
   /** An idempotent side effect; the stream continues with its result (or the input when it returns nothing). */
@@ -153,7 +161,7 @@ export class Stream<T, D> {
    */
   to<V>(
     target: TopicRef<V>,
-    options: ToOptions<T, D> & ([T] extends [V] ? { readonly select?: (value: T, ctx: StepContext<D>) => V | undefined } : { readonly select: (value: T, ctx: StepContext<D>) => V | undefined }),
+    options: ToOptions<T, D> & ([T] extends [V] ? { readonly select?: (value: T, ctx: StepContext<D>) => NoInfer<V> | undefined } : { readonly select: (value: T, ctx: StepContext<D>) => NoInfer<V> | undefined }),
   ): void {
     const ref: TopicRef = { name: target.name, ...(target.partitions === undefined ? {} : { partitions: target.partitions }) };
     this.add({
