@@ -26,7 +26,10 @@ const ASSETS: readonly { readonly dir: string; readonly ext: string }[] = [
 const started = Date.now();
 rmSync(dist, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
+  cwd: root,
+  stdio: 'inherit',
+});
 
 let copied = 0;
 for (const { dir, ext } of ASSETS) {
@@ -48,14 +51,26 @@ const missing: string[] = [];
 const files = jsFiles(dist);
 for (const file of files) {
   // Code lines only: doc comments quote such URLs as examples.
-  const code = readFileSync(file, 'utf8').split('\n').filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line)).join('\n');
-  for (const [, target] of code.matchAll(/new URL\(\s*['"](\.{1,2}\/[^'"]*)['"]\s*,\s*import\.meta\.url\s*\)/g)) {
+  const code = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line))
+    .join('\n');
+  for (const [, target] of code.matchAll(
+    /new URL\(\s*['"](\.{1,2}\/[^'"]*)['"]\s*,\s*import\.meta\.url\s*\)/g,
+  )) {
     const url = runnableModule(new URL(target!, pathToFileURL(file)));
-    if (!existsSync(url)) missing.push(`${relative(root, file)}: ${target!} → ${relative(root, fileURLToPath(url))} does not exist`);
+    if (!existsSync(url))
+      missing.push(
+        `${relative(root, file)}: ${target!} → ${relative(root, fileURLToPath(url))} does not exist`,
+      );
   }
 }
 if (missing.length > 0) {
-  console.error(`build: files the code reads at run time are missing from dist/ (add them to ASSETS in scripts/build.ts):\n${missing.join('\n')}`);
+  console.error(
+    `build: files the code reads at run time are missing from dist/ (add them to ASSETS in scripts/build.ts):\n${missing.join('\n')}`,
+  );
   process.exit(1);
 }
-console.log(`build: ${files.length} modules and ${copied} assets in ${relative(root, dist)}/ in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+console.log(
+  `build: ${files.length} modules and ${copied} assets in ${relative(root, dist)}/ in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+);

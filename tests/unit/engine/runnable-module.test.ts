@@ -12,7 +12,10 @@ function builtLayout(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'cf-runnable-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'processors'));
-  writeFileSync(join(dir, 'processors', 'double-worker.js'), 'export default async (task) => ({ doubled: task.n * 2, ext: "js" });\n');
+  writeFileSync(
+    join(dir, 'processors', 'double-worker.js'),
+    'export default async (task) => ({ doubled: task.n * 2, ext: "js" });\n',
+  );
   return dir;
 }
 
@@ -38,7 +41,10 @@ test('.mts and .cts map to .mjs and .cjs; .js, .d.ts, unbuilt and non-file URLs 
   assert.equal(runnableModule(new URL('file:///p/types.d.ts'), exists).href, 'file:///p/types.d.ts');
   // Neither file exists: the URL is kept, so the import fails naming the module the topology asked for.
   assert.equal(runnableModule(new URL('file:///p/missing.ts'), exists).href, 'file:///p/missing.ts');
-  assert.equal(runnableModule(new URL('data:text/javascript,export default 1'), exists).href, 'data:text/javascript,export default 1');
+  assert.equal(
+    runnableModule(new URL('data:text/javascript,export default 1'), exists).href,
+    'data:text/javascript,export default 1',
+  );
 });
 
 test('the cached resolver asks the file system once per module', () => {
