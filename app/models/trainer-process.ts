@@ -1,9 +1,27 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { Logger } from '../../runtime/logger.ts';
 
-const trainerDir = fileURLToPath(new URL('../../trainer/', import.meta.url));
+/**
+ * The package root: the nearest folder above this module with a package.json. This module sits
+ * at app/models/ in a checkout and at dist/app/models/ in the built package, so a fixed `../..`
+ * would miss trainer/ (which is Python, shipped beside dist/, not compiled into it).
+ */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new PipelineError(ErrorCodes.INTERNAL, `no package.json above ${from}: cannot find trainer/`);
+  }
+}
+
+let trainer: string | undefined;
+/** trainer/ of this package, found on first use so a broken layout fails training, not startup. */
+function trainerDir(): string {
+  return (trainer ??= join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'trainer'));
+}
 
 let python: Promise<string> | undefined;
 
@@ -49,7 +67,7 @@ export function trainerPython(logger: Logger): Promise<string> {
   python ??= (async () => {
     let last = '';
     const { code, stderrTail } = await run('bash', ['setup-venv.sh'], {
-      cwd: trainerDir,
+      cwd: trainerDir(),
       onLine: (line) => {
         if (line.trim() !== '') last = line.trim();
       },
@@ -79,7 +97,7 @@ export async function runTrainer(args: readonly string[], options: { logger: Log
   const py = await trainerPython(options.logger);
   const events: TrainerEvent[] = [];
   const { code, stderrTail } = await run(py, ['-m', 'captionflow_trainer', ...args], {
-    cwd: trainerDir,
+    cwd: trainerDir(),
     env: { PYTHONUNBUFFERED: '1' },
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     onLine: (line) => {

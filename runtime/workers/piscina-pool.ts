@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { deserializeError, ErrorCodes, PipelineError, type SerializedError } from '../../schemas/errors.ts';
 import type { WorkerPool } from '../ports.ts';
+import { cachedRunnableModule } from './runnable-module.ts';
 
 /** Options of the worker pool. */
 export interface PiscinaPoolOptions {
@@ -15,6 +16,7 @@ export interface PiscinaPoolOptions {
 
 type Outcome = { ok: true; result: unknown } | { ok: false; error: SerializedError };
 
+// Plain JS, copied next to this module by the build, so it runs the same from source and from dist/.
 const entry = new URL('./worker-entry.mjs', import.meta.url);
 
 /**
@@ -24,6 +26,7 @@ const entry = new URL('./worker-entry.mjs', import.meta.url);
  */
 export class PiscinaPool implements WorkerPool {
   private readonly piscina: Piscina;
+  private readonly runnable = cachedRunnableModule();
   readonly size: number;
 
   constructor(options: PiscinaPoolOptions = {}) {
@@ -48,7 +51,7 @@ export class PiscinaPool implements WorkerPool {
     let outcome: Outcome;
     try {
       outcome = (await this.piscina.run(
-        { module: module.href, task },
+        { module: this.runnable(module).href, task },
         transfer.length > 0 ? { transferList: [...transfer] } : {},
       )) as Outcome;
     } catch (err) {
@@ -76,8 +79,9 @@ export class PiscinaPool implements WorkerPool {
 /** A WorkerPool that runs processor modules in this thread: for tests and one-off tools. */
 export class InlinePool implements WorkerPool {
   readonly size = 1;
+  private readonly runnable = cachedRunnableModule();
   async run<TIn, TOut>(module: URL, task: TIn): Promise<TOut> {
-    const mod = (await import(module.href)) as { default: (t: TIn) => Promise<TOut> };
+    const mod = (await import(this.runnable(module).href)) as { default: (t: TIn) => Promise<TOut> };
     return mod.default(task);
   }
   close(): Promise<void> {

@@ -1,17 +1,25 @@
-// Worker-thread entry of the Piscina pool. Plain JS on purpose: it is loaded by Node itself,
-// registers the TypeScript loader (tsx) for this thread, then runs processor modules by URL.
+// Worker-thread entry of the Piscina pool. Plain JS on purpose: it is loaded by Node itself, the
+// same file from a checkout and from the built package (dist/), and runs processor modules by URL.
 // Results and errors cross back as plain data; buffers in results are transferred, not copied.
-import { register } from 'tsx/esm/api';
+import { URL } from 'node:url';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 
-register();
-
 const modules = new Map();
+let typescript;
+
+// The TypeScript loader (tsx, a devDependency) is registered for this thread only when a module to
+// load is TypeScript: development and tests. A production install runs built .js modules and has
+// no tsx to import.
+function registerTypeScript(url) {
+  if (!/(?<!\.d)\.[cm]?ts$/.test(new URL(url).pathname)) return undefined;
+  typescript ??= import('tsx/esm/api').then(({ register }) => void register());
+  return typescript;
+}
 
 async function load(url) {
   let m = modules.get(url);
   if (m === undefined) {
-    m = import(url);
+    m = Promise.resolve(registerTypeScript(url)).then(() => import(url));
     modules.set(url, m);
   }
   const mod = await m;
