@@ -9,19 +9,16 @@ import { avroSerdePort } from '../../../runtime/engine/avro-serde-port.ts';
 import { resolveNormalizeOptions } from '../../../processors/image/normalize-options.ts';
 import { createCaptionNormalizer } from '../../../processors/text/normalize-caption.ts';
 import { QualityGateOptionsSchema } from '../../../processors/curate/quality-gate.ts';
-import { DuplicateDetector } from '../../../topologies/duplicate-detector.ts';
+import { NearDuplicates } from '../../../topologies/near-duplicates.ts';
 import type { LakeServices } from '../../../topologies/lake-services.ts';
 import type { Serde } from '../../../runtime/ports.ts';
+import type { Catalog } from '../../../runtime/catalog/catalog.ts';
+import type { ObjectStore } from '../../../runtime/lake/object-store.ts';
 
-/** A lake on temp storage (fs objects + SQLite catalog) with the Avro serde on an in-memory registry. */
-export async function tempLake(): Promise<{ services: LakeServices; serde: Serde; close(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'cf-lake-topology-'));
-  const objects = await openFsObjectStore({ root: join(dir, 'lake'), durable: false });
-  const catalog = await openSqliteCatalog({ path: join(dir, 'catalog.sqlite') });
-  const registry = new EmbeddedSchemaRegistry({ path: ':memory:' });
-  let detector: Promise<DuplicateDetector> | undefined;
+/** The lake services of the tests over an object store and a catalog (each call: its own near-duplicate judge). */
+export function lakeServicesOf(objects: ObjectStore, catalog: Catalog): LakeServices {
   const curate = { quality: QualityGateOptionsSchema.parse({}), split: { train: 0.8, val: 0.1 }, nearDuplicateDistance: 6, maxColourDistance: 0.06 };
-  const services: LakeServices = {
+  return {
     objects,
     catalog,
     bucket: 'lake',
@@ -29,14 +26,36 @@ export async function tempLake(): Promise<{ services: LakeServices; serde: Serde
     augment: { count: 0, seed: 1 },
     captions: createCaptionNormalizer({}),
     curate,
-    dedup: () => (detector ??= DuplicateDetector.load(catalog, objects, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance })),
+    dedup: new NearDuplicates(catalog, objects, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance }),
   };
+}
+
+/** A lake on temp storage (fs objects + SQLite catalog) with the Avro serde on an in-memory registry. */
+export async function tempLake(): Promise<{
+  services: LakeServices;
+  serde: Serde;
+  /** The services of another curate instance: its own catalog connection on the same file, its own judge. */
+  replica(): Promise<LakeServices>;
+  close(): Promise<void>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-lake-topology-'));
+  const open = async (): Promise<LakeServices> =>
+    lakeServicesOf(await openFsObjectStore({ root: join(dir, 'lake'), durable: false }), await openSqliteCatalog({ path: join(dir, 'catalog.sqlite') }));
+  const opened = [await open()];
+  const registry = new EmbeddedSchemaRegistry({ path: ':memory:' });
   return {
-    services,
+    services: opened[0]!,
     serde: avroSerdePort(new AvroSerde(registry)),
+    replica: async () => {
+      const services = await open();
+      opened.push(services);
+      return services;
+    },
     close: async () => {
-      await objects.close();
-      await catalog.close();
+      for (const s of opened) {
+        await s.objects.close();
+        await s.catalog.close();
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
