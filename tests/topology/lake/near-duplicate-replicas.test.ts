@@ -4,26 +4,16 @@ import type { ImageCurated } from '../../../schemas/generated/types.ts';
 import { Topics } from '../../../schemas/topics.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
 import { topicNamespace } from '../../../runtime/engine/namespace.ts';
-import type { LakeServices } from '../../../topologies/lake-services.ts';
 import { tempLake } from './harness.ts';
 import {
+  assertPartitionsSplit,
+  recordJudged,
   curatedIn,
   plantNearDuplicates,
   plantNormalized,
   runScenario,
   type PlantedScenario,
 } from './near-duplicate-scenario.ts';
-
-/** Record which images an instance's judge sees. */
-function judged(services: LakeServices): string[] {
-  const ids: string[] = [];
-  const judge = services.dedup.judge.bind(services.dedup);
-  services.dedup.judge = (n, gate) => {
-    ids.push(n.imageId);
-    return judge(n, gate);
-  };
-  return ids;
-}
 
 /** Run the scenario on a fresh lake with `instances` curate instances; the curated images and the image.curated records. */
 async function curateWith(
@@ -40,19 +30,9 @@ async function curateWith(
     await plantNormalized(lake.services.objects, lake.services.catalog, scenario);
     const services = [lake.services];
     while (services.length < instances) services.push(await lake.replica());
-    const judgedBy = services.map(judged);
+    const judgedBy = services.map(recordJudged);
     await runScenario({ log, serde: lake.serde, ns: topicNamespace(''), instances: services }, scenario);
-    // Each instance judged the records of its own partition only (round-robin assignment).
-    const partitionOf = new Map(scenario.phases.flat().map((p) => [p.n.imageId, p.partition]));
-    for (const [i, ids] of judgedBy.entries()) {
-      assert.ok(ids.length > 0, `instance ${i} judged records`);
-      if (instances > 1)
-        assert.deepEqual(
-          new Set(ids.map((id) => partitionOf.get(id))),
-          new Set([i]),
-          `instance ${i} owns partition ${i}`,
-        );
-    }
+    assertPartitionsSplit(judgedBy, scenario);
     const events = await Promise.all(
       log
         .readAll(Topics.imageCurated.name)

@@ -10,6 +10,7 @@
  * judged, and must be demoted later); phase 2 sends their earlier members and both members of
  * the other pairs at once, one member on each partition (the race).
  */
+import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { ImageNormalized } from '../../../schemas/generated/types.ts';
 import { Topics } from '../../../schemas/topics.ts';
@@ -183,6 +184,8 @@ export interface CurateRun {
   readonly ns: TopicNamespace;
   /** One entry per curate instance (each its own judge, and its own catalog connection where it can). */
   readonly instances: readonly LakeServices[];
+  /** The log client of instance `i` (default `log`): on Kafka each replica has its own. */
+  readonly logOf?: (instance: number) => EventLog;
   /** Resolves once every instance holds partitions (Kafka assigns them asynchronously). */
   readonly joined?: () => Promise<void>;
 }
@@ -194,7 +197,8 @@ export async function runScenario(run: CurateRun, scenario: PlantedScenario): Pr
   await log.ensureTopics([{ name: source, partitions: 2 }]);
   const topology = inNamespace(curateTopology, ns);
   const running = [];
-  for (const services of run.instances) running.push(await runTopology(topology, { log, serde, services }));
+  for (const [i, services] of run.instances.entries())
+    running.push(await runTopology(topology, { log: run.logOf?.(i) ?? log, serde, services }));
   try {
     await run.joined?.();
     const producer = await log.producer();
@@ -231,4 +235,32 @@ export async function curatedIn(catalog: Catalog, scenario: PlantedScenario): Pr
     .filter((i) => i.status === 'curated')
     .map((i) => i.id)
     .sort();
+}
+
+/** Record which images an instance's judge sees (wraps `services.dedup.judge`). */
+export function recordJudged(services: LakeServices): string[] {
+  const ids: string[] = [];
+  const judge = services.dedup.judge.bind(services.dedup);
+  services.dedup.judge = (n, gate) => {
+    ids.push(n.imageId);
+    return judge(n, gate);
+  };
+  return ids;
+}
+
+/** Every instance judged something; with several, each judged the records of one partition only. */
+export function assertPartitionsSplit(
+  judgedBy: readonly (readonly string[])[],
+  scenario: PlantedScenario,
+): void {
+  const partitionOf = new Map(scenario.phases.flat().map((p) => [p.n.imageId, p.partition]));
+  const owned = new Set<number>();
+  for (const [i, ids] of judgedBy.entries()) {
+    assert.ok(ids.length > 0, `instance ${i} judged records`);
+    const partitions = new Set(ids.map((id) => partitionOf.get(id)!));
+    if (judgedBy.length > 1)
+      assert.equal(partitions.size, 1, `instance ${i} judged records of one partition only`);
+    for (const p of partitions) owned.add(p);
+  }
+  assert.equal(owned.size, 2, 'both partitions were judged');
 }
