@@ -21,7 +21,7 @@ import { allTopics } from '../schemas/topics.ts';
 import { resolveNormalizeOptions } from '../processors/image/normalize-options.ts';
 import { createCaptionNormalizer } from '../processors/text/normalize-caption.ts';
 import { QualityGateOptionsSchema } from '../processors/curate/quality-gate.ts';
-import { DuplicateDetector } from '../topologies/duplicate-detector.ts';
+import { NearDuplicates } from '../topologies/near-duplicates.ts';
 import type { LakeDeps } from '../topologies/lake-services.ts';
 import type { LabelDeps } from '../topologies/label.ts';
 import { teacherResolver } from '../topologies/teacher.ts';
@@ -98,7 +98,6 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
     const pool = new PiscinaPool({ size: config.workers.size });
     closers.push(() => pool.close());
 
-    let detector: Promise<DuplicateDetector> | undefined;
     const curate = {
       quality: QualityGateOptionsSchema.parse({}),
       split: { train: 0.8, val: 0.1 },
@@ -113,7 +112,7 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
       augment: { count: config.processing.augmentVariants, seed: config.processing.augmentSeed },
       captions: createCaptionNormalizer({}),
       curate,
-      dedup: () => (detector ??= DuplicateDetector.load(lake.catalog, lake.store, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance })),
+      dedup: new NearDuplicates(lake.catalog, lake.store, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance }),
     };
     logger.info({ mode: config.mode, dataDir, workers: pool.size, log: log.kind, objects: lake.store.kind, catalog: lake.catalog.kind }, 'captionflow opened');
     return {

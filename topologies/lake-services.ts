@@ -4,7 +4,7 @@ import type { NormalizeOptions } from '../processors/image/normalize-options.ts'
 import type { CaptionNormalizer } from '../processors/text/normalize-caption.ts';
 import type { QualityGateOptions } from '../processors/curate/quality-gate.ts';
 import type { SplitRatios } from '../processors/curate/split.ts';
-import type { DuplicateDetector } from './duplicate-detector.ts';
+import type { NearDuplicates } from './near-duplicates.ts';
 import type { Lineage, LineageHop, ObjectRef } from '../schemas/generated/types.ts';
 import type { StepContext } from '../runtime/engine/topology.ts';
 
@@ -29,8 +29,8 @@ export type LakeDeps = {
   readonly augment: { readonly count: number; readonly seed: number };
   readonly captions: CaptionNormalizer;
   readonly curate: CurateSettings;
-  /** The duplicate detector, loaded from the catalog on first use. */
-  readonly dedup: () => Promise<DuplicateDetector>;
+  /** Near-duplicate judging over the catalog's shared state store (every replica sees the same state). */
+  readonly dedup: NearDuplicates;
 };
 
 /** The Avro object ref of a stored object. */

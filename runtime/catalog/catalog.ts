@@ -1,6 +1,6 @@
 /**
  * The Catalog port: typed repositories for what the lake knows about its objects — images,
- * captions, dataset versions, models and job runs.
+ * captions, dataset versions, models and job runs — and curate's near-duplicate state store.
  *
  * Every write is an idempotent upsert by natural key (image id = sha256 of the original bytes,
  * caption id = hash of image id and identity text, dataset version id, model version, job run
@@ -387,6 +387,75 @@ export interface JobRunRepository {
   listByName(name: string, limit?: number): Promise<JobRunRecord[]>;
 }
 
+/**
+ * An image entered in the near-duplicate state store: one that passed the quality gate and may
+ * therefore survive as the original of its near-duplicates. Written once; a replay keeps the
+ * first write (so the first ingest time recorded for an image is the one every judge sees).
+ */
+export interface NearDuplicateMember {
+  /** The image id (sha256 of the original bytes). */
+  readonly imageId: string;
+  /** 64-bit DCT perceptual hash, 16 lowercase hex digits. */
+  readonly pHash: string;
+  /** ISO time the image was ingested: the survivor rule's first key. */
+  readonly ingestedAt: string;
+  /** The silver object the colour confirmation reads. */
+  readonly silverKey: string;
+  /** What the judge keeps to announce a later demotion of this image (opaque to the catalog). */
+  readonly facts: JsonValue;
+  readonly createdAt: string;
+}
+
+/** What {@link NearDuplicateRepository.register} writes. */
+export type NearDuplicateRegistration = Omit<NearDuplicateMember, 'createdAt'>;
+
+/** A member found within the radius of a hash. */
+export interface NearDuplicateCandidate {
+  readonly imageId: string;
+  readonly pHash: string;
+  readonly ingestedAt: string;
+  readonly silverKey: string;
+  /** Hamming distance to the queried hash. */
+  readonly distance: number;
+}
+
+/** A recorded verdict "`imageId` is a near-duplicate of the earlier `by`". Insert-only, never cleared. */
+export interface Supersession {
+  /** The image that is a duplicate. */
+  readonly imageId: string;
+  /** The earlier image it duplicates. */
+  readonly by: string;
+  /** `by`'s ingest time (ISO), so readers can rank supersessions without another read. */
+  readonly byIngestedAt: string;
+  /** pHash Hamming distance between the two. */
+  readonly distance: number;
+  readonly createdAt: string;
+}
+
+/**
+ * The near-duplicate state store, shared by every replica of curate: a band index over the
+ * 64-bit pHash of gate-passed images (radius r: r + 1 disjoint bands, see
+ * processors/curate/phash-bands.ts) and the supersessions judges have recorded. Every write is an
+ * insert with an id derived from its content, so replays write nothing and no transaction or
+ * compare-and-set is needed (FerretDB's inserts are reliable where its CAS is not).
+ */
+export interface NearDuplicateRepository {
+  /**
+   * Enter an image for radius `radius`: its member record, then its r + 1 band entries. Returns
+   * the stored member — the first write's, when the image was entered before.
+   */
+  register(member: NearDuplicateRegistration, radius: number): Promise<NearDuplicateMember>;
+  /** Members within `radius` of `pHash` (one look-up on the r + 1 bands, then the exact distance), nearest first. */
+  within(pHash: string, radius: number): Promise<NearDuplicateCandidate[]>;
+  member(imageId: string): Promise<NearDuplicateMember | null>;
+  /** Members of `imageIds` that exist, in the order of `imageIds`. */
+  members(imageIds: readonly string[]): Promise<NearDuplicateMember[]>;
+  /** Record a supersession; false when it was recorded before. */
+  supersede(supersession: Omit<Supersession, 'createdAt'>): Promise<boolean>;
+  /** Supersessions of an image, earliest `by` first (by ingest time, then id). */
+  supersessionsOf(imageId: string): Promise<Supersession[]>;
+}
+
 /** The catalog. */
 export interface Catalog {
   readonly kind: 'sqlite' | 'mongo';
@@ -395,5 +464,7 @@ export interface Catalog {
   readonly datasets: DatasetRepository;
   readonly models: ModelRepository;
   readonly jobRuns: JobRunRepository;
+  /** The near-duplicate state store of curate. */
+  readonly nearDuplicates: NearDuplicateRepository;
   close(): Promise<void>;
 }

@@ -189,6 +189,33 @@ export const jobRunUpsertSchema = z
   })
   .strict();
 
+const pHash = z.string().regex(/^[0-9a-f]{16}$/, '16 lowercase hex digits');
+
+/** An image entered in the near-duplicate state store. */
+export const nearDuplicateMemberSchema = z
+  .object({
+    imageId: sha256,
+    pHash,
+    ingestedAt: isoTime,
+    silverKey: z.string().min(1).max(1024),
+    facts: portableJson,
+  })
+  .strict();
+
+/** A supersession between two images. */
+export const supersessionSchema = z
+  .object({
+    imageId: sha256,
+    by: sha256,
+    byIngestedAt: isoTime,
+    distance: z.number().int().min(0).max(64),
+  })
+  .strict()
+  .refine((s) => s.imageId !== s.by, { message: 'an image cannot supersede itself', path: ['by'] });
+
+/** A Hamming radius of the band index. */
+export const radiusSchema = z.number().int().min(0).max(63);
+
 /** An alias name. */
 export const aliasSchema = z
   .string()

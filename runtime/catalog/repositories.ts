@@ -34,6 +34,7 @@ import type {
 import { captionId } from './caption-id.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { DocumentCollection, DocumentStore, FindQuery, StoredDocument } from './document-store.ts';
+import { NEAR_DUPLICATE_COLLECTIONS, nearDuplicateRepository } from './near-duplicate-repository.ts';
 import { iso, mergeCaption, mergeImage, mergeJobRun, mergeModel } from './merge-rules.ts';
 import {
   aliasSchema,
@@ -423,14 +424,19 @@ function jobRunRepository(coll: DocumentCollection, ctx: RepoContext): JobRunRep
 export async function createCatalog(store: DocumentStore, options: CatalogOptions = {}): Promise<Catalog> {
   const ctx: RepoContext = { clock: options.now ?? (() => new Date()), locks: new KeyedMutex() };
   const c = CATALOG_COLLECTIONS;
-  const [images, captions, datasets, models, modelAliases, jobRuns] = await Promise.all([
-    store.collection(c.images),
-    store.collection(c.captions),
-    store.collection(c.datasets),
-    store.collection(c.models),
-    store.collection(c.modelAliases),
-    store.collection(c.jobRuns),
-  ]);
+  const nd = NEAR_DUPLICATE_COLLECTIONS;
+  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions] =
+    await Promise.all([
+      store.collection(c.images),
+      store.collection(c.captions),
+      store.collection(c.datasets),
+      store.collection(c.models),
+      store.collection(c.modelAliases),
+      store.collection(c.jobRuns),
+      store.collection(nd.members),
+      store.collection(nd.bands),
+      store.collection(nd.supersessions),
+    ]);
   return {
     kind: store.kind,
     images: imageRepository(images, ctx),
@@ -438,6 +444,10 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
     datasets: datasetRepository(datasets),
     models: modelRepository(models, modelAliases, ctx),
     jobRuns: jobRunRepository(jobRuns, ctx),
+    nearDuplicates: nearDuplicateRepository(
+      { members: ndMembers, bands: ndBands, supersessions: ndSupersessions },
+      ctx.clock,
+    ),
     close: () => store.close(),
   };
 }

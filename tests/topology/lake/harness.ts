@@ -9,19 +9,16 @@ import { avroSerdePort } from '../../../runtime/engine/avro-serde-port.ts';
 import { resolveNormalizeOptions } from '../../../processors/image/normalize-options.ts';
 import { createCaptionNormalizer } from '../../../processors/text/normalize-caption.ts';
 import { QualityGateOptionsSchema } from '../../../processors/curate/quality-gate.ts';
-import { DuplicateDetector } from '../../../topologies/duplicate-detector.ts';
+import { NearDuplicates } from '../../../topologies/near-duplicates.ts';
 import type { LakeDeps } from '../../../topologies/lake-services.ts';
 import type { Serde } from '../../../runtime/ports.ts';
+import type { Catalog } from '../../../runtime/catalog/catalog.ts';
+import type { ObjectStore } from '../../../runtime/lake/object-store.ts';
 
-/** A lake on temp storage (fs objects + SQLite catalog) with the Avro serde on an in-memory registry. */
-export async function tempLake(): Promise<{ deps: LakeDeps; serde: Serde; close(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'cf-lake-topology-'));
-  const objects = await openFsObjectStore({ root: join(dir, 'lake'), durable: false });
-  const catalog = await openSqliteCatalog({ path: join(dir, 'catalog.sqlite') });
-  const registry = new EmbeddedSchemaRegistry({ path: ':memory:' });
-  let detector: Promise<DuplicateDetector> | undefined;
+/** The lake dependencies of the tests over an object store and a catalog (each call: its own near-duplicate judge). */
+export function lakeDepsOf(objects: ObjectStore, catalog: Catalog): LakeDeps {
   const curate = { quality: QualityGateOptionsSchema.parse({}), split: { train: 0.8, val: 0.1 }, nearDuplicateDistance: 6, maxColourDistance: 0.06 };
-  const deps: LakeDeps = {
+  return {
     objects,
     catalog,
     bucket: 'lake',
@@ -29,14 +26,36 @@ export async function tempLake(): Promise<{ deps: LakeDeps; serde: Serde; close(
     augment: { count: 0, seed: 1 },
     captions: createCaptionNormalizer({}),
     curate,
-    dedup: () => (detector ??= DuplicateDetector.load(catalog, objects, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance })),
+    dedup: new NearDuplicates(catalog, objects, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance }),
   };
+}
+
+/** A lake on temp storage (fs objects + SQLite catalog) with the Avro serde on an in-memory registry. */
+export async function tempLake(): Promise<{
+  deps: LakeDeps;
+  serde: Serde;
+  /** The dependencies of another curate instance: its own catalog connection on the same file, its own judge. */
+  replica(): Promise<LakeDeps>;
+  close(): Promise<void>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-lake-topology-'));
+  const open = async (): Promise<LakeDeps> =>
+    lakeDepsOf(await openFsObjectStore({ root: join(dir, 'lake'), durable: false }), await openSqliteCatalog({ path: join(dir, 'catalog.sqlite') }));
+  const opened = [await open()];
+  const registry = new EmbeddedSchemaRegistry({ path: ':memory:' });
   return {
-    deps,
+    deps: opened[0]!,
     serde: avroSerdePort(new AvroSerde(registry)),
+    replica: async () => {
+      const deps = await open();
+      opened.push(deps);
+      return deps;
+    },
     close: async () => {
-      await objects.close();
-      await catalog.close();
+      for (const s of opened) {
+        await s.objects.close();
+        await s.catalog.close();
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -591,6 +591,124 @@ export function runLakeContract(label: string, factory: LakeFactory, options: Co
       });
     });
 
+    describe('near-duplicate store', () => {
+      const flip = (hex: string, bits: readonly number[]): string => {
+        let h = BigInt(`0x${hex}`);
+        for (const b of bits) h ^= 1n << BigInt(b);
+        return h.toString(16).padStart(16, '0');
+      };
+      const member = (pHash: string, ingestedAt: string) => ({
+        imageId: sha(randomBytes(16)),
+        pHash,
+        ingestedAt,
+        silverKey: 'silver/ab/x.webp',
+        facts: { note: 'opaque', n: 1 },
+      });
+
+      it('registers a member once: a replay keeps the first ingest time and adds no candidate', async () => {
+        const nd = lake.catalog.nearDuplicates;
+        const m = member('0123456789abcdef', '2026-01-01T00:00:05.000Z');
+        const first = await nd.register(m, 6);
+        assert.equal(first.ingestedAt, '2026-01-01T00:00:05.000Z');
+        assert.deepEqual(first.facts, { note: 'opaque', n: 1 });
+        clock.tick();
+        const replay = await nd.register({ ...m, ingestedAt: '2026-01-01T00:00:09.000Z' }, 6);
+        assert.deepEqual(replay, first);
+        assert.deepEqual(await nd.member(m.imageId), first);
+        assert.deepEqual(await nd.members([sha(randomBytes(4)), m.imageId]), [first]);
+        const found = await nd.within(m.pHash, 6);
+        assert.deepEqual(found, [
+          {
+            imageId: m.imageId,
+            pHash: m.pHash,
+            ingestedAt: first.ingestedAt,
+            silverKey: m.silverKey,
+            distance: 0,
+          },
+        ]);
+      });
+
+      it('finds every member within the radius through its bands, nearest first, and none beyond it', async () => {
+        const nd = lake.catalog.nearDuplicates;
+        const base = 'f0e1d2c3b4a59687';
+        // Bits 0, 10, 19, 28, 37, 46 sit in six different bands of radius 6: only band 6 stays equal.
+        const far = member(flip(base, [0, 10, 19, 28, 37, 46]), '2026-01-01T00:00:01.000Z');
+        const near = member(flip(base, [3]), '2026-01-01T00:00:02.000Z');
+        const beyond = member(flip(base, [0, 10, 19, 28, 37, 46, 47]), '2026-01-01T00:00:00.000Z');
+        const unrelated = member(flip(base, [...Array(64).keys()]), '2026-01-01T00:00:00.000Z');
+        for (const m of [far, near, beyond, unrelated]) await nd.register(m, 6);
+        const found = await nd.within(base, 6);
+        assert.deepEqual(
+          found.map((c) => [c.imageId, c.distance]),
+          [
+            [near.imageId, 1],
+            [far.imageId, 6],
+          ],
+        );
+        // Another radius is another band layout: nothing registered under it yet.
+        assert.deepEqual(await nd.within(base, 3), []);
+      });
+
+      it('records supersessions once and lists them earliest superseding image first', async () => {
+        const nd = lake.catalog.nearDuplicates;
+        const [dup, early, late] = [sha(randomBytes(8)), sha(randomBytes(8)), sha(randomBytes(8))];
+        assert.equal(
+          await nd.supersede({
+            imageId: dup,
+            by: late,
+            byIngestedAt: '2026-01-01T00:00:02.000Z',
+            distance: 3,
+          }),
+          true,
+        );
+        assert.equal(
+          await nd.supersede({
+            imageId: dup,
+            by: early,
+            byIngestedAt: '2026-01-01T00:00:01.000Z',
+            distance: 2,
+          }),
+          true,
+        );
+        assert.equal(
+          await nd.supersede({
+            imageId: dup,
+            by: late,
+            byIngestedAt: '2026-01-01T00:00:02.000Z',
+            distance: 3,
+          }),
+          false,
+          'a replay writes nothing',
+        );
+        const list = await nd.supersessionsOf(dup);
+        assert.deepEqual(
+          list.map((s) => [s.by, s.distance]),
+          [
+            [early, 2],
+            [late, 3],
+          ],
+        );
+        assert.deepEqual(await nd.supersessionsOf(early), []);
+      });
+
+      it('refuses invalid entries with CATALOG_RECORD_INVALID', async () => {
+        const nd = lake.catalog.nearDuplicates;
+        await rejectsWithCode(
+          nd.register(member('not-a-hash', '2026-01-01T00:00:00.000Z'), 6),
+          ErrorCodes.CATALOG_RECORD_INVALID,
+        );
+        await rejectsWithCode(
+          nd.register(member('0123456789abcdef', '2026-01-01T00:00:00.000Z'), 64),
+          ErrorCodes.CATALOG_RECORD_INVALID,
+        );
+        const id = sha(randomBytes(8));
+        await rejectsWithCode(
+          nd.supersede({ imageId: id, by: id, byIngestedAt: '2026-01-01T00:00:00.000Z', distance: 0 }),
+          ErrorCodes.CATALOG_RECORD_INVALID,
+        );
+      });
+    });
+
     describe('dataset versions', () => {
       it('snapshots curated images into an immutable, content-addressed version', async () => {
         const a = await seedCuratedImage(lake, {
