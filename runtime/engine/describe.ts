@@ -50,6 +50,11 @@ export function describe<D>(topology: Topology<D>): string {
   return lines.join('\n');
 }
 
+/** Text made safe inside a quoted Mermaid label (angle brackets would read as HTML). */
+export function mermaidText(text: string): string {
+  return text.replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
+}
+
 /** A Mermaid-safe id. */
 export function mermaidId(prefix: string, name: string): string {
   return `${prefix}_${name.replace(/[^A-Za-z0-9]+/g, '_')}`;
@@ -75,7 +80,7 @@ export function mermaid<D>(topology: Topology<D>): { lines: string[]; topics: st
   const shape = (n: Node): string => {
     switch (n.kind) {
       case 'effect':
-        return `${id(n.name)}[/"${n.name}<br/><small>${n.target}</small>"/]`;
+        return `${id(n.name)}[/"${n.name}<br/>${mermaidText(n.target)}"/]`;
       case 'branch':
         return `${id(n.name)}{"${n.name}"}`;
       case 'worker':

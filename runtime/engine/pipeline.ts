@@ -4,7 +4,7 @@
  * composition root, is what `captionflow describe` prints — as text and as Mermaid — and what
  * decides which topologies a process runs.
  */
-import { describe, mermaid, mermaidId, topicNodeId } from './describe.ts';
+import { describe, mermaid, mermaidId, mermaidText, topicNodeId } from './describe.ts';
 import type { Topology, TopicRef } from './topology.ts';
 
 /** A way events enter the pipeline: an HTTP route, a command, or producers writing to a topic. */
@@ -88,7 +88,7 @@ export function pipelineMermaid(p: Pipeline): string {
   const stores = new Map<string, string>();
   const edges: string[] = [];
   for (const d of p.doors) {
-    lines.push(`  ${mermaidId('door', d.name)}(["${d.kind === 'http' ? d.at : d.name}"])`);
+    lines.push(`  ${mermaidId('door', d.name)}(["${mermaidText(d.kind === 'http' ? d.at : d.name)}"])`);
     for (const t of d.emits) {
       topics.add(t.name);
       edges.push(`  ${mermaidId('door', d.name)} --> ${topicNodeId(t.name)}`);
@@ -102,13 +102,13 @@ export function pipelineMermaid(p: Pipeline): string {
     for (const s of topology.stores) stores.set(s.name, s.backing);
   }
   for (const j of p.jobs) {
-    lines.push(`  ${mermaidId('job', j.name)}[["job: ${j.name}<br/><small>${j.trigger}</small>"]]`);
+    lines.push(`  ${mermaidId('job', j.name)}[["job: ${j.name}<br/>${mermaidText(j.trigger)}"]]`);
     for (const t of j.emits) {
       topics.add(t.name);
       edges.push(`  ${mermaidId('job', j.name)} --> ${topicNodeId(t.name)}`);
     }
   }
   for (const t of [...topics].sort()) lines.push(`  ${topicNodeId(t)}[("${t}")]`);
-  for (const [name, backing] of stores) lines.push(`  ${mermaidId('store', name)}[("state: ${name}<br/><small>${backing}</small>")]`);
+  for (const [name, backing] of stores) lines.push(`  ${mermaidId('store', name)}[("state: ${name}<br/>${mermaidText(backing)}")]`);
   return [...lines, ...edges].join('\n');
 }
