@@ -18,6 +18,7 @@ import {
   DEAD_LETTER_TOPIC,
   defaultRetry,
   walkNodes,
+  type BatchContext,
   type ErrorPolicy,
   type Node,
   type RunSpec,
@@ -133,6 +134,22 @@ export class Stream<T, D> {
   ): Stream<O | Result, D> {
     const fromResult = options.fromResult ?? ((result: Result) => result);
     return new Stream<O | Result, D>(this.b, this.add({ kind: 'worker', module: module.url, toTask: options.toTask, fromResult, ...this.common(name, options) }).children);
+  }
+
+  /**
+   * Micro-batch: the values of records in flight reaching this step are gathered — up to
+   * `maxSize`, waiting at most `maxDelayMs` — and `fn` handles them together, answering one
+   * output per input in the same order. Per-key order holds (a key's next record waits for its
+   * previous one); the batch's size is bounded by the records in flight (`run.maxInFlight`).
+   */
+  batch<O>(
+    name: string,
+    options: StepOptions<D> & { readonly maxSize: number; readonly maxDelayMs: number },
+    fn: (values: readonly T[], ctx: BatchContext<D>) => Promise<readonly O[]>,
+  ): Stream<O, D> {
+    if (!Number.isInteger(options.maxSize) || options.maxSize < 1) throw new TypeError(`batch "${name}": maxSize must be an integer >= 1, got ${options.maxSize}`);
+    if (!(options.maxDelayMs >= 0)) throw new TypeError(`batch "${name}": maxDelayMs must be >= 0, got ${options.maxDelayMs}`);
+    return new Stream<O, D>(this.b, this.add({ kind: 'batch', maxSize: options.maxSize, maxDelayMs: options.maxDelayMs, fn, ...this.common(name, options) }).children);
   }
 
   /** An idempotent side effect; the stream continues with its result (or the input when it returns nothing). */

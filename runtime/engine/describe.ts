@@ -23,6 +23,8 @@ function headline(t: Topology<never>, n: Node): string {
       return `Effect: ${n.name} (writes ${n.target}; idempotent by key${stores}, on error: ${policy})`;
     case 'branch':
       return `Branch: ${n.name} (routes: ${[...n.branches.keys()].join(' | ')}${stores}, on error: ${policy})`;
+    case 'batch':
+      return `Processor: ${n.name} (micro-batch: up to ${n.maxSize} values or ${n.maxDelayMs}ms, in-process${stores}, on error: ${policy})`;
     case 'sink':
       return `Sink: ${n.name} (topic: ${n.topic.name})`;
   }

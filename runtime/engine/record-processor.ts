@@ -3,7 +3,8 @@ import type { Clock, LogRecord, ProduceRecord, Serde, WorkerPool } from '../port
 import type { Logger } from '../logger.ts';
 import type { StepMeters } from './step-meters.ts';
 import type { Supervisor } from './supervisor.ts';
-import type { Node, RecordMeta, StepContext, StoreRef, Topology } from './topology.ts';
+import { MicroBatcher } from './micro-batcher.ts';
+import type { BatchContext, Node, RecordMeta, StepContext, StoreRef, Topology } from './topology.ts';
 
 type Awaitable<T> = T | Promise<T>;
 
@@ -46,12 +47,19 @@ export interface RecordProcessorDeps {
  */
 export class RecordProcessor {
   private readonly root: Compiled;
+  private readonly batchers: MicroBatcher<unknown, unknown>[] = [];
+  private readonly accessors = new Map<Node, <T>(ref: StoreRef<T, unknown>) => T>();
 
   constructor(private readonly d: RecordProcessorDeps) {
     const t = d.topology;
     // Decoding: bad bytes will not get better (dead-lettered at once); a registry outage is waited for.
     d.supervisor.define('decode', undefined, { retry: { ...t.errors.retry, attempts: 1 }, otherwise: 'dead-letter' });
     this.root = this.compileAll(t.nodes);
+  }
+
+  /** Stop the micro-batchers (after the consumer stopped). */
+  close(): void {
+    for (const b of this.batchers) b.close();
   }
 
   /** Names of every step, for metric handles. */
@@ -155,6 +163,20 @@ export class RecordProcessor {
           await res.value(value, run);
         };
       }
+      case 'batch': {
+        supervisor.define(name, node.errors);
+        const fn = node.fn as (values: readonly unknown[], ctx: BatchContext<unknown>) => Promise<readonly unknown[]>;
+        const ctx = this.batchContext(name, node);
+        const batcher = new MicroBatcher<unknown, unknown>(node, (values) => fn(values, ctx), (size) => meters.count(name, `batch_${size <= 1 ? '1' : size <= 4 ? '2-4' : size <= 16 ? '5-16' : '17+'}`));
+        this.batchers.push(batcher);
+        const invoke = (value: unknown): Promise<unknown> => batcher.submit(value);
+        return async (value, run) => {
+          const res = await this.supervised(name, node, run, value, invoke);
+          if (!res.ok) return;
+          meters.ok(name, run.schema, run.labels.model_version);
+          if (hasChildren) await children(res.value, run);
+        };
+      }
       case 'sink': {
         // Topic sinks only select and encode: a failure there is the value's fault, never retried
         // (a registry outage is still waited out).
@@ -186,7 +208,7 @@ export class RecordProcessor {
   }
 
   private context(step: string, node: Node, run: RecordRun, attempt: number): StepContext<unknown> {
-    const { topology, clock, logger, pool, signal, deps, stores } = this.d;
+    const { topology, clock, logger, pool, signal, deps } = this.d;
     return {
       topology: topology.name,
       step,
@@ -198,10 +220,34 @@ export class RecordProcessor {
       pool,
       signal,
       labels: run.labels,
-      store: <T>(ref: StoreRef<T, unknown>): T => {
-        if (!node.stores.some((s) => s.name === ref.name)) throw new PipelineError(ErrorCodes.INTERNAL, `step ${step} uses state store ${ref.name} without declaring it (stores: [...])`);
-        return stores.get(ref.name) as T;
-      },
+      store: this.storeAccess(step, node),
+    };
+  }
+
+  /** `ctx.store`: the opened store, for a store the step declared (one function per node, made once). */
+  private storeAccess(step: string, node: Node): <T>(ref: StoreRef<T, unknown>) => T {
+    const made = this.accessors.get(node);
+    if (made !== undefined) return made;
+    const { stores } = this.d;
+    const access = <T>(ref: StoreRef<T, unknown>): T => {
+      if (!node.stores.some((s) => s.name === ref.name)) throw new PipelineError(ErrorCodes.INTERNAL, `step ${step} uses state store ${ref.name} without declaring it (stores: [...])`);
+      return stores.get(ref.name) as T;
+    };
+    this.accessors.set(node, access);
+    return access;
+  }
+
+  private batchContext(step: string, node: Node): BatchContext<unknown> {
+    const { topology, clock, logger, pool, signal, deps } = this.d;
+    return {
+      topology: topology.name,
+      step,
+      deps,
+      clock,
+      logger,
+      pool,
+      signal,
+      store: this.storeAccess(step, node),
     };
   }
 

@@ -130,6 +130,7 @@ export async function runTopology<D>(topology: Topology<D>, adapters: RuntimeAda
   const done = consumer.run(handleBatch).then(
     async () => {
       loop.close();
+      processor.close();
       await producer.close();
       if (fatal !== undefined) {
         logger.error({ code: fatal.code, err: fatal.message }, 'topology failed');
@@ -139,6 +140,7 @@ export async function runTopology<D>(topology: Topology<D>, adapters: RuntimeAda
     },
     async (err: unknown) => {
       loop.close();
+      processor.close();
       await producer.close().catch(() => undefined);
       const cause = PipelineError.from(err);
       logger.error({ code: cause.code, err: cause.message }, 'topology failed');

@@ -172,8 +172,24 @@ export interface SinkNode extends NodeCommon {
   readonly select?: (value: never, ctx: StepContext<never>) => unknown;
 }
 
+/**
+ * Micro-batching: values of the records in flight are gathered (RxJS `bufferTime` with a size
+ * cap) and handed to `fn` together — one inference call for many images, one bulk write for
+ * many rows. `fn` answers one output per input, in order; a failed batch fails each of its
+ * values, which the supervisor retries (in a later batch) like any step.
+ */
+export interface BatchNode extends NodeCommon {
+  readonly kind: 'batch';
+  readonly maxSize: number;
+  readonly maxDelayMs: number;
+  readonly fn: (values: readonly never[], ctx: BatchContext<never>) => Promise<readonly unknown[]>;
+}
+
+/** What a batch function gets: the topology's context without a single record. */
+export type BatchContext<D = unknown> = Omit<StepContext<D>, 'attempt' | 'record' | 'labels'>;
+
 /** Any node of a topology's tree. */
-export type Node = MapNode | FlatMapNode | WorkerNode | EffectNode | BranchNode | SinkNode;
+export type Node = MapNode | FlatMapNode | WorkerNode | EffectNode | BranchNode | SinkNode | BatchNode;
 
 /** The source of a topology: a topic read as a consumer group. */
 export interface SourceSpec {

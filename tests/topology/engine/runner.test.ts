@@ -203,3 +203,37 @@ test('topology() rejects bad names and duplicate steps naming the problem', () =
     /name "Bad Name".*step name "a" is used twice/,
   );
 });
+
+test('batch gathers the values of records in flight, answers each its own output, and a failed batch is retried value by value', async () => {
+  const sizes: number[] = [];
+  let failOnce = true;
+  const t = topology('batched', { run: { maxInFlight: 16, maxBatchRecords: 64 }, errors: { retry: { attempts: 3, initialDelayMs: 1 } } }, (b) =>
+    b
+      .stream(orders, { group: 'batched' })
+      .batch('price-many', { maxSize: 8, maxDelayMs: 20 }, (values) => {
+        sizes.push(values.length);
+        if (failOnce && values.length > 1) {
+          failOnce = false;
+          return Promise.reject(new PipelineError(ErrorCodes.TIMEOUT, 'the whole batch timed out', { retriable: true }));
+        }
+        return Promise.resolve(values.map((o) => ({ ...o, vat: o.amount * 0.2 })));
+      })
+      .to(enriched, { key: (o) => o.customer }),
+  );
+  const driver = new TopologyTestDriver(t, { partitions: 1 });
+  const inputs: Order[] = [];
+  for (let i = 0; i < 40; i++) inputs.push({ id: `o${i}`, customer: `c${i % 10}`, seq: Math.floor(i / 10), amount: i });
+  await driver.pipe(inputs, { key: (v) => (v as Order).customer });
+  await driver.settle();
+  const out = await driver.read<Order & { vat: number }>('orders.enriched');
+  assert.deepEqual(out.map((o) => o.value.id).sort(), inputs.map((o) => o.id).sort(), 'every input once, the failed batch retried');
+  for (const o of out) assert.equal(o.value.vat, o.value.amount * 0.2, `${o.value.id} got its own output`);
+  for (const c of ['c0', 'c5']) {
+    const seqs = out.filter((o) => o.key === c).map((o) => o.value.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `order kept for ${c}`);
+  }
+  assert.ok(Math.max(...sizes) > 1, `values were batched (sizes ${sizes.join(',')})`);
+  assert.ok(Math.max(...sizes) <= 8, 'never more than maxSize');
+  assert.equal((await driver.deadLetters()).length, 0);
+  await driver.close();
+});
