@@ -9,7 +9,7 @@ import { stableHash } from '../hash/sha256.ts';
  * Version of the caption normalization code. Bump it whenever a change alters the text,
  * tokens or verdict for the same input and options: lineage relies on it.
  */
-export const CAPTION_PROCESSING_VERSION = 'caption-normalize@1';
+export const CAPTION_PROCESSING_VERSION = 'caption-normalize@2';
 
 /** Zod schema of the options; every field has a default, unknown keys are rejected. */
 export const CaptionOptionsSchema = z
@@ -57,7 +57,7 @@ export function resolveCaptionOptions(input: CaptionOptionsInput | CaptionOption
   });
 }
 
-/** Identifies the code and options that produce a caption, e.g. `caption-normalize@1+9c0d41be3f2a`. */
+/** Identifies the code and options that produce a caption, e.g. `caption-normalize@2+9c0d41be3f2a`. */
 export function captionFingerprint(opts: CaptionOptionsInput | CaptionOptions = {}): string {
   const digest = stableHash({ version: CAPTION_PROCESSING_VERSION, options: resolveCaptionOptions(opts) });
   return `${CAPTION_PROCESSING_VERSION}+${digest.slice(0, 12)}`;

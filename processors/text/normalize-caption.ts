@@ -1,11 +1,13 @@
 /**
- * Caption text normalization: untrusted caption strings (or bytes) in, clean NFC text,
+ * Caption text normalization: untrusted caption strings (or bytes) in, clean NFKC text,
  * word tokens and a content hash out; bad captions are dropped with a stable reason code.
  *
  * Order matters: decode strictly, turn every Unicode space into a plain space, delete
  * invisible characters (controls, zero-width and other format characters, which would
- * otherwise hide blocked words or fake distinct duplicates), then NFC, case, punctuation,
- * whitespace collapse, tokens, bounds, blocked words.
+ * otherwise hide blocked words or fake distinct duplicates), then NFKC (compatibility forms:
+ * ligatures and full-width letters become plain letters, as the metrics' tokenizer reads them;
+ * Vietnamese letters are canonical, not compatibility, forms and stay composed), case,
+ * punctuation, whitespace collapse, tokens, bounds, blocked words.
  */
 import { ErrorCodes, PipelineError, type ErrorCode } from '../../schemas/errors.ts';
 import { sha256Hex } from '../hash/sha256.ts';
@@ -19,7 +21,7 @@ import { tokenize } from './tokenize.ts';
 
 /** A caption that passed normalization. */
 export interface NormalizedCaption {
-  /** Normalized text (NFC, cleaned, cased, punctuation policy applied). */
+  /** Normalized text (NFKC, cleaned, cased, punctuation policy applied). */
   readonly text: string;
   /** Word tokens of `text`. */
   readonly tokens: readonly string[];
@@ -89,7 +91,7 @@ export function createCaptionNormalizer(opts: CaptionOptionsInput | CaptionOptio
       );
     }
     let text = clean(decoded);
-    if (options.casing === 'lower') text = text.toLowerCase().normalize('NFC');
+    if (options.casing === 'lower') text = text.toLowerCase().normalize('NFKC');
     text = applyPunctuation(text, options.punctuation).replace(/ {2,}/g, ' ').trim();
     const tokens = tokenize(text);
     if (text.length === 0 || tokens.length === 0) {
@@ -201,9 +203,9 @@ export function normalizeCaptions(
   return createCaptionNormalizer(opts).normalizeAll(raw);
 }
 
-/** Whitespace to single spaces, invisible characters removed, NFC. Shared with blocked-word preparation. */
+/** Whitespace to single spaces, invisible characters removed, NFKC. Shared with blocked-word preparation. */
 function clean(text: string): string {
-  return text.replace(SPACES, ' ').replace(INVISIBLE, '').normalize('NFC').replace(/ {2,}/g, ' ').trim();
+  return text.replace(SPACES, ' ').replace(INVISIBLE, '').normalize('NFKC').replace(/ {2,}/g, ' ').trim();
 }
 
 function applyPunctuation(text: string, policy: CaptionOptions['punctuation']): string {
