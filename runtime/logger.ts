@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
 
 /** Structured JSON logger (pino). */
 export type Logger = PinoLogger;
@@ -25,14 +26,33 @@ export const REDACTED_PATHS = [
   'req.headers["x-api-key"]',
 ];
 
-/** Create the process logger: JSON lines on stdout (or a destination), secrets redacted. */
-export function createLogger(options: { level?: LevelWithSilent; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+/** How log lines look: JSON for machines, readable lines for people at a terminal. */
+export type LogFormat = 'json' | 'pretty';
+
+/** JSON unless `destination` is a terminal (and `CAPTIONFLOW_LOG_FORMAT` does not say otherwise). */
+export function defaultLogFormat(destination: NodeJS.WritableStream = process.stdout): LogFormat {
+  const env = process.env.CAPTIONFLOW_LOG_FORMAT;
+  if (env === 'json' || env === 'pretty') return env;
+  return (destination as { isTTY?: boolean }).isTTY === true ? 'pretty' : 'json';
+}
+
+/**
+ * Create the process logger, secrets redacted: JSON lines on stdout (or a destination), or —
+ * `format: 'pretty'` — readable lines (time, level, message, then the fields) through
+ * pino-pretty, synchronously, so a line is out before the process exits.
+ */
+export function createLogger(options: { level?: LevelWithSilent; name?: string; destination?: NodeJS.WritableStream; format?: LogFormat } = {}): Logger {
   const opts = {
     level: options.level ?? 'info',
     name: options.name ?? 'captionflow',
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
   };
+  const destination = options.destination ?? process.stdout;
+  if ((options.format ?? 'json') === 'pretty') {
+    const colorize = (destination as { isTTY?: boolean }).isTTY === true;
+    return pino(opts, pretty({ destination, sync: true, colorize, translateTime: 'HH:MM:ss', ignore: 'pid,hostname,name', singleLine: true }));
+  }
   return options.destination === undefined ? pino(opts) : pino(opts, options.destination);
 }
 

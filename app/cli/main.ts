@@ -5,7 +5,7 @@
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../../runtime/config.ts';
 import { openApp } from '../app.ts';
-import { createLogger } from '../../runtime/logger.ts';
+import { createLogger, defaultLogFormat, type LogFormat } from '../../runtime/logger.ts';
 import { describe } from '../../runtime/engine/describe.ts';
 import { describePipeline, pipelineMermaid } from '../../runtime/engine/pipeline.ts';
 import { createHttpServer } from '../../runtime/http/server.ts';
@@ -24,7 +24,12 @@ import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
-  return createLogger({ level: config.logLevel, destination: process.stderr });
+  return createLogger({ level: config.logLevel, destination: process.stderr, format: logFormat(process.stderr) });
+}
+
+/** JSON lines with `--json` (or when the stream is not a terminal), readable lines otherwise. */
+function logFormat(stream: NodeJS.WritableStream): LogFormat {
+  return program.opts<{ json?: boolean }>().json === true ? 'json' : defaultLogFormat(stream);
 }
 
 function retrainOptions(app: App, o: { preset: 'tiny' | 'default'; dataset: string; minNew: number; margin: number; force: boolean; epochs?: number }): RetrainOptions {
@@ -60,7 +65,10 @@ function brief(outcome: RetrainOutcome): Record<string, unknown> {
   };
 }
 
-const program = new Command('captionflow').description('Stream-processing MLOps pipeline for image captioning').showHelpAfterError();
+const program = new Command('captionflow')
+  .description('Stream-processing MLOps pipeline for image captioning')
+  .option('--json', 'log JSON lines even on a terminal (the default when output is not a terminal)')
+  .showHelpAfterError();
 
 program
   .command('pipeline')
@@ -135,7 +143,7 @@ program
   .description('run the lake topologies and the HTTP edge until SIGTERM/SIGINT')
   .action(async () => {
     const config = loadConfig();
-    const app = await openApp(config);
+    const app = await openApp(config, { logger: createLogger({ level: config.logLevel, format: logFormat(process.stdout) }) });
     const running = await startTopologies(app);
     const http = createHttpServer({
       logger: app.logger,
