@@ -23,6 +23,8 @@ export interface PipelineJobOptions {
 /** What the main job reports. */
 export interface PipelineJobSummary {
   readonly imported: number;
+  /** Sample images the lake already had (a re-run): nothing new written. */
+  readonly alreadyInLake: number;
   readonly importFailed: number;
   readonly statuses: Record<string, number>;
   readonly splits: Record<string, number>;
@@ -81,6 +83,7 @@ export async function runPipelineJob(app: App, options: PipelineJobOptions): Pro
     const deadLetters = Number([...(await app.log.endOffsets(app.topics.topic('dead-letter'))).values()].reduce((a, v) => a + BigInt(v), 0n));
     return {
       imported: imported.imported,
+      alreadyInLake: imported.alreadyInLake,
       importFailed: imported.failed.length,
       statuses,
       splits: { train: counts.train, val: counts.val, test: counts.test },

@@ -36,6 +36,7 @@ interface CommandOptions {
   state?: string;
   limit?: number;
   json?: boolean;
+  strict?: boolean;
 }
 
 /** How many failures the text summary lists before pointing at `--json`. */
@@ -53,8 +54,13 @@ function integer(min: number): (value: string) => number {
 function textSummary(summary: ImportSummary, seconds: number): string {
   const lines = [
     `${summary.aborted ? 'import interrupted' : 'import finished'}: batch ${summary.batchId}`,
-    `  total ${summary.total}, imported ${summary.imported}, skipped ${summary.skipped} (done earlier), failed ${summary.failed.length}, in ${seconds.toFixed(1)} s`,
+    `  total ${summary.total}, imported ${summary.imported}, already in the lake ${summary.alreadyInLake}, skipped ${summary.skipped} (state file), failed ${summary.failed.length}, in ${seconds.toFixed(1)} s`,
   ];
+  if (summary.annotationProblems.length > 0) {
+    lines.push(`broken annotations skipped (--strict refuses the file instead):`);
+    for (const p of summary.annotationProblems.slice(0, LISTED_FAILURES)) lines.push(`  ${p.path}  ${p.code}: ${p.message}`);
+    if (summary.annotationProblems.length > LISTED_FAILURES) lines.push(`  … and ${summary.annotationProblems.length - LISTED_FAILURES} more (--json lists them all)`);
+  }
   if (summary.failed.length > 0) {
     lines.push('failed images:');
     for (const f of summary.failed.slice(0, LISTED_FAILURES))
@@ -93,7 +99,12 @@ export function importCommand(openDeps: OpenIngestDeps, io: Partial<ImportComman
     .option('--concurrency <n>', 'images in flight at once', integer(1), 4)
     .option('--state <file>', 'resume state (JSON lines); images it lists are skipped on a re-run')
     .option('--limit <n>', 'import only the first N images of the dataset', integer(0))
+    .option('--strict', 'refuse the whole file when an annotation is broken (default: skip and report it)')
     .option('--json', 'print the summary as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  captionflow import coco --annotations captions_val2014.json --images val2014/ --state import.jsonl\n  captionflow import karpathy --annotations dataset_flickr8k.json --images Flicker8k_Dataset/ --json',
+    )
     .action(async (format: DatasetFormat, options: CommandOptions) => {
       const opened = await openDeps();
       const controller = new AbortController();
@@ -123,6 +134,7 @@ export function importCommand(openDeps: OpenIngestDeps, io: Partial<ImportComman
           ...(options.batchId === undefined ? {} : { batchId: options.batchId }),
           ...(options.state === undefined ? {} : { stateFile: options.state }),
           ...(options.limit === undefined ? {} : { limit: options.limit }),
+          ...(options.strict === true ? { strict: true } : {}),
           onProgress: (p) => display.update(p),
           signal: controller.signal,
         });
@@ -133,7 +145,7 @@ export function importCommand(openDeps: OpenIngestDeps, io: Partial<ImportComman
             ? `${JSON.stringify({ ...summary, seconds })}\n`
             : textSummary(summary, seconds),
         );
-        setExitCode(summary.failed.length > 0 ? 1 : summary.aborted ? 130 : 0);
+        setExitCode(summary.failed.length > 0 || summary.annotationProblems.length > 0 ? 1 : summary.aborted ? 130 : 0);
       } finally {
         display.stop();
         if (handleSignals) {

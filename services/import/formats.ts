@@ -27,6 +27,22 @@ export interface ImportItem {
   readonly attributes: Readonly<Record<string, string>>;
 }
 
+/** A broken annotation that was skipped: where (its JSON path and index) and why (a stable code). */
+export interface AnnotationProblem {
+  /** JSON path, e.g. `annotations[12].caption`. */
+  readonly path: string;
+  /** Index in its array (`annotations[12]` → 12). */
+  readonly index: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** How parsing treats broken annotations: skip and report them (default), or refuse the file. */
+export interface ParseOptions {
+  /** Refuse the whole file on any broken annotation (`--strict`). */
+  readonly strict?: boolean;
+}
+
 /** A parsed, validated dataset. */
 export interface ParsedDataset {
   readonly format: DatasetFormat;
@@ -34,6 +50,8 @@ export interface ParsedDataset {
   readonly name: string | null;
   /** How many images (= items) the dataset has. */
   readonly count: number;
+  /** Broken annotations skipped (an unknown image id, a duplicate image, an empty caption), in file order. */
+  readonly problems: readonly AnnotationProblem[];
   /** The images, in file order; a fresh iteration on every call. */
   items(): Generator<ImportItem, void, undefined>;
 }
@@ -91,6 +109,14 @@ function invalid(where: string, problems: readonly { path: string; message: stri
   });
 }
 
+/** Throw the problems under `--strict`; return them otherwise. */
+function settle(problems: AnnotationProblem[], where: string, options: ParseOptions): AnnotationProblem[] {
+  if (options.strict === true && problems.length > 0) throw invalid(where, problems);
+  return problems;
+}
+
+const isBlank = (text: string): boolean => text.trim() === '';
+
 function validate<T>(schema: z.ZodType<T>, json: unknown, where: string): T {
   const result = schema.safeParse(json);
   if (result.success) return result.data;
@@ -105,35 +131,37 @@ function validate<T>(schema: z.ZodType<T>, json: unknown, where: string): T {
  * `file_name`, `annotations` with `image_id` and `caption`. Other top-level keys (`info`,
  * `licenses`) are ignored. Images without annotations become items with no captions.
  * @param where Named in error messages (the file path).
+ * Broken annotations (an unknown image id, a duplicate image id, an empty caption) are skipped
+ * and listed in `problems`, each by its JSON path, index and code; `strict` refuses the file.
  * @throws PipelineError `IMPORT_ANNOTATIONS_INVALID` naming the JSON path of each problem
- *   (wrong type, duplicate image id, annotation of an unknown image).
+ *   (wrong types; under `strict`, any broken annotation).
  */
-export function parseCocoCaptions(json: unknown, where = 'annotations'): ParsedDataset {
+export function parseCocoCaptions(json: unknown, where = 'annotations', options: ParseOptions = {}): ParsedDataset {
   const data = validate(cocoSchema, json, where);
   const captions = new Map<string, string[]>();
-  const problems: { path: string; message: string }[] = [];
+  const problems: AnnotationProblem[] = [];
+  const skippedImages = new Set<number>();
   data.images.forEach((img, i) => {
     const id = String(img.id);
-    if (captions.has(id))
-      problems.push({ path: `images[${i}].id`, message: `duplicate image id ${JSON.stringify(img.id)}` });
-    else captions.set(id, []);
+    if (captions.has(id)) {
+      problems.push({ path: `images[${i}].id`, index: i, code: ImportErrorCodes.DUPLICATE_IMAGE, message: `duplicate image id ${JSON.stringify(img.id)} (the first one is kept)` });
+      skippedImages.add(i);
+    } else captions.set(id, []);
   });
   data.annotations.forEach((a, i) => {
     const list = captions.get(String(a.image_id));
-    if (list === undefined)
-      problems.push({
-        path: `annotations[${i}].image_id`,
-        message: `no image has id ${JSON.stringify(a.image_id)}`,
-      });
+    if (list === undefined) problems.push({ path: `annotations[${i}].image_id`, index: i, code: ImportErrorCodes.UNKNOWN_IMAGE, message: `no image has id ${JSON.stringify(a.image_id)}` });
+    else if (isBlank(a.caption)) problems.push({ path: `annotations[${i}].caption`, index: i, code: ImportErrorCodes.CAPTION_EMPTY, message: 'the caption is empty' });
     else list.push(a.caption);
   });
-  if (problems.length > 0) throw invalid(where, problems);
+  const images = data.images.filter((_img, i) => !skippedImages.has(i));
   return {
     format: 'coco',
     name: null,
-    count: data.images.length,
+    count: images.length,
+    problems: settle(problems, where, options),
     *items() {
-      for (const img of data.images) {
+      for (const img of images) {
         const id = String(img.id);
         yield {
           externalId: id,
@@ -154,22 +182,29 @@ export function parseCocoCaptions(json: unknown, where = 'annotations'): ParsedD
  * @param where Named in error messages (the file path).
  * @throws PipelineError `IMPORT_ANNOTATIONS_INVALID` naming the JSON path of each problem.
  */
-export function parseKarpathySplit(json: unknown, where = 'annotations'): ParsedDataset {
+export function parseKarpathySplit(json: unknown, where = 'annotations', options: ParseOptions = {}): ParsedDataset {
   const data = validate(karpathySchema, json, where);
   const seen = new Set<number>();
-  const problems: { path: string; message: string }[] = [];
+  const problems: AnnotationProblem[] = [];
+  const images: (typeof data.images)[number][] = [];
   data.images.forEach((img, i) => {
-    if (seen.has(img.imgid))
-      problems.push({ path: `images[${i}].imgid`, message: `duplicate imgid ${img.imgid}` });
+    if (seen.has(img.imgid)) {
+      problems.push({ path: `images[${i}].imgid`, index: i, code: ImportErrorCodes.DUPLICATE_IMAGE, message: `duplicate imgid ${img.imgid} (the first one is kept)` });
+      return;
+    }
     seen.add(img.imgid);
+    img.sentences.forEach((sentence, j) => {
+      if (isBlank(sentence.raw)) problems.push({ path: `images[${i}].sentences[${j}].raw`, index: i, code: ImportErrorCodes.CAPTION_EMPTY, message: 'the caption is empty' });
+    });
+    images.push({ ...img, sentences: img.sentences.filter((sentence) => !isBlank(sentence.raw)) });
   });
-  if (problems.length > 0) throw invalid(where, problems);
   return {
     format: 'karpathy',
     name: data.dataset,
-    count: data.images.length,
+    count: images.length,
+    problems: settle(problems, where, options),
     *items() {
-      for (const img of data.images) {
+      for (const img of images) {
         // path.join would normalise `..` away before the images-root check sees it; plain concatenation keeps it visible.
         const relativePath =
           img.filepath === undefined || img.filepath === ''
@@ -199,8 +234,8 @@ export function parseKarpathySplit(json: unknown, where = 'annotations'): Parsed
  * Parse annotations of the given format.
  * @throws PipelineError `IMPORT_ANNOTATIONS_INVALID`.
  */
-export function parseDataset(format: DatasetFormat, json: unknown, where = 'annotations'): ParsedDataset {
-  return format === 'coco' ? parseCocoCaptions(json, where) : parseKarpathySplit(json, where);
+export function parseDataset(format: DatasetFormat, json: unknown, where = 'annotations', options: ParseOptions = {}): ParsedDataset {
+  return format === 'coco' ? parseCocoCaptions(json, where, options) : parseKarpathySplit(json, where, options);
 }
 
 /**

@@ -12,6 +12,12 @@ export const ImportErrorCodes = {
   FILE_NOT_FOUND: 'FILE_NOT_FOUND',
   /** The image file exists but cannot be read as a regular file (permissions, directory, device, I/O error). */
   FILE_UNREADABLE: 'FILE_UNREADABLE',
+  /** An annotation names an image id the file does not have (skipped, reported; refused with --strict). */
+  UNKNOWN_IMAGE: 'IMPORT_UNKNOWN_IMAGE',
+  /** An image id the file lists twice (the later entry is skipped, reported; refused with --strict). */
+  DUPLICATE_IMAGE: 'IMPORT_DUPLICATE_IMAGE',
+  /** A caption that is empty or only whitespace (skipped, reported; refused with --strict). */
+  CAPTION_EMPTY: 'CAPTION_EMPTY',
   /** The annotations file is not JSON, or not the declared format (the message names the JSON path). */
   ANNOTATIONS_INVALID: 'IMPORT_ANNOTATIONS_INVALID',
 } as const;

@@ -14,17 +14,18 @@ import { z } from 'zod';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { ingestImage } from '../../topologies/ingest.ts';
 import type { IngestDeps } from '../../topologies/ingest.ts';
-import { DATASET_FORMATS, decodeAnnotations, parseDataset } from './formats.ts';
+import { DATASET_FORMATS, decodeAnnotations, parseDataset, type AnnotationProblem } from './formats.ts';
 import type { DatasetFormat, ImportItem } from './formats.ts';
 import { ImageRoot } from './image-root.ts';
 import { ImportErrorCodes } from './import-codes.ts';
 import { ImportStateFile } from './state-file.ts';
 
-/** Progress of a running import; `done = imported + failed + skipped`, it reaches `total` at the end. */
+/** Progress of a running import; `done = imported + alreadyInLake + failed + skipped`, it reaches `total` at the end. */
 export interface ImportProgress {
   readonly done: number;
   readonly total: number;
   readonly imported: number;
+  readonly alreadyInLake: number;
   readonly failed: number;
   readonly skipped: number;
 }
@@ -49,6 +50,8 @@ export interface ImportOptions {
   readonly signal?: AbortSignal;
   /** Consider only the first `limit` images of the dataset (file order). */
   readonly limit?: number;
+  /** Refuse the whole file on a broken annotation instead of skipping and reporting it. */
+  readonly strict?: boolean;
 }
 
 /** An image that could not be imported, and why. */
@@ -67,6 +70,13 @@ export interface ImportSummary {
   readonly total: number;
   /** Images ingested by this run. */
   readonly imported: number;
+  /**
+   * Images whose bytes the lake already had (an earlier run, another door): nothing new was
+   * written; their event was sent again, which changes nothing downstream (idempotent sinks).
+   */
+  readonly alreadyInLake: number;
+  /** Broken annotations skipped, each by JSON path, index and code (`--strict` refuses them instead). */
+  readonly annotationProblems: readonly AnnotationProblem[];
   /** Images skipped because the state file lists them as done. */
   readonly skipped: number;
   readonly failed: readonly ImportFailure[];
@@ -158,7 +168,7 @@ export async function importDataset(opts: ImportOptions): Promise<ImportSummary>
     );
   }
   const sha256 = createHash('sha256').update(raw).digest('hex');
-  const dataset = parseDataset(format, decodeAnnotations(raw, opts.annotations), opts.annotations);
+  const dataset = parseDataset(format, decodeAnnotations(raw, opts.annotations), opts.annotations, { strict: opts.strict === true });
   const batchId = opts.batchId ?? defaultBatchId(format, sha256);
   const root = await ImageRoot.open(opts.imagesDir);
 
@@ -174,13 +184,14 @@ export async function importDataset(opts: ImportOptions): Promise<ImportSummary>
       : await ImportStateFile.open(opts.stateFile, { batchId, format, annotationsSha256: sha256 });
   try {
     const pending = state === undefined ? items : items.filter((i) => !state.has(i.externalId));
-    const counts = { imported: 0, skipped: items.length - pending.length };
+    const counts = { imported: 0, alreadyInLake: 0, skipped: items.length - pending.length };
     const failed: ImportFailure[] = [];
     const progress = (): void => {
       opts.onProgress?.({
-        done: counts.imported + counts.skipped + failed.length,
+        done: counts.imported + counts.alreadyInLake + counts.skipped + failed.length,
         total: items.length,
         imported: counts.imported,
+        alreadyInLake: counts.alreadyInLake,
         failed: failed.length,
         skipped: counts.skipped,
       });
@@ -193,7 +204,7 @@ export async function importDataset(opts: ImportOptions): Promise<ImportSummary>
       for (let attempt = 1; ; attempt++) {
         try {
           const bytes = await root.readImage(item.relativePath, deps.maxBytes);
-          const { event } = await ingestImage(deps, {
+          const { event, storedNew } = await ingestImage(deps, {
             bytes,
             source: 'bulk',
             producer: `captionflow-import/${format}`,
@@ -209,7 +220,9 @@ export async function importDataset(opts: ImportOptions): Promise<ImportSummary>
             imageId: event.imageId,
             at: deps.clock.now(),
           });
-          counts.imported++;
+          // A retry may find the bytes its own failed attempt stored: only a first attempt can tell.
+          if (storedNew || attempt > 1) counts.imported++;
+          else counts.alreadyInLake++;
           return 'done';
         } catch (err) {
           const error = PipelineError.from(err);
@@ -257,10 +270,12 @@ export async function importDataset(opts: ImportOptions): Promise<ImportSummary>
         },
       );
     }
-    const finished = counts.imported + counts.skipped + failed.length;
+    const finished = counts.imported + counts.alreadyInLake + counts.skipped + failed.length;
     return {
       total: items.length,
       imported: counts.imported,
+      alreadyInLake: counts.alreadyInLake,
+      annotationProblems: dataset.problems,
       skipped: counts.skipped,
       failed,
       batchId,

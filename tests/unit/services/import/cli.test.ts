@@ -66,7 +66,7 @@ test('import with bad entries: text summary lists the failures, JSON progress on
     ]);
     assert.equal(r.code, 1);
     assert.ok(r.closed);
-    assert.match(r.stdout, /total 7, imported 3, skipped 0 \(done earlier\), failed 4/);
+    assert.match(r.stdout, /total 7, imported 3, already in the lake 0, skipped 0 \(state file\), failed 4/);
     assert.match(r.stdout, /missing\.png {2}FILE_NOT_FOUND/);
     assert.match(r.stdout, /\.\.\/escape\.png {2}PATH_OUTSIDE_ROOT/);
     const last = JSON.parse(r.stderr.trim().split('\n').at(-1)!) as Record<string, unknown>;

@@ -72,7 +72,7 @@ test('COCO: validation errors name the JSON path of the problem', () => {
           { id: 1, file_name: 'b' },
         ],
         annotations: [],
-      }),
+      }, 'annotations', { strict: true }),
     invalidWith(/images\[1\]\.id: duplicate image id 1/),
   );
   assert.throws(
@@ -80,7 +80,7 @@ test('COCO: validation errors name the JSON path of the problem', () => {
       parseCocoCaptions({
         images: [{ id: 1, file_name: 'a' }],
         annotations: [{ id: 1, image_id: 2, caption: 'x' }],
-      }),
+      }, 'annotations', { strict: true }),
     invalidWith(/annotations\[0\]\.image_id: no image has id 2/),
   );
   assert.throws(() => parseCocoCaptions([]), invalidWith(/\(root\): /));
@@ -148,7 +148,7 @@ test('Karpathy: validation errors name the JSON path (bad split, missing raw, du
     invalidWith(/images\[0\]\.sentences\[0\]\.raw: /),
   );
   assert.throws(
-    () => parseKarpathySplit({ dataset: 'd', images: [img, { ...img, filename: 'b.jpg' }] }),
+    () => parseKarpathySplit({ dataset: 'd', images: [img, { ...img, filename: 'b.jpg' }] }, 'annotations', { strict: true }),
     invalidWith(/images\[1\]\.imgid: duplicate imgid 0/),
   );
   assert.throws(() => parseKarpathySplit({ images: [img] }), invalidWith(/dataset: /));
@@ -160,4 +160,56 @@ test('decodeAnnotations: a BOM is accepted, non-JSON is refused with the file na
     () => decodeAnnotations(Buffer.from('{"images": ['), 'f.json'),
     invalidWith(/^f\.json: not valid JSON/),
   );
+});
+
+test('broken annotations are skipped and reported by path, index and code; --strict refuses the file', () => {
+  const coco = {
+    images: [
+      { id: 1, file_name: 'a.jpg' },
+      { id: 2, file_name: 'b.jpg' },
+      { id: 1, file_name: 'c.jpg' },
+    ],
+    annotations: [
+      { id: 10, image_id: 1, caption: 'a red circle' },
+      { id: 11, image_id: 7, caption: 'an orphan caption' },
+      { id: 12, image_id: 2, caption: '   ' },
+      { id: 13, image_id: 2, caption: 'a blue square' },
+    ],
+  };
+  const ds = parseCocoCaptions(coco);
+  assert.deepEqual(
+    ds.problems.map((p) => [p.path, p.index, p.code]),
+    [
+      ['images[2].id', 2, 'IMPORT_DUPLICATE_IMAGE'],
+      ['annotations[1].image_id', 1, 'IMPORT_UNKNOWN_IMAGE'],
+      ['annotations[2].caption', 2, 'CAPTION_EMPTY'],
+    ],
+  );
+  assert.deepEqual(
+    [...ds.items()].map((i) => [i.relativePath, i.captions]),
+    [
+      ['a.jpg', ['a red circle']],
+      ['b.jpg', ['a blue square']],
+    ],
+  );
+  assert.equal(ds.count, 2);
+  assert.throws(() => parseCocoCaptions(coco, 'c.json', { strict: true }), invalidWith(/images\[2\]\.id: duplicate.*annotations\[1\]\.image_id.*annotations\[2\]\.caption: the caption is empty/));
+
+  const karpathy = {
+    dataset: 'd',
+    images: [
+      { filename: 'a.jpg', imgid: 0, split: 'train', sentences: [{ raw: 'one' }, { raw: '' }] },
+      { filename: 'b.jpg', imgid: 0, split: 'val', sentences: [{ raw: 'two' }] },
+    ],
+  };
+  const k = parseKarpathySplit(karpathy);
+  assert.deepEqual(
+    k.problems.map((p) => [p.path, p.code]),
+    [
+      ['images[0].sentences[1].raw', 'CAPTION_EMPTY'],
+      ['images[1].imgid', 'IMPORT_DUPLICATE_IMAGE'],
+    ],
+  );
+  assert.deepEqual([...k.items()].map((i) => i.captions), [['one']]);
+  assert.throws(() => parseKarpathySplit(karpathy, 'k.json', { strict: true }), invalidWith(/sentences\[1\]\.raw: the caption is empty/));
 });
