@@ -77,7 +77,10 @@ export interface Integrity {
 export interface ImageRecord {
   /** Lowercase hex sha256 of the original (bronze) bytes. */
   readonly id: string;
+  /** The door the image first arrived by (`upload`, `mobile`, `bulk`…); never overwritten. */
   readonly source: string;
+  /** Every door the image arrived by, sorted: an image sent through two doors lists both. */
+  readonly sources: readonly string[];
   readonly layer: ImageLayer;
   readonly status: ImageStatus;
   readonly split: Split | null;

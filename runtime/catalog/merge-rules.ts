@@ -74,7 +74,8 @@ export function mergeLineage(current: Lineage | null, patch: LineagePatch | unde
   for (const ref of patch.objects ?? []) objects.set(objectKey(ref), { ...ref });
   return {
     ingestEventId: patch.ingestEventId ?? current?.ingestEventId ?? '',
-    source: patch.source ?? current?.source ?? '',
+    // The first door's lineage source stays (a second door does not rewrite the image's history).
+    source: current?.source || (patch.source ?? ''),
     hops: [...hops.entries()].sort(([a], [b]) => compare(a, b)).map(([, h]) => h),
     objects: [...objects.entries()].sort(([a], [b]) => compare(a, b)).map(([, o]) => o),
   };
@@ -89,6 +90,7 @@ export function mergeImage(
   const base: Omit<ImageRecord, 'createdAt' | 'updatedAt'> = current ?? {
     id: patch.id,
     source: 'unknown',
+    sources: [],
     layer: 'bronze',
     status: 'ingested',
     split: null,
@@ -115,7 +117,9 @@ export function mergeImage(
   if (status === 'curated' && curatedAt === null) curatedAt = now;
   return {
     id: base.id,
-    source: pick(patch.source, base.source),
+    // The first door is kept; every door is listed (an image sent twice is not re-attributed).
+    source: base.source === 'unknown' ? (patch.source ?? base.source) : base.source,
+    sources: patch.source === undefined || (base.sources ?? []).includes(patch.source) ? (base.sources ?? []) : [...(base.sources ?? []), patch.source].sort(),
     layer,
     status,
     split: pick(patch.split, base.split),

@@ -244,6 +244,18 @@ export function runLakeContract(label: string, factory: LakeFactory, options: Co
     });
 
     describe('catalog', () => {
+      it('an image sent through two doors keeps its first door and lists both, whatever came last', async () => {
+        const id = sha(randomBytes(32));
+        await lake.catalog.images.upsert({ id, source: 'upload', lineage: { ingestEventId: 'e1', source: 'upload', hops: [], objects: [] } });
+        const second = await lake.catalog.images.upsert({ id, source: 'bulk', lineage: { ingestEventId: 'e2', source: 'bulk', hops: [], objects: [] } });
+        assert.equal(second.record.source, 'upload', 'the first door is not overwritten');
+        assert.deepEqual(second.record.sources, ['bulk', 'upload']);
+        assert.equal(second.record.lineage?.source, 'upload');
+        const again = await lake.catalog.images.upsert({ id, source: 'bulk' });
+        assert.deepEqual((await lake.catalog.images.get(id))?.sources, ['bulk', 'upload'], 'a door listed once');
+        assert.equal(again.changed, false);
+      });
+
       it('creates an image, and an identical replay changes nothing, not even updatedAt', async () => {
         const bytes = randomBytes(64);
         const bronze = await putContent(lake.store, 'bronze', bytes);
