@@ -246,6 +246,12 @@ function checkWellFormed(text: string): string {
   if (LONE_SURROGATE.test(text)) {
     throw captionError(ErrorCodes.CAPTION_INVALID_UTF8, 'caption contains a lone UTF-16 surrogate', {});
   }
+  // U+FFFD is what a lenient decoder (HTTP form fields, Avro strings, JSON files) put where the
+  // bytes were not UTF-8: refusing it keeps replacement characters out of the lake, whatever door
+  // the caption came by.
+  if (text.includes('\uFFFD')) {
+    throw captionError(ErrorCodes.CAPTION_INVALID_UTF8, 'caption was not valid UTF-8 (it holds U+FFFD replacement characters)', {});
+  }
   return text;
 }
 

@@ -239,11 +239,17 @@ export function parseDataset(format: DatasetFormat, json: unknown, where = 'anno
 }
 
 /**
- * Decode annotations file bytes (UTF-8, a leading BOM allowed) as JSON.
- * @throws PipelineError `IMPORT_ANNOTATIONS_INVALID` when the bytes are not JSON.
+ * Decode annotations file bytes (strict UTF-8, a leading BOM allowed) as JSON.
+ * @throws PipelineError `IMPORT_ANNOTATIONS_INVALID` when the bytes are not UTF-8 or not JSON.
  */
 export function decodeAnnotations(bytes: Uint8Array, where = 'annotations'): unknown {
-  let text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  let text: string;
+  try {
+    // Strict: a caption must never reach the lake with replacement characters in it.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw new PipelineError(ImportErrorCodes.ANNOTATIONS_INVALID, `${where}: not valid UTF-8 text`, { context: { file: where }, cause: err });
+  }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text) as unknown;

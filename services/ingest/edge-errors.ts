@@ -19,6 +19,8 @@ export const EdgeErrorCodes = {
   UPLOAD_TOO_MANY_PARTS: 'UPLOAD_TOO_MANY_PARTS',
   /** A text field over `maxFieldBytes` (413). */
   FIELD_TOO_LARGE: 'FIELD_TOO_LARGE',
+  /** A text field whose bytes are not valid UTF-8 (400): refused, never stored with replacement characters. */
+  FIELD_INVALID_UTF8: 'FIELD_INVALID_UTF8',
   /** The same (deviceId, clientCaptureId) was sent earlier with different image bytes (409). */
   CAPTURE_CONFLICT: 'CAPTURE_CONFLICT',
 } as const;
@@ -29,6 +31,7 @@ const STATUS: Readonly<Record<string, number>> = {
   [EdgeErrorCodes.UPLOAD_TOO_MANY_FILES]: 413,
   [EdgeErrorCodes.UPLOAD_TOO_MANY_PARTS]: 413,
   [EdgeErrorCodes.FIELD_TOO_LARGE]: 413,
+  [EdgeErrorCodes.FIELD_INVALID_UTF8]: 400,
   [EdgeErrorCodes.CAPTURE_CONFLICT]: 409,
 };
 

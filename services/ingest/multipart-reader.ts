@@ -163,6 +163,10 @@ export async function readMultipart(req: FastifyRequest, spec: MultipartSpec): P
         );
       }
       if (fields.has(part.fieldname)) throw invalidField(part.fieldname, 'given more than once');
+      // The form decoder turns bytes that are not UTF-8 into U+FFFD: refuse them, store nothing.
+      if (typeof part.value === 'string' && part.value.includes('\uFFFD')) {
+        throw new PipelineError(EdgeErrorCodes.FIELD_INVALID_UTF8, `${part.fieldname}: not valid UTF-8 text`, { context: { field: part.fieldname } });
+      }
       fields.set(part.fieldname, part.value);
     }
   } catch (err) {

@@ -187,3 +187,9 @@ it('captions get compatibility normalization (NFKC): ligatures and full-width le
   // The stored text equals what the metrics' tokenizer reads, so a ligature cannot fake a new caption.
   assert.equal(n.normalize('ﬁve cats').hash, n.normalize('five cats').hash);
 });
+
+it('a caption holding U+FFFD (bytes a lenient decoder could not read as UTF-8) is refused with CAPTION_INVALID_UTF8', () => {
+  const n = createCaptionNormalizer({});
+  assert.throws(() => n.normalize('a caf\uFFFD by the road'), (e: unknown) => e instanceof PipelineError && e.code === 'CAPTION_INVALID_UTF8');
+  assert.equal(n.normalizeAll(['a cat on a mat', 'a caf\uFFFD']).dropped[0]?.reason, 'CAPTION_INVALID_UTF8');
+});

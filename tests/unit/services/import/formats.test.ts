@@ -213,3 +213,8 @@ test('broken annotations are skipped and reported by path, index and code; --str
   assert.deepEqual([...k.items()].map((i) => i.captions), [['one']]);
   assert.throws(() => parseKarpathySplit(karpathy, 'k.json', { strict: true }), invalidWith(/sentences\[1\]\.raw: the caption is empty/));
 });
+
+test('decodeAnnotations refuses bytes that are not UTF-8 instead of reading replacement characters', () => {
+  const bytes = Buffer.concat([Buffer.from('{"images":[],"annotations":[{"id":1,"image_id":1,"caption":"caf'), Buffer.from([0xe9]), Buffer.from('"}]}')]);
+  assert.throws(() => decodeAnnotations(bytes, 'latin1.json'), invalidWith(/latin1\.json: not valid UTF-8/));
+});

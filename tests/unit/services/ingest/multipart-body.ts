@@ -3,7 +3,8 @@
 /** A text field. */
 export interface TextPart {
   readonly name: string;
-  readonly value: string;
+  /** Text, or raw bytes (to send what is not UTF-8). */
+  readonly value: string | Uint8Array;
   readonly contentType?: string;
 }
 
@@ -37,9 +38,9 @@ export function multipartBody(parts: readonly (TextPart | FilePart)[]): {
     } else {
       const type = part.contentType === undefined ? '' : `Content-Type: ${part.contentType}\r\n`;
       chunks.push(
-        Buffer.from(
-          `--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n${type}\r\n${part.value}\r\n`,
-        ),
+        Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n${type}\r\n`),
+        Buffer.from(part.value),
+        Buffer.from('\r\n'),
       );
     }
   }

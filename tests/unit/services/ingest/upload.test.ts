@@ -334,6 +334,12 @@ test('bad fields are 400 naming the field: captions JSON, captions shape, metada
     assert.equal(externalForMany.status, 400);
     assert.equal(externalForMany.error.context?.field, 'externalId');
 
+    // Bytes that are not UTF-8 (a Latin-1 "é" and a lone continuation byte) are refused, not stored as U+FFFD.
+    const notUtf8 = await send([file, { name: 'captions', value: Buffer.concat([Buffer.from('["caf'), Buffer.from([0xe9, 0x80]), Buffer.from('"]')]) }]);
+    assert.equal(notUtf8.status, 400);
+    assert.equal(notUtf8.error.code, 'FIELD_INVALID_UTF8');
+    assert.equal(notUtf8.error.context?.field, 'captions');
+
     const big = await send([file, { name: 'metadata', value: JSON.stringify({ note: 'x'.repeat(300) }) }]);
     assert.equal(big.status, 413);
     assert.equal(big.error.code, 'FIELD_TOO_LARGE');
