@@ -25,6 +25,8 @@ export interface PipelineJobSummary {
   readonly imported: number;
   /** Sample images the lake already had (a re-run): nothing new written. */
   readonly alreadyInLake: number;
+  /** Sample images an earlier run imported (its resume state lists them). */
+  readonly skippedEarlier: number;
   readonly importFailed: number;
   readonly statuses: Record<string, number>;
   readonly splits: Record<string, number>;
@@ -84,6 +86,7 @@ export async function runPipelineJob(app: App, options: PipelineJobOptions): Pro
     return {
       imported: imported.imported,
       alreadyInLake: imported.alreadyInLake,
+      skippedEarlier: imported.skipped,
       importFailed: imported.failed.length,
       statuses,
       splits: { train: counts.train, val: counts.val, test: counts.test },

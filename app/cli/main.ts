@@ -14,6 +14,8 @@ import { importCommand } from '../../services/import/cli.ts';
 import { registerIngestRoutes } from '../../services/ingest/routes.ts';
 import { DEFAULT_INGEST_LIMITS } from '../../services/ingest/limits.ts';
 import { ingestDeps, runPipelineJob } from '../pipeline-job.ts';
+import { trainingProgress } from './progress.ts';
+import { pipelineSummaryTable } from './summary.ts';
 import { pipeline, startTopologies } from '../pipeline.ts';
 import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
 import type { App } from '../app.ts';
@@ -27,12 +29,17 @@ function cliLogger(config: Config): Logger {
   return createLogger({ level: config.logLevel, destination: process.stderr, format: logFormat(process.stderr) });
 }
 
+/** JSON results with `--json` or when stdout is not a terminal (scripts), tables for people. */
+function wantsJson(stream: NodeJS.WritableStream): boolean {
+  return logFormat(stream) === 'json';
+}
+
 /** JSON lines with `--json` (or when the stream is not a terminal), readable lines otherwise. */
 function logFormat(stream: NodeJS.WritableStream): LogFormat {
   return program.opts<{ json?: boolean }>().json === true ? 'json' : defaultLogFormat(stream);
 }
 
-function retrainOptions(app: App, o: { preset: 'tiny' | 'default'; dataset: string; minNew: number; margin: number; force: boolean; epochs?: number }): RetrainOptions {
+function retrainOptions(app: App, training: ReturnType<typeof trainingProgress>, o: { preset: 'tiny' | 'default'; dataset: string; minNew: number; margin: number; force: boolean; epochs?: number }): RetrainOptions {
   return {
     modelName: app.config.models.name,
     datasetName: o.dataset,
@@ -42,14 +49,12 @@ function retrainOptions(app: App, o: { preset: 'tiny' | 'default'; dataset: stri
     trainOnAugmentations: app.config.models.trainOnAugmentations,
     gate: { metric: 'ciderD', margin: o.margin },
     force: o.force,
-    onProgress: (e) => {
-      if (e.event === 'progress') app.logger.info({ progress: 'train', ...e }, 'training');
-    },
+    onProgress: (e) => training.onEvent(e),
   };
 }
 
 /** The part of a retrain outcome worth printing. */
-function brief(outcome: RetrainOutcome): Record<string, unknown> {
+function brief(outcome: RetrainOutcome) {
   const scores = (e?: { metrics: Record<string, number>; n: number }) => (e === undefined ? undefined : { n: e.n, ...e.metrics });
   return {
     status: outcome.status,
@@ -83,16 +88,19 @@ program
     try {
       const summary = await runPipelineJob(app, { sample: opts.sample, seed: opts.seed, datasetName: opts.dataset });
       app.logger.info({ summary }, 'pipeline finished');
-      let training: unknown;
+      let trained: ReturnType<typeof brief> | undefined;
       if (opts.train !== 'none') {
         const producer = await app.log.producer();
+        const bar = trainingProgress(app.logger);
         try {
-          training = brief(await retrain(trainDepsOf(app, producer), retrainOptions(app, { preset: opts.train, dataset: opts.dataset, minNew: 100, margin: config.jobs.promotionMargin, force: false })));
+          trained = brief(await retrain(trainDepsOf(app, producer), retrainOptions(app, bar, { preset: opts.train, dataset: opts.dataset, minNew: 100, margin: config.jobs.promotionMargin, force: false })));
         } finally {
+          bar.stop();
           await producer.close();
         }
       }
-      process.stdout.write(`${JSON.stringify({ ...summary, ...(training === undefined ? {} : { training }) }, null, 2)}\n`);
+      const result = { ...summary, ...(trained === undefined ? {} : { training: trained }) };
+      process.stdout.write(wantsJson(process.stdout) ? `${JSON.stringify(result, null, 2)}\n` : pipelineSummaryTable(result));
     } finally {
       await app.close();
     }
@@ -112,10 +120,13 @@ program
     const config = loadConfig({ overrides: { 'models.name': opts.model } });
     const app = await openApp(config, { logger: cliLogger(config) });
     const producer = await app.log.producer();
+    const bar = trainingProgress(app.logger);
     try {
-      const outcome = await retrain(trainDepsOf(app, producer), retrainOptions(app, { preset: opts.config, dataset: opts.dataset, minNew: opts.minNew, margin: opts.margin, force: opts.force, ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }) }));
+      const outcome = await retrain(trainDepsOf(app, producer), retrainOptions(app, bar, { preset: opts.config, dataset: opts.dataset, minNew: opts.minNew, margin: opts.margin, force: opts.force, ...(opts.epochs === undefined ? {} : { epochs: opts.epochs }) }));
+      bar.stop();
       process.stdout.write(`${JSON.stringify(brief(outcome), null, 2)}\n`);
     } finally {
+      bar.stop();
       await producer.close();
       await app.close();
     }
