@@ -78,6 +78,7 @@ const program = new Command('captionflow')
 program
   .command('pipeline')
   .description('the main job: import data (synthetic sample by default), normalize and curate it, snapshot a dataset version')
+  .addHelpText('after', '\nExamples:\n  captionflow pipeline                       # 200 synthetic scenes through the lake\n  captionflow pipeline --sample 1200 --train default   # what npm start runs\n  captionflow pipeline --json > summary.json')
   .addOption(new Option('--sample <n>', 'synthetic scenes to generate and import').default(200).argParser((v) => Number.parseInt(v, 10)))
   .addOption(new Option('--seed <n>', 'seed of the synthetic scenes').default(1).argParser((v) => Number.parseInt(v, 10)))
   .option('--dataset <name>', 'dataset name of the snapshot', 'default')
@@ -109,6 +110,7 @@ program
 program
   .command('train')
   .description('one pass of the incremental-learning loop: snapshot, (fine-)tune, evaluate, promote or reject')
+  .addHelpText('after', '\nExamples:\n  captionflow train                          # retrain if 100+ new curated items arrived\n  captionflow train --force --config tiny --epochs 2')
   .addOption(new Option('--config <preset>', 'model size').choices(['tiny', 'default']).default('default'))
   .addOption(new Option('--epochs <n>', 'override the preset epochs').argParser((v) => Number.parseInt(v, 10)))
   .option('--model <name>', 'model name', 'captioner')
@@ -135,6 +137,7 @@ program
 program
   .command('rollback')
   .description('point the champion alias back at the previous champion')
+  .addHelpText('after', '\nExamples:\n  captionflow rollback\n  captionflow rollback --model captioner')
   .option('--model <name>', 'model name', 'captioner')
   .action(async (opts: { model: string }) => {
     const config = loadConfig({ overrides: { 'models.name': opts.model } });
@@ -152,6 +155,7 @@ program
 program
   .command('run')
   .description('run the lake topologies and the HTTP edge until SIGTERM/SIGINT')
+  .addHelpText('after', '\nExamples:\n  captionflow run                                         # embedded: data in .data/\n  CAPTIONFLOW_MODE=distributed captionflow run            # Kafka, registry, S3, MongoDB from CAPTIONFLOW_* env')
   .action(async () => {
     const config = loadConfig();
     const app = await openApp(config, { logger: createLogger({ level: config.logLevel, format: logFormat(process.stdout) }) });
