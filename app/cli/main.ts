@@ -8,20 +8,17 @@ import { openApp } from '../app.ts';
 import { createLogger, defaultLogFormat, type LogFormat } from '../../runtime/logger.ts';
 import { describe } from '../../runtime/engine/describe.ts';
 import { describePipeline, pipelineMermaid } from '../../runtime/engine/pipeline.ts';
-import { createHttpServer } from '../../runtime/http/server.ts';
-import { registerTopologyAdminRoutes } from '../../runtime/http/topology-admin.ts';
 import { importCommand } from '../../services/import/cli.ts';
-import { registerIngestRoutes } from '../../services/ingest/routes.ts';
-import { DEFAULT_INGEST_LIMITS } from '../../services/ingest/limits.ts';
 import { ingestDeps, runPipelineJob } from '../pipeline-job.ts';
 import { trainingProgress } from './progress.ts';
-import { pipelineSummaryTable } from './summary.ts';
-import { pipeline, startTopologies } from '../pipeline.ts';
+import { pipelineSummaryTable, type PipelineResult } from './summary.ts';
+import { pipeline } from '../pipeline.ts';
+import { localApiKeys, startSystem, type RunningSystem } from '../system.ts';
+import { whatToTry } from './summary.ts';
 import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
 import type { App } from '../app.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { Scheduler } from '../jobs/scheduler.ts';
-import { standardJobs, trainDepsOf } from '../jobs/standard-jobs.ts';
+import { trainDepsOf } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
@@ -70,6 +67,47 @@ function brief(outcome: RetrainOutcome) {
   };
 }
 
+/** The main job: sample → import → normalize → curate → snapshot, then (optionally) train, evaluate, promote. */
+async function mainJob(app: App, o: { sample: number; seed: number; dataset: string; train: 'none' | 'tiny' | 'default' }): Promise<PipelineResult> {
+  const summary = await runPipelineJob(app, { sample: o.sample, seed: o.seed, datasetName: o.dataset });
+  app.logger.info({ summary }, 'pipeline finished');
+  if (o.train === 'none') return summary;
+  const producer = await app.log.producer();
+  const bar = trainingProgress(app.logger);
+  try {
+    const outcome = await retrain(trainDepsOf(app, producer), retrainOptions(app, bar, { preset: o.train, dataset: o.dataset, minNew: 100, margin: app.config.jobs.promotionMargin, force: false }));
+    return { ...summary, training: brief(outcome) };
+  } finally {
+    bar.stop();
+    await producer.close();
+  }
+}
+
+/** A result as a table for people, JSON for scripts. */
+function printResult(result: PipelineResult): void {
+  process.stdout.write(wantsJson(process.stdout) ? `${JSON.stringify(result, null, 2)}\n` : pipelineSummaryTable(result));
+}
+
+/** Keep a started system running until SIGINT/SIGTERM (drain, then exit 0) or a topology fails (exit 1). */
+async function runUntilSignal(app: App, system: RunningSystem): Promise<void> {
+  let stopping = false;
+  const shutdown = async (reason: string, code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ reason }, 'shutting down: draining');
+    await system.stop();
+    await app.close();
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  const failed = await system.failed;
+  if (failed !== null) {
+    app.logger.fatal({ topology: failed.name, err: (failed.err as Error).message }, 'topology failed');
+    await shutdown('topology-failed', 1);
+  }
+}
+
 const program = new Command('captionflow')
   .description('Stream-processing MLOps pipeline for image captioning')
   .option('--json', 'log JSON lines even on a terminal (the default when output is not a terminal)')
@@ -87,21 +125,7 @@ program
     const config = loadConfig();
     const app = await openApp(config, { logger: cliLogger(config) });
     try {
-      const summary = await runPipelineJob(app, { sample: opts.sample, seed: opts.seed, datasetName: opts.dataset });
-      app.logger.info({ summary }, 'pipeline finished');
-      let trained: ReturnType<typeof brief> | undefined;
-      if (opts.train !== 'none') {
-        const producer = await app.log.producer();
-        const bar = trainingProgress(app.logger);
-        try {
-          trained = brief(await retrain(trainDepsOf(app, producer), retrainOptions(app, bar, { preset: opts.train, dataset: opts.dataset, minNew: 100, margin: config.jobs.promotionMargin, force: false })));
-        } finally {
-          bar.stop();
-          await producer.close();
-        }
-      }
-      const result = { ...summary, ...(trained === undefined ? {} : { training: trained }) };
-      process.stdout.write(wantsJson(process.stdout) ? `${JSON.stringify(result, null, 2)}\n` : pipelineSummaryTable(result));
+      printResult(await mainJob(app, { sample: opts.sample, seed: opts.seed, dataset: opts.dataset, train: opts.train }));
     } finally {
       await app.close();
     }
@@ -159,40 +183,29 @@ program
   .action(async () => {
     const config = loadConfig();
     const app = await openApp(config, { logger: createLogger({ level: config.logLevel, format: logFormat(process.stdout) }) });
-    const running = await startTopologies(app);
-    const http = createHttpServer({
-      logger: app.logger,
-      metrics: app.metrics,
-      apiKeys: config.http.apiKeys,
-      readiness: { catalog: async () => void (await app.catalog.images.list({}, { limit: 1 })) },
-    });
-    const producer = await app.log.producer();
-    await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
-    registerTopologyAdminRoutes(http, running);
-    await http.listen({ host: config.http.host, port: config.http.port });
-    app.logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'HTTP edge listening');
-    const scheduler = new Scheduler({ catalog: app.catalog, producer, serde: app.serde, clock: app.clock, logger: app.logger, metrics: app.metrics });
-    for (const job of standardJobs(app, config.jobs)) scheduler.register(job);
-    scheduler.start();
-    let stopping = false;
-    const shutdown = async (signal: string): Promise<void> => {
-      if (stopping) return;
-      stopping = true;
-      app.logger.info({ signal }, 'shutting down');
-      await http.close();
-      await scheduler.stop();
-      await producer.close();
-      await Promise.all(running.map((r) => r.stop({ deadlineMs: config.shutdownDeadlineMs })));
+    await runUntilSignal(app, await startSystem(app));
+  });
+
+program
+  .command('start')
+  .description('the first run and everyday use: on a fresh data directory, sample → curate → train → promote; then keep running (topologies, HTTP edge, scheduler) until Ctrl-C — the next start resumes and retrains only on new data')
+  .addOption(new Option('--sample <n>', 'synthetic scenes of the first run').default(1200).argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--seed <n>', 'seed of the synthetic scenes').default(1).argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--train <preset>', 'model preset of the first training').choices(['none', 'tiny', 'default']).default('default'))
+  .option('--once', 'stop after the first-run job (for scripts: what `captionflow pipeline` does)', false)
+  .addHelpText('after', '\nExamples:\n  npm start                         # = captionflow start\n  captionflow start --once --json   # the main job only, a JSON summary\n  captionflow start --sample 300 --train tiny')
+  .action(async (opts: { sample: number; seed: number; train: 'none' | 'tiny' | 'default'; once: boolean }) => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: cliLogger(config) });
+    printResult(await mainJob(app, { sample: opts.sample, seed: opts.seed, dataset: 'default', train: opts.train }));
+    if (opts.once) {
       await app.close();
-      process.exit(0);
-    };
-    process.on('SIGTERM', () => void shutdown('SIGTERM'));
-    process.on('SIGINT', () => void shutdown('SIGINT'));
-    const failed = await Promise.race(running.map((r) => r.done.then(() => null, (err: unknown) => ({ name: r.name, err }))));
-    if (failed !== null) {
-      app.logger.fatal({ topology: failed.name, err: (failed.err as Error).message }, 'topology failed');
-      await shutdown('topology-failed');
+      return;
     }
+    const keys = localApiKeys(app);
+    const system = await startSystem(app, { apiKeys: keys.keys });
+    process.stdout.write(whatToTry(system.url, keys.file));
+    await runUntilSignal(app, system);
   });
 
 program

@@ -50,3 +50,22 @@ export function pipelineSummaryTable(r: PipelineResult): string {
   }
   return `${table('captionflow pipeline', rows)}\n`;
 }
+
+/** What a person can do once `npm start` keeps running: the URLs and three things to try. */
+export function whatToTry(url: string, apiKeyFile: string | null): string {
+  const key = apiKeyFile === null ? '$CAPTIONFLOW_API_KEY' : `$(cat ${apiKeyFile})`;
+  return [
+    '',
+    `captionflow is running at ${url} — Ctrl-C drains and stops; the next start resumes where it stopped.`,
+    apiKeyFile === null ? '' : `  API key: in ${apiKeyFile} (generated for this data directory; set CAPTIONFLOW_API_KEYS to use your own)`,
+    '',
+    'Try:',
+    `  1. send an image with captions:   curl -H "x-api-key: ${key}" -F file=@photo.jpg -F 'captions=["a red car on a street"]' ${url}/v1/images`,
+    `  2. send a mobile capture:         curl -H "x-api-key: ${key}" -F file=@photo.jpg -F deviceId=phone-1 -F clientCaptureId=c1 -F capturedAt=2026-12-03T10:00:00Z ${url}/v1/captures`,
+    `  3. scrape the metrics:            curl ${url}/metrics | grep captionflow_`,
+    `  and print the whole pipeline:     npx captionflow describe`,
+    '',
+  ]
+    .filter((line, i, all) => !(line === '' && all[i - 1] === ''))
+    .join('\n');
+}

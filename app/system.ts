@@ -1,0 +1,90 @@
+/**
+ * The running system of one process: the pipeline's topologies, the HTTP edge with every route
+ * (ingest doors, admin), the scheduler — started together, stopped together (drain: stop taking
+ * requests, finish the scheduler's run, let in-flight records commit). `captionflow run` and
+ * `npm start` (after its first-run job) are this.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunningTopology } from '../runtime/engine/runner.ts';
+import { createHttpServer } from '../runtime/http/server.ts';
+import { registerTopologyAdminRoutes } from '../runtime/http/topology-admin.ts';
+import { registerIngestRoutes } from '../services/ingest/routes.ts';
+import { DEFAULT_INGEST_LIMITS } from '../services/ingest/limits.ts';
+import type { App } from './app.ts';
+import { Scheduler } from './jobs/scheduler.ts';
+import { standardJobs } from './jobs/standard-jobs.ts';
+import { ingestDeps } from './pipeline-job.ts';
+import { startTopologies } from './pipeline.ts';
+
+/** What runs. */
+export interface SystemOptions {
+  /** Run the pipeline's topologies (default true). */
+  readonly topologies?: boolean;
+  /** Run the scheduler's jobs (default true). */
+  readonly scheduler?: boolean;
+  /** API keys accepted on mutating and admin routes; default: the configured ones. */
+  readonly apiKeys?: readonly string[];
+}
+
+/** A running system. */
+export interface RunningSystem {
+  /** Where the HTTP edge listens. */
+  readonly url: string;
+  readonly topologies: readonly RunningTopology[];
+  /** Settles with the first topology that failed (null once the system stopped cleanly). */
+  readonly failed: Promise<{ name: string; err: unknown } | null>;
+  /** Drain and stop everything (idempotent); the app stays open for the caller to close. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The API key of a local, embedded installation: the configured keys when there are any, else
+ * one generated once into `<dataDir>/api-key` (mode 0600) — so a first run can be tried with
+ * curl at once, and the key never appears in logs or in the repository.
+ */
+export function localApiKeys(app: App): { keys: readonly string[]; file: string | null } {
+  if (app.config.http.apiKeys.length > 0 || app.config.mode !== 'embedded') return { keys: app.config.http.apiKeys, file: null };
+  const file = join(app.dataDir, 'api-key');
+  if (!existsSync(file)) writeFileSync(file, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  return { keys: [readFileSync(file, 'utf8').trim()], file };
+}
+
+/** Start the topologies, the HTTP edge and the scheduler on `app`. */
+export async function startSystem(app: App, options: SystemOptions = {}): Promise<RunningSystem> {
+  const { config } = app;
+  const running = options.topologies === false ? [] : await startTopologies(app);
+  const producer = await app.log.producer();
+  const http = createHttpServer({
+    logger: app.logger,
+    metrics: app.metrics,
+    apiKeys: options.apiKeys ?? config.http.apiKeys,
+    readiness: { catalog: async () => void (await app.catalog.images.list({}, { limit: 1 })) },
+  });
+  await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
+  registerTopologyAdminRoutes(http, running);
+  await http.listen({ host: config.http.host, port: config.http.port });
+  const address = http.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
+  const url = `http://${config.http.host}:${port}`;
+  app.logger.info({ url }, 'HTTP edge listening');
+  const scheduler = new Scheduler({ catalog: app.catalog, producer, serde: app.serde, clock: app.clock, logger: app.logger, metrics: app.metrics });
+  if (options.scheduler !== false) {
+    for (const job of standardJobs(app, config.jobs)) scheduler.register(job);
+    scheduler.start();
+  }
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      await http.close();
+      await scheduler.stop();
+      await producer.close();
+      await Promise.all(running.map((r) => r.stop({ deadlineMs: config.shutdownDeadlineMs })));
+    })());
+  const failed =
+    running.length === 0
+      ? new Promise<null>(() => undefined)
+      : Promise.race(running.map((r) => r.done.then(() => null, (err: unknown) => ({ name: r.name, err }))));
+  return { url, topologies: running, failed, stop };
+}
