@@ -19,6 +19,7 @@ import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/no
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { JsonValue } from '../catalog/canonical-json.ts';
 import type { ImageRecord } from '../catalog/catalog.ts';
+import { ingestAttributesOf } from '../catalog/ingest-attributes.ts';
 import { getDataset } from './datasets.ts';
 import type { Lake } from './lake.ts';
 
@@ -65,6 +66,8 @@ const COLUMNS: Record<string, string> = {
   curated_at: 'TIMESTAMPTZ',
   caption_count: 'INTEGER',
   captions: 'STRUCT(id VARCHAR, text VARCHAR, origin VARCHAR)[]',
+  /** The producer's attributes the image arrived with (see catalog/ingest-attributes.ts). */
+  attributes: 'MAP(VARCHAR, VARCHAR)',
 };
 
 const VIEW_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -137,6 +140,7 @@ export async function exportDatasetParquet(
           curated_at: image?.curatedAt ?? null,
           caption_count: item.captions.length,
           captions: item.captions,
+          attributes: image === undefined ? {} : ingestAttributesOf(image.attributes),
         })}\n`;
       }
       if (!out.write(text)) await once(out, 'drain');
