@@ -14,9 +14,11 @@
  */
 import type { JsonValue } from './canonical-json.ts';
 import type { ObjectRef } from '../lake/object-store.ts';
+import type { DeadLetterRepository } from './dead-letter-repository.ts';
 
 export type { JsonValue } from './canonical-json.ts';
 export type { ObjectRef } from '../lake/object-store.ts';
+export type { DeadLetterEntry, DeadLetterQuery, DeadLetterReplay, DeadLetterRepository } from './dead-letter-repository.ts';
 
 /** The layers an image moves through. */
 export type ImageLayer = 'bronze' | 'silver' | 'gold';
@@ -466,5 +468,7 @@ export interface Catalog {
   readonly jobRuns: JobRunRepository;
   /** The near-duplicate state store of curate. */
   readonly nearDuplicates: NearDuplicateRepository;
+  /** The dead-letter index (listing and replay bookkeeping). */
+  readonly deadLetters: DeadLetterRepository;
   close(): Promise<void>;
 }

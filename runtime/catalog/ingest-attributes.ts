@@ -41,7 +41,13 @@ export function ingestAttributesOf(attributes: Readonly<Record<string, JsonValue
   const other = attributes[INGEST_OTHER_ATTRIBUTE];
   if (Array.isArray(other))
     for (const pair of other)
-      if (pair !== null && typeof pair === 'object' && !Array.isArray(pair) && typeof pair['key'] === 'string' && typeof pair['value'] === 'string')
+      if (
+        pair !== null &&
+        typeof pair === 'object' &&
+        !Array.isArray(pair) &&
+        typeof pair['key'] === 'string' &&
+        typeof pair['value'] === 'string'
+      )
         out[pair['key']] = pair['value'];
   return out;
 }

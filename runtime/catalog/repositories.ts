@@ -35,6 +35,7 @@ import { captionId } from './caption-id.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { DocumentCollection, DocumentStore, FindQuery, StoredDocument } from './document-store.ts';
 import { NEAR_DUPLICATE_COLLECTIONS, nearDuplicateRepository } from './near-duplicate-repository.ts';
+import { DEAD_LETTER_COLLECTIONS, deadLetterRepository } from './dead-letter-repository.ts';
 import { iso, mergeCaption, mergeImage, mergeJobRun, mergeModel } from './merge-rules.ts';
 import {
   aliasSchema,
@@ -57,7 +58,7 @@ export interface CatalogOptions {
 export const CATALOG_COLLECTIONS = {
   images: {
     name: 'images',
-    indexes: [['status', 'split'], ['layer', 'status'], ['status', 'curatedAt'], ['source']],
+    indexes: [['status', 'split'], ['layer', 'status'], ['status', 'curatedAt'], ['source'], ['updatedAt'], ['createdAt']],
   },
   captions: { name: 'captions', indexes: [['imageId']] },
   datasets: { name: 'datasets', indexes: [['name', 'createdAt']] },
@@ -425,7 +426,8 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
   const ctx: RepoContext = { clock: options.now ?? (() => new Date()), locks: new KeyedMutex() };
   const c = CATALOG_COLLECTIONS;
   const nd = NEAR_DUPLICATE_COLLECTIONS;
-  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions] =
+  const dl = DEAD_LETTER_COLLECTIONS;
+  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions, dlLetters, dlReplays] =
     await Promise.all([
       store.collection(c.images),
       store.collection(c.captions),
@@ -436,6 +438,8 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
       store.collection(nd.members),
       store.collection(nd.bands),
       store.collection(nd.supersessions),
+      store.collection(dl.letters),
+      store.collection(dl.replays),
     ]);
   return {
     kind: store.kind,
@@ -448,6 +452,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
       { members: ndMembers, bands: ndBands, supersessions: ndSupersessions },
       ctx.clock,
     ),
+    deadLetters: deadLetterRepository({ letters: dlLetters, replays: dlReplays }, ctx.clock),
     close: () => store.close(),
   };
 }
