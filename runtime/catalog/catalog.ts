@@ -328,6 +328,13 @@ export interface ImageRepository {
   /** Curated images with `curatedAt` strictly after `since` (ISO time), by id. */
   listCuratedSince(since: string, page?: PageRequest): Promise<Page<ImageRecord>>;
   countCuratedSince(since: string): Promise<number>;
+  /**
+   * Images updated after the position `after` (by `updatedAt`, then id) and before `until` (ISO),
+   * in that order, at most `limit` (1–1000): the changes feed's page.
+   */
+  listUpdated(after: { readonly updatedAt: string; readonly id: string } | null, until: string, limit: number): Promise<ImageRecord[]>;
+  /** Counts of images per value of `layer`, `status`, `split` or `source` (`null` for none). */
+  countBy(field: 'layer' | 'status' | 'split' | 'source'): Promise<Record<string, number>>;
   /** Mark (or clear, with null) missing objects. Does not touch `updatedAt`. */
   setIntegrity(id: string, integrity: Integrity | null): Promise<void>;
 }

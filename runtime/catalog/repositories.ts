@@ -214,6 +214,26 @@ function imageRepository(coll: DocumentCollection, ctx: RepoContext): ImageRepos
     countCuratedSince(since) {
       return coll.count({ status: 'curated', curatedAt: { gt: iso(since) } });
     },
+    async listUpdated(after, until, limit) {
+      const size = pageSize({ limit });
+      const range = after === null ? { lt: iso(until) } : { gte: after.updatedAt, lt: iso(until) };
+      // Keyset on (updatedAt, id) without OR: read from the cursor's time on and skip its ties up
+      // to its id, asking for more rows while ties fill the page.
+      let fetch = size + 1;
+      for (;;) {
+        const rows = await coll.find({ where: { updatedAt: range }, orderBy: [{ field: 'updatedAt', dir: 'asc' }, { field: 'id', dir: 'asc' }], limit: fetch });
+        const items = rows
+          .map((r) => fromDoc<ImageRecord>(r))
+          .filter((r) => after === null || r.updatedAt > after.updatedAt || r.id > after.id);
+        if (items.length > size || rows.length < fetch) return items.slice(0, size);
+        fetch *= 2;
+      }
+    },
+    async countBy(field) {
+      const out: Record<string, number> = {};
+      for (const { value, count } of await coll.countBy(field)) out[String(value)] = count;
+      return out;
+    },
     setIntegrity(id: string, integrity: Integrity | null) {
       return coll.setField(id, 'integrity', integrity === null ? null : toDoc(integrity));
     },
