@@ -21,6 +21,10 @@ import type { Logger } from '../../runtime/logger.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
 import { standardJobs, trainDepsOf } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
+import { join } from 'node:path';
+import { registerQueryRoutes } from '../../services/query/routes.ts';
+import { registerLakeGauges } from '../../services/query/lake-gauges.ts';
+import { dlqCommand, lakeCommand, sqlCommand } from './lake-commands.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
@@ -146,6 +150,9 @@ program
     const producer = await app.log.producer();
     await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
     registerTopologyAdminRoutes(http, running);
+    // Query Data Service and lake gauges (services/query).
+    registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });
+    registerLakeGauges(app.metrics, { store: app.objects, catalog: app.catalog }, { modelName: config.models.name });
     await http.listen({ host: config.http.host, port: config.http.port });
     app.logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'HTTP edge listening');
     const scheduler = new Scheduler({ catalog: app.catalog, producer, serde: app.serde, clock: app.clock, logger: app.logger, metrics: app.metrics });
@@ -202,6 +209,10 @@ program.addCommand(
     };
   }),
 );
+
+program.addCommand(sqlCommand());
+program.addCommand(dlqCommand());
+program.addCommand(lakeCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   createLogger().fatal({ err: (err as Error).message, code: (err as { code?: string }).code }, 'captionflow failed');

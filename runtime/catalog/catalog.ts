@@ -345,6 +345,8 @@ export interface CaptionRepository {
   get(id: string): Promise<CaptionRecord | null>;
   /** Captions of an image, by id. */
   byImage(imageId: string): Promise<CaptionRecord[]>;
+  /** Counts of captions per origin. */
+  countByOrigin(): Promise<Record<string, number>>;
   /** Captions of several images (one round trip per 500 ids). */
   byImages(imageIds: readonly string[]): Promise<Map<string, CaptionRecord[]>>;
 }

@@ -271,6 +271,11 @@ function captionRepository(coll: DocumentCollection, ctx: RepoContext): CaptionR
       const stored = await coll.get(id);
       return stored === null ? null : fromDoc<CaptionRecord>(stored);
     },
+    async countByOrigin() {
+      const out: Record<string, number> = {};
+      for (const { value, count } of await coll.countBy('origin')) out[String(value)] = count;
+      return out;
+    },
     async byImage(imageId) {
       return (await byImages([imageId])).get(imageId) ?? [];
     },

@@ -478,13 +478,11 @@ export function registerQueryRoutes(app: FastifyInstance, deps: QueryRoutesDeps)
           ? {}
           : { includeMachineCaptions: body.includeMachineCaptions }),
       });
-      return reply
-        .code(result.created ? 201 : 200)
-        .send({
-          record: result.record,
-          created: result.created,
-          skippedWithoutCaptions: result.skippedWithoutCaptions,
-        });
+      return reply.code(result.created ? 201 : 200).send({
+        record: result.record,
+        created: result.created,
+        skippedWithoutCaptions: result.skippedWithoutCaptions,
+      });
     },
   );
 

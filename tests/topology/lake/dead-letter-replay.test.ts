@@ -139,7 +139,7 @@ test('dead-letter replay: records fail for a fixable cause, the cause is fixed, 
     const replayed = ingested.filter((r) => r.headers[REPLAY_HEADER] !== undefined);
     assert.equal(replayed.length, 2);
     for (const r of replayed) {
-      const letter = letters.find((l) => l.eventId === r.headers[REPLAY_HEADER])! as DeadLetter;
+      const letter: DeadLetter = letters.find((l) => l.eventId === r.headers[REPLAY_HEADER])!;
       assert.deepEqual(r.value, letter.originalValue);
       assert.deepEqual(r.key, letter.originalKey);
       assert.equal(r.headers['cf-source'], 'external');

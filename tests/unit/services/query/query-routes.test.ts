@@ -286,3 +286,23 @@ test('dead letters over HTTP: list by code, show with original bytes, replay to 
     1,
   );
 });
+
+test('lake gauges are read from the catalog at scrape time', async () => {
+  const { Metrics } = await import('../../../../runtime/metrics.ts');
+  const { registerLakeGauges } = await import('../../../../services/query/lake-gauges.ts');
+  const metrics = new Metrics();
+  registerLakeGauges(metrics, h.lake, { modelName: 'captioner' });
+  const text = await metrics.text();
+  assert.match(text, /captionflow_lake_items\{layer="gold"\} 5/);
+  assert.match(text, /captionflow_lake_items_by_status\{status="rejected"\} 4/);
+  assert.match(text, /captionflow_lake_items_by_split\{split="train"\} 3/);
+  assert.match(text, /captionflow_lake_captions\{origin="machine"\} 3/);
+  assert.match(text, /captionflow_lake_dataset_versions \d+/);
+  // A write between scrapes shows on the next scrape.
+  await h.lake.catalog.captions.upsert({
+    imageId: h.images[0]!.id,
+    text: 'one more machine caption',
+    origin: 'machine',
+  });
+  assert.match(await metrics.text(), /captionflow_lake_captions\{origin="machine"\} 4/);
+});
