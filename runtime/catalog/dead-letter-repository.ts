@@ -16,7 +16,11 @@
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { canonicalJson, contentHash, type JsonValue } from './canonical-json.ts';
 import type { DocumentCollection, FindQuery } from './document-store.ts';
-import { iso } from './merge-rules.ts';
+
+// Not merge-rules' iso: catalog.ts imports this module's types and merge-rules imports catalog.ts.
+function iso(time: string | Date): string {
+  return (typeof time === 'string' ? new Date(time) : time).toISOString();
+}
 
 /** The collections of the dead-letter index and the fields each one is queried by. */
 export const DEAD_LETTER_COLLECTIONS = {
