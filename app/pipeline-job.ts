@@ -36,7 +36,7 @@ export interface PipelineJobSummary {
 
 /** The ingest doors' dependencies on an app. */
 export function ingestDeps(app: App, producer: LogProducer, maxBytes = 25 * 1024 * 1024): IngestDeps {
-  return { objects: app.objects, bucket: app.lake.bucket, producer, serde: app.serde, clock: app.clock, maxBytes, topicName: app.topics.topic };
+  return { objects: app.objects, bucket: app.lake.bucket, producer, serde: app.serde, clock: app.clock, maxBytes, topicName: app.topics.topic, keepCaptureLocation: app.config.ingest.keepCaptureLocation };
 }
 
 /**

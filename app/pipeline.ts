@@ -11,6 +11,7 @@ import { inNamespace } from '../runtime/engine/namespace.ts';
 import { normalizeTopology } from '../topologies/normalize.ts';
 import { curateTopology } from '../topologies/curate.ts';
 import { labelTopology } from '../topologies/label.ts';
+import { deadLetterIndexTopology } from '../topologies/dead-letters.ts';
 import { doors } from '../services/doors.ts';
 import { standardJobDeclarations } from './jobs/standard-jobs.ts';
 import type { App } from './app.ts';
@@ -37,6 +38,7 @@ export const topologies: readonly Runnable[] = [
   runnable(normalizeTopology, (app) => app.lake),
   runnable(curateTopology, (app) => app.lake),
   runnable(labelTopology, (app) => app.label),
+  runnable(deadLetterIndexTopology, (app) => ({ catalog: app.catalog })),
 ];
 
 /** captionflow's pipeline. */

@@ -1,12 +1,14 @@
 /**
  * The running system of one process: the pipeline's topologies, the HTTP edge with every route
- * (ingest doors, admin), the scheduler — started together, stopped together (drain: stop taking
+ * (ingest doors, the Query Data Service, admin; lake gauges on /metrics), the scheduler — started together, stopped together (drain: stop taking
  * requests, finish the scheduler's run, let in-flight records commit). `captionflow run` and
  * `npm start` (after its first-run job) are this.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { registerQueryRoutes } from '../services/query/routes.ts';
+import { registerLakeGauges } from '../services/query/lake-gauges.ts';
 import type { RunningTopology } from '../runtime/engine/runner.ts';
 import { createHttpServer } from '../runtime/http/server.ts';
 import { registerTopologyAdminRoutes } from '../runtime/http/topology-admin.ts';
@@ -64,6 +66,9 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
   });
   await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
   registerTopologyAdminRoutes(http, running);
+  // Query Data Service and lake gauges (services/query).
+  registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });
+  registerLakeGauges(app.metrics, { store: app.objects, catalog: app.catalog }, { modelName: config.models.name });
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http.port;

@@ -87,6 +87,12 @@ export const ConfigSchema = z.object({
     })
     .prefault({}),
   shutdownDeadlineMs: positiveInt.default(30_000),
+  ingest: z
+    .object({
+      /** Keep a mobile capture's location in the image attributes (catalog, gold). Off: only capture.received has it. */
+      keepCaptureLocation: bool.default(false),
+    })
+    .prefault({}),
 });
 
 /** The validated configuration. */
@@ -132,6 +138,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_PROMOTION_MARGIN: 'jobs.promotionMargin',
   CAPTIONFLOW_CONSISTENCY_EVERY_MS: 'jobs.consistencyEveryMs',
   CAPTIONFLOW_SHUTDOWN_DEADLINE_MS: 'shutdownDeadlineMs',
+  CAPTIONFLOW_KEEP_CAPTURE_LOCATION: 'ingest.keepCaptureLocation',
 };
 
 /** Keys whose values are secrets: never echoed in errors or logs. */

@@ -19,6 +19,12 @@ export interface IngestDeps {
   readonly maxBytes: number;
   /** Physical topic name of a logical one (topic prefix); identity when absent. */
   readonly topicName?: (logical: string) => string;
+  /**
+   * Keep a capture's location in the image attributes (`locationLat`, `locationLon`,
+   * `locationAccuracyMeters`), hence in the catalog and gold tables. Off by default: the location
+   * then stays in capture.received only.
+   */
+  readonly keepCaptureLocation?: boolean;
 }
 
 /** One image arriving at a door. */
@@ -88,6 +94,14 @@ export async function ingestImage(deps: IngestDeps, input: IngestInput): Promise
   return { event, storedNew: put.written };
 }
 
+function locationAttributes(location: GeoLocation): Record<string, string> {
+  return {
+    locationLat: String(location.lat),
+    locationLon: String(location.lon),
+    ...(location.accuracyMeters === null ? {} : { locationAccuracyMeters: String(location.accuracyMeters) }),
+  };
+}
+
 /** A mobile capture: the image plus device metadata. */
 export interface CaptureInput {
   readonly bytes: Uint8Array;
@@ -104,7 +118,8 @@ export interface CaptureInput {
 /**
  * The mobile door: the image goes in like any other (source `mobile`, idempotent by the client's
  * capture id), and a capture.received event keeps the device facts. The location stays in that
- * event only — never in image attributes or objects (EXIF location is stripped in normalize).
+ * event only unless `deps.keepCaptureLocation` says otherwise — never in objects (EXIF location
+ * is stripped in normalize).
  */
 export async function ingestCapture(deps: IngestDeps, input: CaptureInput): Promise<{ ingested: ImageIngested; capture: CaptureReceived }> {
   const { event } = await ingestImage(deps, {
@@ -113,7 +128,12 @@ export async function ingestCapture(deps: IngestDeps, input: CaptureInput): Prom
     producer: input.producer,
     externalId: `${input.deviceId}:${input.clientCaptureId}`,
     captions: input.caption === undefined || input.caption === null || input.caption.trim() === '' ? [] : [{ text: input.caption, language: input.language ?? null }],
-    attributes: { deviceId: input.deviceId, capturedAt: new Date(input.capturedAt).toISOString(), ...(input.appVersion ? { appVersion: input.appVersion } : {}) },
+    attributes: {
+      deviceId: input.deviceId,
+      capturedAt: new Date(input.capturedAt).toISOString(),
+      ...(input.appVersion ? { appVersion: input.appVersion } : {}),
+      ...(deps.keepCaptureLocation === true && input.location ? locationAttributes(input.location) : {}),
+    },
   });
   const capture: CaptureReceived = {
     eventId: deriveId('capture', input.deviceId, input.clientCaptureId),

@@ -10,6 +10,7 @@ import type { AugmentTask } from '../processors/image/augment-worker.ts';
 import type augmentTask from '../processors/image/augment-worker.ts';
 import type { AugmentedVariant } from '../processors/image/augment.ts';
 import { catalogLineage, catalogRef, extendLineage, extensionOf, hopOf, objectRef, type LakeDeps } from './lake-services.ts';
+import { ingestedImageUpsert } from './ingest-attributes.ts';
 
 const normalizeWorker = processor<typeof normalizeTask>(new URL('../processors/image/normalize-worker.ts', import.meta.url));
 const augmentWorker = processor<typeof augmentTask>(new URL('../processors/image/augment-worker.ts', import.meta.url));
@@ -34,7 +35,10 @@ function owned(bytes: Uint8Array): Uint8Array {
  * normalize: image.ingested → silver. Fetches the bronze bytes, normalizes the image on the
  * worker pool (decode with limits, orient, strip metadata, sRGB, resize, encode, hashes,
  * quality), normalizes captions (NLP), writes silver objects (content-addressed, idempotent),
- * upserts the catalog and emits image.normalized. Bad images and captions are dead-lettered
+ * upserts the catalog and emits image.normalized. The first effect enters the image in the
+ * catalog as it arrived (bronze, its lineage start and the producer's attributes): the
+ * attributes are not part of image.normalized, and an image that is later dead-lettered is
+ * still visible in the lake with its dead letters. Bad images and captions are dead-lettered
  * with their stable codes.
  */
 export const normalizeTopology = topology<LakeDeps>(
@@ -47,6 +51,13 @@ export const normalizeTopology = topology<LakeDeps>(
   (b) =>
     b
       .stream(Topics.imageIngested, { group: 'captionflow-normalize' })
+      .effect('catalog-ingested', {
+        target: 'catalog: images (layer bronze, status ingested, attributes.ingest)',
+        key: (ingested) => ingested.imageId,
+        write: async (ingested, ctx) => {
+          await ctx.deps.catalog.images.upsert(ingestedImageUpsert(ingested));
+        },
+      })
       .worker('normalize-image', normalizeWorker, {
         toTask: async (ingested, ctx) => {
           const bytes = owned(await ctx.deps.objects.get(ingested.object.key));

@@ -20,6 +20,7 @@ import type { App } from '../app.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { trainDepsOf } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
+import { dlqCommand, lakeCommand, sqlCommand } from './lake-commands.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
@@ -238,6 +239,10 @@ program.addCommand(
     };
   }),
 );
+
+program.addCommand(sqlCommand());
+program.addCommand(dlqCommand());
+program.addCommand(lakeCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   createLogger().fatal({ err: (err as Error).message, code: (err as { code?: string }).code }, 'captionflow failed');

@@ -14,9 +14,11 @@
  */
 import type { JsonValue } from './canonical-json.ts';
 import type { ObjectRef } from '../lake/object-store.ts';
+import type { DeadLetterRepository } from './dead-letter-repository.ts';
 
 export type { JsonValue } from './canonical-json.ts';
 export type { ObjectRef } from '../lake/object-store.ts';
+export type { DeadLetterEntry, DeadLetterQuery, DeadLetterReplay, DeadLetterRepository } from './dead-letter-repository.ts';
 
 /** The layers an image moves through. */
 export type ImageLayer = 'bronze' | 'silver' | 'gold';
@@ -329,6 +331,13 @@ export interface ImageRepository {
   /** Curated images with `curatedAt` strictly after `since` (ISO time), by id. */
   listCuratedSince(since: string, page?: PageRequest): Promise<Page<ImageRecord>>;
   countCuratedSince(since: string): Promise<number>;
+  /**
+   * Images updated after the position `after` (by `updatedAt`, then id) and before `until` (ISO),
+   * in that order, at most `limit` (1–1000): the changes feed's page.
+   */
+  listUpdated(after: { readonly updatedAt: string; readonly id: string } | null, until: string, limit: number): Promise<ImageRecord[]>;
+  /** Counts of images per value of `layer`, `status`, `split` or `source` (`null` for none). */
+  countBy(field: 'layer' | 'status' | 'split' | 'source'): Promise<Record<string, number>>;
   /** Mark (or clear, with null) missing objects. Does not touch `updatedAt`. */
   setIntegrity(id: string, integrity: Integrity | null): Promise<void>;
 }
@@ -339,6 +348,8 @@ export interface CaptionRepository {
   get(id: string): Promise<CaptionRecord | null>;
   /** Captions of an image, by id. */
   byImage(imageId: string): Promise<CaptionRecord[]>;
+  /** Counts of captions per origin. */
+  countByOrigin(): Promise<Record<string, number>>;
   /** Captions of several images (one round trip per 500 ids). */
   byImages(imageIds: readonly string[]): Promise<Map<string, CaptionRecord[]>>;
 }
@@ -469,5 +480,7 @@ export interface Catalog {
   readonly jobRuns: JobRunRepository;
   /** The near-duplicate state store of curate. */
   readonly nearDuplicates: NearDuplicateRepository;
+  /** The dead-letter index (listing and replay bookkeeping). */
+  readonly deadLetters: DeadLetterRepository;
   close(): Promise<void>;
 }

@@ -35,6 +35,7 @@ import { captionId } from './caption-id.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { DocumentCollection, DocumentStore, FindQuery, StoredDocument } from './document-store.ts';
 import { NEAR_DUPLICATE_COLLECTIONS, nearDuplicateRepository } from './near-duplicate-repository.ts';
+import { DEAD_LETTER_COLLECTIONS, deadLetterRepository } from './dead-letter-repository.ts';
 import { iso, mergeCaption, mergeImage, mergeJobRun, mergeModel } from './merge-rules.ts';
 import {
   aliasSchema,
@@ -57,7 +58,7 @@ export interface CatalogOptions {
 export const CATALOG_COLLECTIONS = {
   images: {
     name: 'images',
-    indexes: [['status', 'split'], ['layer', 'status'], ['status', 'curatedAt'], ['source']],
+    indexes: [['status', 'split'], ['layer', 'status'], ['status', 'curatedAt'], ['source'], ['updatedAt'], ['createdAt']],
   },
   captions: { name: 'captions', indexes: [['imageId']] },
   datasets: { name: 'datasets', indexes: [['name', 'createdAt']] },
@@ -213,6 +214,26 @@ function imageRepository(coll: DocumentCollection, ctx: RepoContext): ImageRepos
     countCuratedSince(since) {
       return coll.count({ status: 'curated', curatedAt: { gt: iso(since) } });
     },
+    async listUpdated(after, until, limit) {
+      const size = pageSize({ limit });
+      const range = after === null ? { lt: iso(until) } : { gte: after.updatedAt, lt: iso(until) };
+      // Keyset on (updatedAt, id) without OR: read from the cursor's time on and skip its ties up
+      // to its id, asking for more rows while ties fill the page.
+      let fetch = size + 1;
+      for (;;) {
+        const rows = await coll.find({ where: { updatedAt: range }, orderBy: [{ field: 'updatedAt', dir: 'asc' }, { field: 'id', dir: 'asc' }], limit: fetch });
+        const items = rows
+          .map((r) => fromDoc<ImageRecord>(r))
+          .filter((r) => after === null || r.updatedAt > after.updatedAt || r.id > after.id);
+        if (items.length > size || rows.length < fetch) return items.slice(0, size);
+        fetch *= 2;
+      }
+    },
+    async countBy(field) {
+      const out: Record<string, number> = {};
+      for (const { value, count } of await coll.countBy(field)) out[String(value)] = count;
+      return out;
+    },
     setIntegrity(id: string, integrity: Integrity | null) {
       return coll.setField(id, 'integrity', integrity === null ? null : toDoc(integrity));
     },
@@ -249,6 +270,11 @@ function captionRepository(coll: DocumentCollection, ctx: RepoContext): CaptionR
     async get(id) {
       const stored = await coll.get(id);
       return stored === null ? null : fromDoc<CaptionRecord>(stored);
+    },
+    async countByOrigin() {
+      const out: Record<string, number> = {};
+      for (const { value, count } of await coll.countBy('origin')) out[String(value)] = count;
+      return out;
     },
     async byImage(imageId) {
       return (await byImages([imageId])).get(imageId) ?? [];
@@ -425,7 +451,8 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
   const ctx: RepoContext = { clock: options.now ?? (() => new Date()), locks: new KeyedMutex() };
   const c = CATALOG_COLLECTIONS;
   const nd = NEAR_DUPLICATE_COLLECTIONS;
-  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions] =
+  const dl = DEAD_LETTER_COLLECTIONS;
+  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions, dlLetters, dlReplays] =
     await Promise.all([
       store.collection(c.images),
       store.collection(c.captions),
@@ -436,6 +463,8 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
       store.collection(nd.members),
       store.collection(nd.bands),
       store.collection(nd.supersessions),
+      store.collection(dl.letters),
+      store.collection(dl.replays),
     ]);
   return {
     kind: store.kind,
@@ -448,6 +477,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
       { members: ndMembers, bands: ndBands, supersessions: ndSupersessions },
       ctx.clock,
     ),
+    deadLetters: deadLetterRepository({ letters: dlLetters, replays: dlReplays }, ctx.clock),
     close: () => store.close(),
   };
 }

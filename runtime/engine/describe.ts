@@ -59,7 +59,7 @@ export function mermaidText(text: string): string {
 
 /** A Mermaid-safe id. */
 export function mermaidId(prefix: string, name: string): string {
-  return `${prefix}_${name.replace(/[^A-Za-z0-9]+/g, '_')}`;
+  return `${prefix}_${name}`.replace(/[^A-Za-z0-9_]+/g, '_');
 }
 
 /** The id of a topic's node in a pipeline's Mermaid graph. */

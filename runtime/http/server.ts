@@ -8,7 +8,11 @@ import type { Metrics } from '../metrics.ts';
 export interface HttpServerOptions {
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Keys accepted on mutating and admin routes (`x-api-key` or `Authorization: Bearer`). */
+  /**
+   * Keys accepted on routes that ask for one (`x-api-key` or `Authorization: Bearer`). A key may
+   * end in `:read`, `:write` or `:admin` to give it that role (see {@link parseApiKey}); a key
+   * without a role is `admin`, so key lists written before roles existed keep working.
+   */
   readonly apiKeys: readonly string[];
   /** Largest request body in bytes (uploads have their own, stricter multipart limits). */
   readonly bodyLimit?: number;
@@ -20,7 +24,26 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** `api-key`: the route needs one of the configured API keys. */
     auth?: 'api-key';
+    /** The least role the key must have (default `write`: before roles, keys guarded only mutating routes). */
+    role?: ApiKeyRole;
   }
+}
+
+/** What an API key may do: `read` the lake; `write` (ingest, review) too; `admin` (snapshots, exports, replay, pause) too. */
+export type ApiKeyRole = 'read' | 'write' | 'admin';
+
+const ROLE_RANK: Record<ApiKeyRole, number> = { read: 0, write: 1, admin: 2 };
+
+/** A configured key and its role. */
+export interface ApiKey {
+  readonly key: string;
+  readonly role: ApiKeyRole;
+}
+
+/** `secret:read` → read, `secret:write` → write, `secret:admin` or `secret` → admin. */
+export function parseApiKey(entry: string): ApiKey {
+  const m = /^(.+):(read|write|admin)$/.exec(entry);
+  return m === null ? { key: entry, role: 'admin' } : { key: m[1]!, role: m[2] as ApiKeyRole };
 }
 
 function digest(s: string): Buffer {
@@ -29,10 +52,15 @@ function digest(s: string): Buffer {
 
 /** Constant-time membership test of a presented key (hashing first equalizes lengths). */
 export function keyMatches(presented: string, keys: readonly string[]): boolean {
+  return roleOf(presented, keys.map((k) => ({ key: k, role: 'admin' }))) !== null;
+}
+
+/** The role of a presented key, or null when it is none of `keys` (every key is compared: constant time). */
+export function roleOf(presented: string, keys: readonly ApiKey[]): ApiKeyRole | null {
   const p = digest(presented);
-  let ok = false;
-  for (const k of keys) ok = timingSafeEqual(p, digest(k)) || ok;
-  return ok;
+  let role: ApiKeyRole | null = null;
+  for (const k of keys) if (timingSafeEqual(p, digest(k.key)) && (role === null || ROLE_RANK[k.role] > ROLE_RANK[role])) role = k.role;
+  return role;
 }
 
 function presentedKey(req: FastifyRequest): string | undefined {
@@ -77,6 +105,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     trustProxy: true,
   });
 
+  const keys = options.apiKeys.map(parseApiKey);
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.auth !== 'api-key') return;
     const key = presentedKey(req);
@@ -88,8 +117,14 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       await reply.code(401).header('www-authenticate', 'Bearer').send({ error: { code: 'UNAUTHENTICATED', message: 'an API key is required (x-api-key header or Authorization: Bearer)' } });
       return;
     }
-    if (!keyMatches(key, options.apiKeys)) {
+    const role = roleOf(key, keys);
+    if (role === null) {
       await reply.code(403).send({ error: { code: 'FORBIDDEN', message: 'the API key is not valid' } });
+      return;
+    }
+    const needed = req.routeOptions.config.role ?? 'write';
+    if (ROLE_RANK[role] < ROLE_RANK[needed]) {
+      await reply.code(403).send({ error: { code: 'ROLE_INSUFFICIENT', message: `this route needs a key with role ${needed}; the key has role ${role}`, context: { needed, role } } });
     }
   });
 

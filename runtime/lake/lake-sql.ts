@@ -19,6 +19,7 @@ import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/no
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { JsonValue } from '../catalog/canonical-json.ts';
 import type { ImageRecord } from '../catalog/catalog.ts';
+import { ingestAttributesOf } from '../catalog/ingest-attributes.ts';
 import { getDataset } from './datasets.ts';
 import type { Lake } from './lake.ts';
 
@@ -42,6 +43,32 @@ export interface QueryOptions {
   readonly tables: Readonly<Record<string, string>>;
   /** Most rows returned (default 10 000); more fail with LAKE_QUERY_REJECTED. */
   readonly maxRows?: number;
+  /** Views over newline-delimited JSON files: view name → the file and its columns (DuckDB types). */
+  readonly jsonTables?: Readonly<Record<string, { readonly path: string; readonly columns: Readonly<Record<string, string>> }>>;
+  /** Statement timeout in milliseconds (default 10 000): the query is interrupted and refused. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Why a query was refused (`context.reason` of LAKE_QUERY_REJECTED): `statements` (not exactly
+ * one), `parse`, `not-select` (DDL, DML, COPY, ATTACH, SET…), `url-access`, `file-access`,
+ * `timeout`, `row-limit`, `failed` (the SELECT itself failed: unknown column, type error…).
+ */
+export type QueryRefusal = 'statements' | 'parse' | 'not-select' | 'url-access' | 'file-access' | 'timeout' | 'row-limit' | 'failed';
+
+function refuse(reason: QueryRefusal, message: string, context: Record<string, unknown> = {}, cause?: unknown): PipelineError {
+  return new PipelineError(ErrorCodes.LAKE_QUERY_REJECTED, message, { context: { reason, ...context }, ...(cause === undefined ? {} : { cause }) });
+}
+
+// A string literal naming a URL: the lake's SQL never reaches the network.
+const URL_LITERAL = /'[a-z][a-z0-9+.-]*:\/\//i;
+// Writes are refused by their first keyword before DuckDB binds them (binding an INSERT into a
+// missing table would otherwise be reported as a parse error); the prepared statement type is
+// checked again after.
+const WRITE_KEYWORD = /^(insert|update|delete|merge|create|drop|alter|truncate|copy|attach|detach|install|load|set|reset|pragma|call|checkpoint|vacuum|export|import|use|begin|commit|rollback)\b/i;
+
+function firstKeyword(sql: string): string {
+  return sql.replace(/^(\s|--[^\n]*\n|\/\*[\s\S]*?\*\/|\()*/, '');
 }
 
 /** The store key of a dataset version's Parquet table (Hive-style partition by dataset id). */
@@ -65,6 +92,8 @@ const COLUMNS: Record<string, string> = {
   curated_at: 'TIMESTAMPTZ',
   caption_count: 'INTEGER',
   captions: 'STRUCT(id VARCHAR, text VARCHAR, origin VARCHAR)[]',
+  /** The producer's attributes the image arrived with (see catalog/ingest-attributes.ts). */
+  attributes: 'MAP(VARCHAR, VARCHAR)',
 };
 
 const VIEW_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -137,6 +166,7 @@ export async function exportDatasetParquet(
           curated_at: image?.curatedAt ?? null,
           caption_count: item.captions.length,
           captions: item.captions,
+          attributes: image === undefined ? {} : ingestAttributesOf(image.attributes),
         })}\n`;
       }
       if (!out.write(text)) await once(out, 'drain');
@@ -200,18 +230,34 @@ function toJson(value: unknown): JsonValue {
  */
 export async function queryLake(sql: string, options: QueryOptions): Promise<Record<string, JsonValue>[]> {
   const maxRows = options.maxRows ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (URL_LITERAL.test(sql)) throw refuse('url-access', 'URLs are not readable from lake SQL: query the registered tables');
+  const write = WRITE_KEYWORD.exec(firstKeyword(sql));
+  if (write !== null) throw refuse('not-select', `only SELECT is allowed, got ${write[1]!.toUpperCase()}`, { statementType: write[1]!.toUpperCase() });
   const duck = await openDuck();
   try {
     const { connection } = duck;
     const paths: string[] = [];
-    for (const [name, path] of Object.entries(options.tables)) {
+    const view = (name: string): void => {
       if (!VIEW_NAME.test(name))
         throw new PipelineError(ErrorCodes.LAKE_QUERY_REJECTED, `invalid view name ${JSON.stringify(name)}`, {
           context: { name },
         });
+    };
+    for (const [name, path] of Object.entries(options.tables)) {
+      view(name);
       const abs = resolve(path);
       paths.push(abs);
       await connection.run(`CREATE VIEW ${name} AS SELECT * FROM read_parquet(${sqlString(abs)})`);
+    }
+    for (const [name, table] of Object.entries(options.jsonTables ?? {})) {
+      view(name);
+      const abs = resolve(table.path);
+      paths.push(abs);
+      const columns = `{${Object.entries(table.columns)
+        .map(([k, v]) => `${k}: ${sqlString(v)}`)
+        .join(', ')}}`;
+      await connection.run(`CREATE VIEW ${name} AS SELECT * FROM read_json(${sqlString(abs)}, format = 'newline_delimited', columns = ${columns})`);
     }
     await connection.run(`SET allowed_paths = [${paths.map(sqlString).join(', ')}]`);
     await connection.run('SET enable_external_access = false');
@@ -220,49 +266,37 @@ export async function queryLake(sql: string, options: QueryOptions): Promise<Rec
     let statement;
     try {
       const extracted = await connection.extractStatements(sql);
-      if (extracted.count !== 1) {
-        throw new PipelineError(
-          ErrorCodes.LAKE_QUERY_REJECTED,
-          `expected exactly one statement, got ${extracted.count}`,
-          { context: { statements: extracted.count } },
-        );
-      }
+      if (extracted.count !== 1) throw refuse('statements', `expected exactly one statement, got ${extracted.count}`, { statements: extracted.count });
       statement = await extracted.prepare(0);
     } catch (err) {
       if (err instanceof PipelineError) throw err;
-      throw new PipelineError(
-        ErrorCodes.LAKE_QUERY_REJECTED,
-        `query does not parse: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
+      const message = err instanceof Error ? err.message : String(err);
+      if (/Permission Error|Cannot access (file|directory)|enable_external_access/i.test(message)) throw refuse('file-access', `file access is not allowed: ${message}`, {}, err);
+      throw refuse('parse', `query does not parse: ${message}`, {}, err);
     }
     if (statement.statementType !== StatementType.SELECT) {
-      throw new PipelineError(
-        ErrorCodes.LAKE_QUERY_REJECTED,
-        `only SELECT is allowed, got ${StatementType[statement.statementType]}`,
-        {
-          context: { statementType: StatementType[statement.statementType] },
-        },
-      );
+      throw refuse('not-select', `only SELECT is allowed, got ${StatementType[statement.statementType]}`, {
+        statementType: StatementType[statement.statementType],
+      });
     }
     let reader;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      connection.interrupt();
+    }, timeoutMs);
     try {
       reader = await statement.runAndReadUntil(maxRows + 1);
     } catch (err) {
-      throw new PipelineError(
-        ErrorCodes.LAKE_QUERY_REJECTED,
-        `query failed: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
+      const message = err instanceof Error ? err.message : String(err);
+      if (timedOut || /INTERRUPT/i.test(message)) throw refuse('timeout', `query exceeded the statement timeout of ${timeoutMs} ms`, { timeoutMs }, err);
+      if (/Permission Error|Cannot access (file|directory)|enable_external_access/i.test(message)) throw refuse('file-access', `file access is not allowed: ${message}`, {}, err);
+      throw refuse('failed', `query failed: ${message}`, {}, err);
+    } finally {
+      clearTimeout(timer);
     }
     const rows = reader.getRowObjectsJS();
-    if (rows.length > maxRows) {
-      throw new PipelineError(
-        ErrorCodes.LAKE_QUERY_REJECTED,
-        `query returned more than ${maxRows} rows; aggregate or add LIMIT`,
-        { context: { maxRows } },
-      );
-    }
+    if (rows.length > maxRows) throw refuse('row-limit', `query returned more than ${maxRows} rows; aggregate or add LIMIT`, { maxRows });
     return rows.map((row) => toJson(row) as Record<string, JsonValue>);
   } finally {
     duck.close();
