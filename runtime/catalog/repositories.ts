@@ -34,6 +34,7 @@ import type {
 import { captionId } from './caption-id.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { DocumentCollection, DocumentStore, FindQuery, StoredDocument } from './document-store.ts';
+import { JOB_LEASE_COLLECTIONS, jobLeaseRepository } from './job-lease-repository.ts';
 import { NEAR_DUPLICATE_COLLECTIONS, nearDuplicateRepository } from './near-duplicate-repository.ts';
 import { iso, mergeCaption, mergeImage, mergeJobRun, mergeModel } from './merge-rules.ts';
 import {
@@ -425,7 +426,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
   const ctx: RepoContext = { clock: options.now ?? (() => new Date()), locks: new KeyedMutex() };
   const c = CATALOG_COLLECTIONS;
   const nd = NEAR_DUPLICATE_COLLECTIONS;
-  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions] =
+  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions, leases, triggers] =
     await Promise.all([
       store.collection(c.images),
       store.collection(c.captions),
@@ -436,6 +437,8 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
       store.collection(nd.members),
       store.collection(nd.bands),
       store.collection(nd.supersessions),
+      store.collection(JOB_LEASE_COLLECTIONS.leases),
+      store.collection(JOB_LEASE_COLLECTIONS.triggers),
     ]);
   return {
     kind: store.kind,
@@ -444,6 +447,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
     datasets: datasetRepository(datasets),
     models: modelRepository(models, modelAliases, ctx),
     jobRuns: jobRunRepository(jobRuns, ctx),
+    jobLeases: jobLeaseRepository({ leases, triggers }),
     nearDuplicates: nearDuplicateRepository(
       { members: ndMembers, bands: ndBands, supersessions: ndSupersessions },
       ctx.clock,
