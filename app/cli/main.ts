@@ -18,8 +18,9 @@ import { pipeline, startTopologies } from '../pipeline.ts';
 import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
 import type { App } from '../app.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { Scheduler } from '../jobs/scheduler.ts';
-import { standardJobs, trainDepsOf } from '../jobs/standard-jobs.ts';
+import { trainDepsOf } from '../jobs/standard-jobs.ts';
+import { jobScheduler, jobsCommand } from '../jobs/jobs-cli.ts';
+import { registerJobAdminRoutes } from '../jobs/admin-routes.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
@@ -146,18 +147,18 @@ program
     const producer = await app.log.producer();
     await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
     registerTopologyAdminRoutes(http, running);
+    const jobs = await jobScheduler(app);
+    registerJobAdminRoutes(http, jobs.scheduler);
     await http.listen({ host: config.http.host, port: config.http.port });
     app.logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'HTTP edge listening');
-    const scheduler = new Scheduler({ catalog: app.catalog, producer, serde: app.serde, clock: app.clock, logger: app.logger, metrics: app.metrics });
-    for (const job of standardJobs(app, config.jobs)) scheduler.register(job);
-    scheduler.start();
+    await jobs.scheduler.start();
     let stopping = false;
     const shutdown = async (signal: string): Promise<void> => {
       if (stopping) return;
       stopping = true;
       app.logger.info({ signal }, 'shutting down');
       await http.close();
-      await scheduler.stop();
+      await jobs.close();
       await producer.close();
       await Promise.all(running.map((r) => r.stop({ deadlineMs: config.shutdownDeadlineMs })));
       await app.close();
@@ -200,6 +201,14 @@ program.addCommand(
         await app.close();
       },
     };
+  }),
+);
+
+program.addCommand(
+  jobsCommand(async () => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: cliLogger(config) });
+    return { app, close: () => app.close() };
   }),
 );
 
