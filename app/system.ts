@@ -15,8 +15,8 @@ import { registerTopologyAdminRoutes } from '../runtime/http/topology-admin.ts';
 import { registerIngestRoutes } from '../services/ingest/routes.ts';
 import { DEFAULT_INGEST_LIMITS } from '../services/ingest/limits.ts';
 import type { App } from './app.ts';
-import { Scheduler } from './jobs/scheduler.ts';
-import { standardJobs } from './jobs/standard-jobs.ts';
+import { jobScheduler } from './jobs/jobs-cli.ts';
+import { registerJobAdminRoutes } from './jobs/admin-routes.ts';
 import { ingestDeps } from './pipeline-job.ts';
 import { startTopologies } from './pipeline.ts';
 
@@ -69,21 +69,20 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
   // Query Data Service and lake gauges (services/query).
   registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });
   registerLakeGauges(app.metrics, { store: app.objects, catalog: app.catalog }, { modelName: config.models.name });
+  // Jobs: leases in the catalog make one run of a job at a time across replicas.
+  const jobs = await jobScheduler(app);
+  registerJobAdminRoutes(http, jobs.scheduler);
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
   const url = `http://${config.http.host}:${port}`;
   app.logger.info({ url }, 'HTTP edge listening');
-  const scheduler = new Scheduler({ catalog: app.catalog, producer, serde: app.serde, clock: app.clock, logger: app.logger, metrics: app.metrics });
-  if (options.scheduler !== false) {
-    for (const job of standardJobs(app, config.jobs)) scheduler.register(job);
-    scheduler.start();
-  }
+  if (options.scheduler !== false) await jobs.scheduler.start();
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       await http.close();
-      await scheduler.stop();
+      await jobs.close();
       await producer.close();
       await Promise.all(running.map((r) => r.stop({ deadlineMs: config.shutdownDeadlineMs })));
     })());

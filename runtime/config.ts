@@ -84,6 +84,12 @@ export const ConfigSchema = z.object({
       retrainConfig: z.enum(['tiny', 'default']).default('default'),
       promotionMargin: z.coerce.number().min(0).default(0.01),
       consistencyEveryMs: positiveInt.default(6 * 3_600_000),
+      /** Cron (UTC) of a scheduled retrain besides the new-data trigger; unset: none. */
+      retrainCron: z.string().min(1).optional(),
+      /** Cron (UTC) of the dataset snapshot. */
+      snapshotCron: z.string().min(1).default('0 * * * *'),
+      /** Time-to-live of a job's lease in the catalog; heartbeats renew it every third. */
+      leaseTtlMs: positiveInt.default(60_000),
     })
     .prefault({}),
   shutdownDeadlineMs: positiveInt.default(30_000),
@@ -137,6 +143,9 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_RETRAIN_CONFIG: 'jobs.retrainConfig',
   CAPTIONFLOW_PROMOTION_MARGIN: 'jobs.promotionMargin',
   CAPTIONFLOW_CONSISTENCY_EVERY_MS: 'jobs.consistencyEveryMs',
+  CAPTIONFLOW_RETRAIN_CRON: 'jobs.retrainCron',
+  CAPTIONFLOW_SNAPSHOT_CRON: 'jobs.snapshotCron',
+  CAPTIONFLOW_JOB_LEASE_TTL_MS: 'jobs.leaseTtlMs',
   CAPTIONFLOW_SHUTDOWN_DEADLINE_MS: 'shutdownDeadlineMs',
   CAPTIONFLOW_KEEP_CAPTURE_LOCATION: 'ingest.keepCaptureLocation',
 };

@@ -56,6 +56,9 @@ export const ErrorCodes = {
   MODEL_NOT_LOADED: 'MODEL_NOT_LOADED',
   INFERENCE_FAILED: 'INFERENCE_FAILED',
   TRAINING_FAILED: 'TRAINING_FAILED',
+  // jobs
+  /** A job run's lease expired and another replica took it over: the run stopped. */
+  JOB_LEASE_LOST: 'JOB_LEASE_LOST',
   // evaluation
   METRICS_INPUT_INVALID: 'METRICS_INPUT_INVALID',
   // engine

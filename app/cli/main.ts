@@ -19,6 +19,7 @@ import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/ret
 import type { App } from '../app.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { trainDepsOf } from '../jobs/standard-jobs.ts';
+import { jobsCommand } from '../jobs/jobs-cli.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
 import { dlqCommand, lakeCommand, sqlCommand } from './lake-commands.ts';
 
@@ -243,6 +244,13 @@ program.addCommand(
 program.addCommand(sqlCommand());
 program.addCommand(dlqCommand());
 program.addCommand(lakeCommand());
+program.addCommand(
+  jobsCommand(async () => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: cliLogger(config) });
+    return { app, close: () => app.close() };
+  }),
+);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   createLogger().fatal({ err: (err as Error).message, code: (err as { code?: string }).code }, 'captionflow failed');

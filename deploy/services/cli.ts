@@ -1,11 +1,15 @@
 /**
  * `npm run services -- up|down|status [name...]`: the local servers from the command line.
  * `up` prints the env as `export K=V` lines on stdout (logs go to stderr), so that
- * `eval "$(npm run -s services -- up kafka)"` works in a shell.
+ * `eval "$(npm run -s services -- up kafka)"` works in a shell: the `CF_*` variables the tests
+ * read and the `CAPTIONFLOW_*` variables that point captionflow at the servers;
+ * `--write-env <path>` also writes them as `K=V` lines.
  */
 import { Command } from 'commander';
 import { down, SERVICE_NAMES, status, up } from './manager.ts';
 import type { ServiceName } from './manager.ts';
+import { writeFileSync } from 'node:fs';
+import { captionflowEnv, envFileText } from './captionflow-env.ts';
 
 function shellQuote(v: string): string {
   return /^[\w./:@=,+-]*$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`;
@@ -23,9 +27,14 @@ function stateOpts(): { stateDir?: string } {
 program
   .command('up')
   .argument('[names...]', `services to start (${SERVICE_NAMES.join(', ')}); all by default`)
-  .action(async (names: string[]) => {
-    const env = await up((names.length > 0 ? names : [...SERVICE_NAMES]) as ServiceName[], stateOpts());
+  // Not `--env-file`: Node 20 takes that flag from anywhere in argv, after the script too, and
+  // exits when the file does not exist yet.
+  .option('--write-env <path>', 'also write the env (CF_* and CAPTIONFLOW_*) to this file as K=V lines')
+  .action(async (names: string[], cmd: { writeEnv?: string }) => {
+    const cf = await up((names.length > 0 ? names : [...SERVICE_NAMES]) as ServiceName[], stateOpts());
+    const env = { ...cf, ...captionflowEnv(cf) };
     for (const [k, v] of Object.entries(env)) process.stdout.write(`export ${k}=${shellQuote(v)}\n`);
+    if (cmd.writeEnv !== undefined) writeFileSync(cmd.writeEnv, envFileText(env), { mode: 0o600 });
   });
 
 program

@@ -15,10 +15,12 @@
 import type { JsonValue } from './canonical-json.ts';
 import type { ObjectRef } from '../lake/object-store.ts';
 import type { DeadLetterRepository } from './dead-letter-repository.ts';
+import type { JobLeaseRepository } from './job-lease-repository.ts';
 
 export type { JsonValue } from './canonical-json.ts';
 export type { ObjectRef } from '../lake/object-store.ts';
 export type { DeadLetterEntry, DeadLetterQuery, DeadLetterReplay, DeadLetterRepository } from './dead-letter-repository.ts';
+export type { AcquireResult, JobLease, JobLeaseRepository, TriggerClaim } from './job-lease-repository.ts';
 
 /** The layers an image moves through. */
 export type ImageLayer = 'bronze' | 'silver' | 'gold';
@@ -263,9 +265,21 @@ export interface JobRunRecord {
   readonly params: Readonly<Record<string, JsonValue>>;
   readonly result: Readonly<Record<string, JsonValue>> | null;
   readonly error: JobRunError | null;
+  /** What started the run (`schedule`, `event`, `manual`) and its detail (cron slot, event, operator). */
+  readonly trigger: string | null;
+  readonly triggerDetail: string | null;
+  /** The replica that ran it. */
+  readonly holder: string | null;
+  /** Attempts made so far. */
+  readonly attempts: number;
+  /** The run's log lines (the newest {@link JOB_RUN_LOG_LINES}). */
+  readonly log: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }
+
+/** Log lines a job run record keeps. */
+export const JOB_RUN_LOG_LINES = 200;
 
 /** A write to a job run; undefined fields keep their value; status only moves forward. */
 export interface JobRunUpsert {
@@ -277,6 +291,12 @@ export interface JobRunUpsert {
   readonly params?: Readonly<Record<string, JsonValue>>;
   readonly result?: Readonly<Record<string, JsonValue>> | null;
   readonly error?: JobRunError | null;
+  readonly trigger?: string | null;
+  readonly triggerDetail?: string | null;
+  readonly holder?: string | null;
+  readonly attempts?: number;
+  /** Replaces the stored lines (the run's single writer sends them all). */
+  readonly log?: readonly string[];
 }
 
 /** The outcome of an upsert. */
@@ -478,6 +498,8 @@ export interface Catalog {
   readonly datasets: DatasetRepository;
   readonly models: ModelRepository;
   readonly jobRuns: JobRunRepository;
+  /** Job leases and trigger claims: one run of a job at a time across replicas. */
+  readonly jobLeases: JobLeaseRepository;
   /** The near-duplicate state store of curate. */
   readonly nearDuplicates: NearDuplicateRepository;
   /** The dead-letter index (listing and replay bookkeeping). */

@@ -197,5 +197,10 @@ export function mergeJobRun(
     params: definedOnly({ ...current?.params, ...patch.params }),
     result: regressed ? (current?.result ?? null) : pick(patch.result, current?.result ?? null),
     error: regressed ? (current?.error ?? null) : pick(patch.error, current?.error ?? null),
+    trigger: pick(patch.trigger, current?.trigger ?? null),
+    triggerDetail: pick(patch.triggerDetail, current?.triggerDetail ?? null),
+    holder: pick(patch.holder, current?.holder ?? null),
+    attempts: Math.max(patch.attempts ?? 0, current?.attempts ?? 0),
+    log: regressed || patch.log === undefined ? (current?.log ?? []) : [...patch.log],
   };
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { LAKE_LAYERS } from '../lake/object-keys.ts';
+import { JOB_RUN_LOG_LINES } from './catalog.ts';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex sha256');
 const isoTime = z.iso.datetime({ offset: true });
@@ -186,6 +187,11 @@ export const jobRunUpsertSchema = z
       .strict()
       .nullable()
       .optional(),
+    trigger: z.string().max(100).nullable().optional(),
+    triggerDetail: z.string().max(1000).nullable().optional(),
+    holder: z.string().max(200).nullable().optional(),
+    attempts: z.number().int().min(0).optional(),
+    log: z.array(z.string()).max(JOB_RUN_LOG_LINES).optional(),
   })
   .strict();
 

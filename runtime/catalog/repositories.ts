@@ -34,6 +34,7 @@ import type {
 import { captionId } from './caption-id.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import type { DocumentCollection, DocumentStore, FindQuery, StoredDocument } from './document-store.ts';
+import { JOB_LEASE_COLLECTIONS, jobLeaseRepository } from './job-lease-repository.ts';
 import { NEAR_DUPLICATE_COLLECTIONS, nearDuplicateRepository } from './near-duplicate-repository.ts';
 import { DEAD_LETTER_COLLECTIONS, deadLetterRepository } from './dead-letter-repository.ts';
 import { iso, mergeCaption, mergeImage, mergeJobRun, mergeModel } from './merge-rules.ts';
@@ -452,7 +453,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
   const c = CATALOG_COLLECTIONS;
   const nd = NEAR_DUPLICATE_COLLECTIONS;
   const dl = DEAD_LETTER_COLLECTIONS;
-  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions, dlLetters, dlReplays] =
+  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions, dlLetters, dlReplays, leases, triggers] =
     await Promise.all([
       store.collection(c.images),
       store.collection(c.captions),
@@ -465,6 +466,8 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
       store.collection(nd.supersessions),
       store.collection(dl.letters),
       store.collection(dl.replays),
+      store.collection(JOB_LEASE_COLLECTIONS.leases),
+      store.collection(JOB_LEASE_COLLECTIONS.triggers),
     ]);
   return {
     kind: store.kind,
@@ -473,6 +476,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
     datasets: datasetRepository(datasets),
     models: modelRepository(models, modelAliases, ctx),
     jobRuns: jobRunRepository(jobRuns, ctx),
+    jobLeases: jobLeaseRepository({ leases, triggers }),
     nearDuplicates: nearDuplicateRepository(
       { members: ndMembers, bands: ndBands, supersessions: ndSupersessions },
       ctx.clock,

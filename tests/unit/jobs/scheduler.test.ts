@@ -21,7 +21,7 @@ test('a scheduled job runs every interval and each run is recorded in the catalo
   const s = await setup();
   let runs = 0;
   s.scheduler.register({ name: 'compact', everyMs: 60_000, run: () => Promise.resolve({ n: String(++runs) }) });
-  s.scheduler.start();
+  await s.scheduler.start();
   await s.clock.advance(60_000);
   await s.clock.advance(60_000);
   await new Promise((r) => setTimeout(r, 20));
