@@ -21,6 +21,10 @@ import type { Logger } from '../../runtime/logger.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
 import { standardJobs, trainDepsOf } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
+import { registerAppCaptionRoutes, servingOptions, startAppServing } from '../serving.ts';
+import { readFile } from 'node:fs/promises';
+import { directoryModelSource, registryModelSource } from '../../services/serving/model-source.ts';
+import { startServing } from '../../services/serving/serving.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
@@ -146,6 +150,8 @@ program
     const producer = await app.log.producer();
     await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
     registerTopologyAdminRoutes(http, running);
+    const serving = await startAppServing(app);
+    await registerAppCaptionRoutes(http, app, serving);
     await http.listen({ host: config.http.host, port: config.http.port });
     app.logger.info({ url: `http://${config.http.host}:${config.http.port}` }, 'HTTP edge listening');
     const scheduler = new Scheduler({ catalog: app.catalog, producer, serde: app.serde, clock: app.clock, logger: app.logger, metrics: app.metrics });
@@ -157,6 +163,7 @@ program
       stopping = true;
       app.logger.info({ signal }, 'shutting down');
       await http.close();
+      await serving.close();
       await scheduler.stop();
       await producer.close();
       await Promise.all(running.map((r) => r.stop({ deadlineMs: config.shutdownDeadlineMs })));
@@ -169,6 +176,74 @@ program
     if (failed !== null) {
       app.logger.fatal({ topology: failed.name, err: (failed.err as Error).message }, 'topology failed');
       await shutdown('topology-failed');
+    }
+  });
+
+program
+  .command('serve')
+  .description('a caption serving replica: POST /v1/captions with micro-batched ONNX inference and hot model swap on model.promoted; no lake topologies')
+  .action(async () => {
+    const config = loadConfig();
+    const app = await openApp(config);
+    const serving = await startAppServing(app);
+    const http = createHttpServer({
+      logger: app.logger,
+      metrics: app.metrics,
+      apiKeys: config.http.apiKeys,
+      readiness: {
+        model: () => (serving.host.versionOf() === undefined ? Promise.reject(new Error(`no model serves ${config.serving.alias} yet`)) : Promise.resolve()),
+      },
+    });
+    await registerAppCaptionRoutes(http, app, serving);
+    await http.listen({ host: config.http.host, port: config.http.port });
+    app.logger.info({ url: `http://${config.http.host}:${config.http.port}`, model: serving.host.versionOf() ?? null }, 'caption serving listening');
+    let stopping = false;
+    const shutdown = async (signal: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      app.logger.info({ signal }, 'shutting down');
+      await http.close();
+      await serving.close();
+      await app.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
+
+program
+  .command('caption')
+  .description('caption image files with the served model (or a bundle folder) and print JSON lines')
+  .argument('<files...>', 'image files')
+  .option('--model-dir <dir>', 'caption with this bundle folder instead of the registry')
+  .option('--version <version>', 'a pinned registry version instead of the alias')
+  .addOption(new Option('--strategy <s>', 'decoding').choices(['greedy', 'beam']))
+  .addOption(new Option('--beam-size <n>', 'beam width').argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--max-length <n>', 'decoder length').argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--no-repeat-ngram-size <n>', 'forbid repeated n-grams of this size').argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--repetition-penalty <x>', '> 1 discourages repeated words').argParser(Number.parseFloat))
+  .action(async (files: string[], opts: { modelDir?: string; version?: string; strategy?: 'greedy' | 'beam'; beamSize?: number; maxLength?: number; noRepeatNgramSize?: number; repetitionPenalty?: number }) => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: cliLogger(config) });
+    try {
+      const source = opts.modelDir !== undefined ? directoryModelSource(opts.modelDir) : registryModelSource(app.catalog, app.objects, config.models.name);
+      const serving = await startServing({ pool: app.pool, metrics: app.metrics, logger: app.logger, source, alias: config.serving.alias, options: servingOptions(config) });
+      try {
+        const { modelDir: _m, version, ...decode } = opts;
+        const images = await Promise.all(files.map(async (f) => new Uint8Array(await readFile(f))));
+        const results = await serving.service.caption({ images, decode, ...(version === undefined ? {} : { model: { version } }) });
+        let failed = 0;
+        results.forEach((r, i) => {
+          if (!r.ok) failed++;
+          const line = r.ok ? { file: files[i], caption: r.text, score: r.score, modelVersion: r.modelVersion } : { file: files[i], error: { code: r.error.code, message: r.error.message }, modelVersion: r.modelVersion };
+          process.stdout.write(`${JSON.stringify(line)}\n`);
+        });
+        if (failed > 0) process.exitCode = 2;
+      } finally {
+        await serving.close();
+      }
+    } finally {
+      await app.close();
     }
   });
 
