@@ -191,8 +191,8 @@ async function sendError(reply: FastifyReply, err: PipelineError): Promise<Fasti
   const status = servingStatus(err);
   if (status === undefined) throw err;
   if (err.code === ServingErrorCodes.QUEUE_FULL)
-    await reply.header('retry-after', String(err.context.retryAfterSeconds ?? 1));
-  if (err.code === ServingErrorCodes.NO_MODEL) await reply.header('retry-after', '5');
+    reply.header('retry-after', String(Number(err.context.retryAfterSeconds ?? 1)));
+  if (err.code === ServingErrorCodes.NO_MODEL) reply.header('retry-after', '5');
   return reply.code(status).send({ error: { code: err.code, message: err.message, context: err.context } });
 }
 
@@ -302,7 +302,7 @@ export async function registerCaptionRoutes(app: FastifyInstance, deps: CaptionR
           const outcome =
             failures.length === 0 ? 'ok' : failures.length === results.length ? 'failed' : 'partial';
           deps.service.metrics.request(outcome, version, (performance.now() - started) / 1000);
-          await reply.header('x-model-version', version);
+          reply.header('x-model-version', version);
           return await reply.code(200).send({ modelVersion: version, results });
         } catch (err) {
           const pe = PipelineError.from(err);

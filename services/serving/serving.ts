@@ -44,15 +44,15 @@ export interface Serving {
  */
 export async function startServing(deps: ServingDeps): Promise<Serving> {
   const metrics = new ServingMetrics(deps.metrics);
-  let service: CaptionService | undefined;
-  const host = new ModelHost({
+  const host: ModelHost = new ModelHost({
     source: deps.source,
-    warmUp: (model) => service!.warmUp(model),
+    // Called only after `service` exists (swaps start below).
+    warmUp: (model): Promise<void> => service.warmUp(model),
     logger: deps.logger.child({ component: 'serving' }),
     metrics,
     defaultAlias: deps.alias,
   });
-  service = new CaptionService(deps.pool, host, metrics, deps.options);
+  const service: CaptionService = new CaptionService(deps.pool, host, metrics, deps.options);
   let listener: PromotionListener | undefined;
   if (deps.promotions !== undefined) {
     listener = await listenForPromotions({
@@ -67,12 +67,11 @@ export async function startServing(deps: ServingDeps): Promise<Serving> {
       { alias: deps.alias },
       'no model to serve yet: captions answer 503 NO_MODEL until one is promoted',
     );
-  const running = service;
   return {
-    service: running,
+    service,
     host,
     close: async () => {
-      running.close();
+      service.close();
       await listener?.stop();
     },
   };
