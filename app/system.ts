@@ -1,6 +1,7 @@
 /**
  * The running system of one process: the pipeline's topologies, the HTTP edge with every route
- * (ingest doors, the Query Data Service, admin; lake gauges on /metrics), the scheduler — started together, stopped together (drain: stop taking
+ * (ingest doors, caption serving, the Query Data Service, admin; lake gauges on /metrics), the
+ * scheduler — started together, stopped together (drain: stop taking
  * requests, finish the scheduler's run, let in-flight records commit). `captionflow run` and
  * `npm start` (after its first-run job) are this.
  */
@@ -16,6 +17,7 @@ import { registerIngestRoutes } from '../services/ingest/routes.ts';
 import { DEFAULT_INGEST_LIMITS } from '../services/ingest/limits.ts';
 import type { App } from './app.ts';
 import { jobScheduler } from './jobs/jobs-cli.ts';
+import { registerAppCaptionRoutes, startAppServing } from './serving.ts';
 import { registerJobAdminRoutes } from './jobs/admin-routes.ts';
 import { ingestDeps } from './pipeline-job.ts';
 import { startTopologies } from './pipeline.ts';
@@ -26,6 +28,10 @@ export interface SystemOptions {
   readonly topologies?: boolean;
   /** Run the scheduler's jobs (default true). */
   readonly scheduler?: boolean;
+  /** The ingest doors, the Query Data Service, lake gauges and admin routes (default true; false for a serving replica). */
+  readonly lakeRoutes?: boolean;
+  /** Caption serving: `POST /v1/captions`, hot-swapped on `model.promoted` (default true). */
+  readonly serving?: boolean;
   /** API keys accepted on mutating and admin routes; default: the configured ones. */
   readonly apiKeys?: readonly string[];
 }
@@ -58,20 +64,30 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
   const { config } = app;
   const running = options.topologies === false ? [] : await startTopologies(app);
   const producer = await app.log.producer();
+  const serving = options.serving === false ? undefined : await startAppServing(app);
   const http = createHttpServer({
     logger: app.logger,
     metrics: app.metrics,
     apiKeys: options.apiKeys ?? config.http.apiKeys,
-    readiness: { catalog: async () => void (await app.catalog.images.list({}, { limit: 1 })) },
+    readiness: {
+      catalog: async () => void (await app.catalog.images.list({}, { limit: 1 })),
+      // A serving replica is ready once a model serves (nginx and compose health checks wait for it).
+      ...(serving === undefined || options.lakeRoutes !== false
+        ? {}
+        : { model: () => (serving.host.versionOf() === undefined ? Promise.reject(new Error(`no model serves ${config.serving.alias} yet`)) : Promise.resolve()) }),
+    },
   });
-  await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
-  registerTopologyAdminRoutes(http, running);
-  // Query Data Service and lake gauges (services/query).
-  registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });
-  registerLakeGauges(app.metrics, { store: app.objects, catalog: app.catalog }, { modelName: config.models.name });
+  if (serving !== undefined) await registerAppCaptionRoutes(http, app, serving);
+  if (options.lakeRoutes !== false) {
+    await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
+    registerTopologyAdminRoutes(http, running);
+    // Query Data Service and lake gauges (services/query).
+    registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });
+    registerLakeGauges(app.metrics, { store: app.objects, catalog: app.catalog }, { modelName: config.models.name });
+  }
   // Jobs: leases in the catalog make one run of a job at a time across replicas.
   const jobs = await jobScheduler(app);
-  registerJobAdminRoutes(http, jobs.scheduler);
+  if (options.lakeRoutes !== false) registerJobAdminRoutes(http, jobs.scheduler);
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -82,6 +98,7 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
       await http.close();
+      await serving?.close();
       await jobs.close();
       await producer.close();
       await Promise.all(running.map((r) => r.stop({ deadlineMs: config.shutdownDeadlineMs })));

@@ -92,6 +92,29 @@ export const ConfigSchema = z.object({
       leaseTtlMs: positiveInt.default(60_000),
     })
     .prefault({}),
+  /** Caption serving (`captionflow serve`, and the same routes in `run`). */
+  serving: z
+    .object({
+      /** The alias a request gets when it names no model. */
+      alias: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'an alias name').default('champion'),
+      /** Most images in one batch sent to a worker (1 turns batching off). */
+      maxBatchSize: positiveInt.max(256).default(8),
+      /** Longest wait of the oldest queued image for its batch to fill, in ms. */
+      maxQueueDelayMs: z.coerce.number().int().min(0).max(10_000).default(5),
+      /** Most images waiting; beyond it requests get 503 with Retry-After. */
+      queueLimit: positiveInt.default(256),
+      /** onnxruntime intra-op threads per session in each worker (see the README: workers x threads <= cores). */
+      intraOpThreads: positiveInt.max(64).default(1),
+      /** Deadline of a request that sets none, and the longest one a request may set, in ms. */
+      requestTimeoutMs: positiveInt.default(30_000),
+      maxRequestTimeoutMs: positiveInt.default(120_000),
+      /** How long a worker keeps a superseded model version after its last use, in ms. */
+      graceMs: z.coerce.number().int().min(0).default(30_000),
+      maxImages: positiveInt.max(256).default(16),
+      maxImageBytes: positiveInt.default(10 * 1024 * 1024),
+      maxPixels: positiveInt.default(40_000_000),
+    })
+    .prefault({}),
   shutdownDeadlineMs: positiveInt.default(30_000),
   ingest: z
     .object({
@@ -148,6 +171,17 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_JOB_LEASE_TTL_MS: 'jobs.leaseTtlMs',
   CAPTIONFLOW_SHUTDOWN_DEADLINE_MS: 'shutdownDeadlineMs',
   CAPTIONFLOW_KEEP_CAPTURE_LOCATION: 'ingest.keepCaptureLocation',
+  CAPTIONFLOW_SERVING_ALIAS: 'serving.alias',
+  CAPTIONFLOW_SERVING_MAX_BATCH_SIZE: 'serving.maxBatchSize',
+  CAPTIONFLOW_SERVING_MAX_QUEUE_DELAY_MS: 'serving.maxQueueDelayMs',
+  CAPTIONFLOW_SERVING_QUEUE_LIMIT: 'serving.queueLimit',
+  CAPTIONFLOW_SERVING_INTRA_OP_THREADS: 'serving.intraOpThreads',
+  CAPTIONFLOW_SERVING_REQUEST_TIMEOUT_MS: 'serving.requestTimeoutMs',
+  CAPTIONFLOW_SERVING_MAX_REQUEST_TIMEOUT_MS: 'serving.maxRequestTimeoutMs',
+  CAPTIONFLOW_SERVING_GRACE_MS: 'serving.graceMs',
+  CAPTIONFLOW_SERVING_MAX_IMAGES: 'serving.maxImages',
+  CAPTIONFLOW_SERVING_MAX_IMAGE_BYTES: 'serving.maxImageBytes',
+  CAPTIONFLOW_SERVING_MAX_PIXELS: 'serving.maxPixels',
 };
 
 /** Keys whose values are secrets: never echoed in errors or logs. */

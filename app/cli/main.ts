@@ -22,6 +22,10 @@ import { trainDepsOf } from '../jobs/standard-jobs.ts';
 import { jobsCommand } from '../jobs/jobs-cli.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
 import { dlqCommand, lakeCommand, sqlCommand } from './lake-commands.ts';
+import { servingOptions } from '../serving.ts';
+import { readFile } from 'node:fs/promises';
+import { directoryModelSource, registryModelSource } from '../../services/serving/model-source.ts';
+import { startServing } from '../../services/serving/serving.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
@@ -208,6 +212,52 @@ program
     const system = await startSystem(app, { apiKeys: keys.keys });
     process.stdout.write(whatToTry(system.url, keys.file));
     await runUntilSignal(app, system);
+  });
+
+program
+  .command('serve')
+  .description('a caption serving replica: POST /v1/captions with micro-batched ONNX inference and hot model swap on model.promoted; no lake topologies')
+  .addHelpText('after', '\nExamples:\n  captionflow serve                                            # port from CAPTIONFLOW_HTTP_PORT\n  CAPTIONFLOW_MODE=distributed CAPTIONFLOW_HTTP_PORT=8081 captionflow serve   # a replica behind nginx')
+  .action(async () => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: createLogger({ level: config.logLevel, format: logFormat(process.stdout) }) });
+    await runUntilSignal(app, await startSystem(app, { topologies: false, scheduler: false, lakeRoutes: false }));
+  });
+
+program
+  .command('caption')
+  .description('caption image files with the served model (or a bundle folder) and print JSON lines')
+  .argument('<files...>', 'image files')
+  .option('--model-dir <dir>', 'caption with this bundle folder instead of the registry')
+  .option('--version <version>', 'a pinned registry version instead of the alias')
+  .addOption(new Option('--strategy <s>', 'decoding').choices(['greedy', 'beam']))
+  .addOption(new Option('--beam-size <n>', 'beam width').argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--max-length <n>', 'decoder length').argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--no-repeat-ngram-size <n>', 'forbid repeated n-grams of this size').argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--repetition-penalty <x>', '> 1 discourages repeated words').argParser(Number.parseFloat))
+  .action(async (files: string[], opts: { modelDir?: string; version?: string; strategy?: 'greedy' | 'beam'; beamSize?: number; maxLength?: number; noRepeatNgramSize?: number; repetitionPenalty?: number }) => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: cliLogger(config) });
+    try {
+      const source = opts.modelDir !== undefined ? directoryModelSource(opts.modelDir) : registryModelSource(app.catalog, app.objects, config.models.name);
+      const serving = await startServing({ pool: app.pool, metrics: app.metrics, logger: app.logger, source, alias: config.serving.alias, options: servingOptions(config) });
+      try {
+        const { modelDir: _m, version, ...decode } = opts;
+        const images = await Promise.all(files.map(async (f) => new Uint8Array(await readFile(f))));
+        const results = await serving.service.caption({ images, decode, ...(version === undefined ? {} : { model: { version } }) });
+        let failed = 0;
+        results.forEach((r, i) => {
+          if (!r.ok) failed++;
+          const line = r.ok ? { file: files[i], caption: r.text, score: r.score, modelVersion: r.modelVersion } : { file: files[i], error: { code: r.error.code, message: r.error.message }, modelVersion: r.modelVersion };
+          process.stdout.write(`${JSON.stringify(line)}\n`);
+        });
+        if (failed > 0) process.exitCode = 2;
+      } finally {
+        await serving.close();
+      }
+    } finally {
+      await app.close();
+    }
   });
 
 program

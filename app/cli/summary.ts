@@ -60,9 +60,9 @@ export function whatToTry(url: string, apiKeyFile: string | null): string {
     apiKeyFile === null ? '' : `  API key: in ${apiKeyFile} (generated for this data directory; set CAPTIONFLOW_API_KEYS to use your own)`,
     '',
     'Try:',
-    `  1. send an image with captions:   curl -H "x-api-key: ${key}" -F file=@photo.jpg -F 'captions=["a red car on a street"]' ${url}/v1/images`,
+    `  1. caption an image:              curl -H "x-api-key: ${key}" -F image=@photo.jpg ${url}/v1/captions`,
     `  2. send a mobile capture:         curl -H "x-api-key: ${key}" -F file=@photo.jpg -F deviceId=phone-1 -F clientCaptureId=c1 -F capturedAt=2026-12-03T10:00:00Z ${url}/v1/captures`,
-    `  3. scrape the metrics:            curl ${url}/metrics | grep captionflow_`,
+    `  3. look into the lake:            curl -H "x-api-key: ${key}" ${url}/v1/lake/summary   (and ${url}/metrics for Prometheus)`,
     `  and print the whole pipeline:     npx captionflow describe`,
     '',
   ]

@@ -10,7 +10,14 @@ import * as ort from 'onnxruntime-node';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { CaptionModelBundle } from './bundle-types.ts';
 import { modelInvalid } from './bundle-types.ts';
-import { beamDecode, greedyDecode, type Hypothesis, meanLogProb, type NextLogits } from './decoding.ts';
+import {
+  beamDecode,
+  greedyDecode,
+  type Hypothesis,
+  meanLogProb,
+  type NextLogits,
+  type ScoreRules,
+} from './decoding.ts';
 import { preprocessBatch, tensorSize } from './preprocess.ts';
 
 /** Options of {@link OnnxCaptioner.create}. */
@@ -26,6 +33,10 @@ export interface DecodeOptions {
   readonly beamSize?: number;
   /** Total decoder length, start token included; at most the bundle's `maxPositions`. */
   readonly maxLength?: number;
+  /** Hugging Face `no_repeat_ngram_size`: 0 (default) is off. */
+  readonly noRepeatNgramSize?: number;
+  /** Hugging Face `repetition_penalty`: 1 (default) is off, > 1 discourages repeated tokens. */
+  readonly repetitionPenalty?: number;
 }
 
 /** One caption. */
@@ -128,7 +139,7 @@ export class OnnxCaptioner {
     images: readonly Uint8Array[] | Float32Array,
     options: DecodeOptions,
   ): Promise<Caption[]> {
-    const { strategy, beamSize, maxLength } = this.resolve(options);
+    const { strategy, beamSize, maxLength, rules } = this.resolve(options);
     const { preprocess: spec } = this.bundle;
     const perImage = tensorSize(spec);
     let pixels: Float32Array;
@@ -153,6 +164,7 @@ export class OnnxCaptioner {
       stop: new Set(this.bundle.tokens.stop),
       pad: this.bundle.tokens.pad,
       maxLength,
+      rules,
     };
     let hypotheses: Hypothesis[];
     if (strategy === 'greedy') hypotheses = await greedyDecode(next, count, params);
@@ -172,6 +184,7 @@ export class OnnxCaptioner {
     strategy: 'greedy' | 'beam';
     beamSize: number;
     maxLength: number;
+    rules: ScoreRules;
   } {
     const { numBeams, maxPositions } = this.bundle;
     const strategy = options.strategy ?? (numBeams > 1 ? 'beam' : 'greedy');
@@ -195,7 +208,21 @@ export class OnnxCaptioner {
         `maxLength must be an integer in 2..${maxPositions} (the model's positions), got ${String(maxLength)}`,
       );
     }
-    return { strategy, beamSize, maxLength };
+    const repetitionPenalty = options.repetitionPenalty ?? 1;
+    const noRepeatNgramSize = options.noRepeatNgramSize ?? 0;
+    if (!Number.isFinite(repetitionPenalty) || repetitionPenalty <= 0) {
+      throw new PipelineError(
+        ErrorCodes.CONFIG_INVALID,
+        `repetitionPenalty must be a number > 0, got ${String(repetitionPenalty)}`,
+      );
+    }
+    if (!Number.isInteger(noRepeatNgramSize) || noRepeatNgramSize < 0 || noRepeatNgramSize > maxPositions) {
+      throw new PipelineError(
+        ErrorCodes.CONFIG_INVALID,
+        `noRepeatNgramSize must be an integer in 0..${maxPositions}, got ${String(noRepeatNgramSize)}`,
+      );
+    }
+    return { strategy, beamSize, maxLength, rules: { repetitionPenalty, noRepeatNgramSize } };
   }
 
   private async encode(pixels: Float32Array, count: number): Promise<ort.Tensor> {

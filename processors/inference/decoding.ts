@@ -28,6 +28,65 @@ export interface DecodeParams {
   readonly pad: number;
   /** Total length, the start token included. */
   readonly maxLength: number;
+  /** Hugging Face `generate`'s repetition penalty and no-repeat n-gram rules; none by default. */
+  readonly rules?: ScoreRules;
+}
+
+/**
+ * The two logits processors of Hugging Face `generate` that curb repeated words
+ * (`RepetitionPenaltyLogitsProcessor`, `NoRepeatNGramLogitsProcessor`), with the same meaning:
+ * the prefix they look at includes the decoder start token, as HF's `input_ids` does.
+ */
+export interface ScoreRules {
+  /** > 1 discourages tokens already in the prefix: a score s becomes s / p when s > 0, s * p otherwise. 1: off. */
+  readonly repetitionPenalty?: number;
+  /** > 0 forbids any n-gram of this size from occurring twice. 0: off. */
+  readonly noRepeatNgramSize?: number;
+}
+
+/** True when `rules` change any score. */
+export function hasRules(rules: ScoreRules | undefined): rules is ScoreRules {
+  return (rules?.repetitionPenalty ?? 1) !== 1 || (rules?.noRepeatNgramSize ?? 0) > 0;
+}
+
+/** HF's repetition penalty on one row of scores, in place. */
+export function applyRepetitionPenalty(
+  scores: Float32Array | Float64Array,
+  prefix: readonly number[],
+  penalty: number,
+): void {
+  if (penalty === 1) return;
+  for (const id of new Set(prefix)) {
+    const s = scores[id];
+    if (s === undefined) continue;
+    scores[id] = s < 0 ? s * penalty : s / penalty;
+  }
+}
+
+/** Tokens that would repeat an n-gram of size `n` already in `prefix` (HF `_get_generated_ngrams` + `_get_banned_tokens`). */
+export function bannedNgramTokens(prefix: readonly number[], n: number): number[] {
+  if (n < 1 || prefix.length + 1 < n) return [];
+  const tail = prefix.slice(prefix.length - (n - 1));
+  const banned: number[] = [];
+  for (let i = 0; i + n <= prefix.length; i++) {
+    let match = true;
+    for (let j = 0; j < n - 1 && match; j++) match = prefix[i + j] === tail[j];
+    if (match) banned.push(prefix[i + n - 1] as number);
+  }
+  return banned;
+}
+
+/** Both rules on one row, in place (banned tokens get -Infinity, as HF does). */
+export function applyRules(
+  scores: Float32Array | Float64Array,
+  prefix: readonly number[],
+  rules: ScoreRules,
+): void {
+  applyRepetitionPenalty(scores, prefix, rules.repetitionPenalty ?? 1);
+  const n = rules.noRepeatNgramSize ?? 0;
+  if (n > 0)
+    for (const id of bannedNgramTokens(prefix, n))
+      if (id < scores.length) scores[id] = Number.NEGATIVE_INFINITY;
 }
 
 /** One decoded sequence. */
@@ -101,7 +160,12 @@ export async function greedyDecode(
         prefix.push(params.pad);
         return;
       }
-      const x = logits[i] as Float32Array;
+      let x = logits[i] as Float32Array;
+      if (hasRules(params.rules)) {
+        // As HF's greedy search: the processors act on the logits, before the argmax.
+        x = Float32Array.from(x);
+        applyRules(x, prefix, params.rules);
+      }
       const [token] = topK(x, 1) as [number];
       row.sumLogProb += (x[token] as number) - logSumExp(x);
       row.steps++;
@@ -148,10 +212,14 @@ export async function beamDecode(
     const candidates: { beam: Beam; token: number; sum: number }[] = [];
     beams.forEach((beam, i) => {
       const x = logits[i] as Float32Array;
-      const lse = logSumExp(x);
+      // As HF's beam search: the processors act on the log-softmax scores.
+      const scores = logSoftmax(x);
+      if (hasRules(params.rules)) applyRules(scores, beam.prefix, params.rules);
       // 2k per beam is enough: at most k of the kept candidates can be end tokens.
-      for (const token of topK(x, Math.min(2 * k, x.length))) {
-        candidates.push({ beam, token, sum: beam.sumLogProb + (x[token] as number) - lse });
+      for (const token of topK(scores, Math.min(2 * k, x.length))) {
+        const score = scores[token] as number;
+        if (score === Number.NEGATIVE_INFINITY) continue;
+        candidates.push({ beam, token, sum: beam.sumLogProb + score });
       }
     });
     candidates.sort((a, b) => b.sum - a.sum);

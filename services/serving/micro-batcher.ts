@@ -1,0 +1,295 @@
+/**
+ * Dynamic micro-batching as Triton's dynamic batcher does it: items wait in a bounded queue; a
+ * batch leaves when `maxBatchSize` items of the same kind are waiting, or when the oldest has
+ * waited `maxQueueDelayMs`, and only while fewer than `maxConcurrentBatches` batches run (one per
+ * worker thread): while every worker is busy the queue keeps filling, so batches grow with load.
+ *
+ * Items of one batch share a key (model version and decoding options: a batch runs on one model
+ * with one set of options). Admission is all-or-nothing per request (`submitMany`): a request's
+ * images are either all queued or all refused with QUEUE_FULL. Each item may carry a deadline: an
+ * item still queued at its deadline leaves the queue and rejects with DEADLINE_EXCEEDED; an item
+ * already running rejects at its deadline and its result is dropped when it comes.
+ *
+ * Written here rather than taken from a library: the batching libraries on npm (dataloader and
+ * kin) batch by tick, not by size and delay with a bounded queue and a concurrency gate.
+ */
+import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
+import { queueFull, ServingErrorCodes } from './serving-errors.ts';
+
+/** Options of a {@link MicroBatcher}; validated by the constructor. */
+export interface MicroBatcherOptions {
+  /** Most items in one batch (1: batching off). */
+  readonly maxBatchSize: number;
+  /** Longest time the oldest waiting item waits for a batch to fill, in ms (0: dispatch at once). */
+  readonly maxQueueDelayMs: number;
+  /** Most items waiting (not counting running batches); beyond it requests get QUEUE_FULL. */
+  readonly queueLimit: number;
+  /** Most batches running at once (the worker threads). */
+  readonly maxConcurrentBatches: number;
+}
+
+/** What an item's promise resolves to. */
+export interface Batched<R> {
+  readonly result: R;
+  /** Time the item waited in the queue, in ms. */
+  readonly queueMs: number;
+  /** Items in the batch it ran in. */
+  readonly batchSize: number;
+}
+
+/** Runs one batch; returns one result per item, in order (per-item failures are results, not throws). */
+export type RunBatch<T, R> = (key: string, items: readonly T[]) => Promise<readonly R[]>;
+
+interface Pending<T, R> {
+  readonly key: string;
+  readonly value: T;
+  readonly enqueuedAt: number;
+  settled: boolean;
+  timer: NodeJS.Timeout | undefined;
+  readonly resolve: (value: Batched<R>) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** Observations for metrics. */
+export interface BatcherObserver {
+  onBatch?(key: string, size: number): void;
+}
+
+function positiveInt(name: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) {
+    throw new PipelineError(
+      ErrorCodes.CONFIG_INVALID,
+      `${name} must be an integer >= ${min}, got ${String(v)}`,
+    );
+  }
+}
+
+/** A dynamic micro-batcher. */
+export class MicroBatcher<T, R> {
+  private readonly queues = new Map<string, Pending<T, R>[]>();
+  private queued = 0;
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = Number.POSITIVE_INFINITY;
+  private closed = false;
+  /** Moving average of a batch's run time (ms), for Retry-After. */
+  private batchMs = 50;
+
+  constructor(
+    readonly options: MicroBatcherOptions,
+    private readonly run: RunBatch<T, R>,
+    private readonly observer: BatcherObserver = {},
+  ) {
+    positiveInt('maxBatchSize', options.maxBatchSize, 1);
+    positiveInt('maxQueueDelayMs', options.maxQueueDelayMs, 0);
+    positiveInt('queueLimit', options.queueLimit, 1);
+    positiveInt('maxConcurrentBatches', options.maxConcurrentBatches, 1);
+  }
+
+  /** Items waiting for a batch. */
+  get depth(): number {
+    return this.queued;
+  }
+
+  /** Batches running now. */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Queue one item. */
+  submit(key: string, value: T, deadline?: number): Promise<Batched<R>> {
+    return this.submitMany(key, [value], deadline)[0] as Promise<Batched<R>>;
+  }
+
+  /**
+   * Queue every item of a request, or none: QUEUE_FULL (thrown, nothing queued) when they do not
+   * all fit. `deadline` is a `performance.now()` time.
+   */
+  submitMany(key: string, values: readonly T[], deadline?: number): Promise<Batched<R>>[] {
+    if (this.closed)
+      throw new PipelineError(ErrorCodes.SHUTDOWN, 'the caption service is shutting down', {
+        retriable: true,
+      });
+    if (this.queued + values.length > this.options.queueLimit) {
+      throw queueFull(this.queued, this.options.queueLimit, this.retryAfterSeconds());
+    }
+    let queue = this.queues.get(key);
+    if (queue === undefined) {
+      queue = [];
+      this.queues.set(key, queue);
+    }
+    const now = performance.now();
+    const promises = values.map((value) => {
+      let resolve!: (v: Batched<R>) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<Batched<R>>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      const item: Pending<T, R> = {
+        key,
+        value,
+        enqueuedAt: now,
+        settled: false,
+        timer: undefined,
+        resolve,
+        reject,
+      };
+      if (deadline !== undefined) {
+        item.timer = setTimeout(() => this.expire(item), Math.max(0, deadline - now));
+      }
+      queue.push(item);
+      this.queued++;
+      return promise;
+    });
+    this.pump();
+    return promises;
+  }
+
+  /** Refuse new items and reject every waiting one with SHUTDOWN; running batches finish. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    for (const queue of this.queues.values()) {
+      for (const item of queue)
+        this.settle(
+          item,
+          new PipelineError(ErrorCodes.SHUTDOWN, 'the caption service is shutting down', { retriable: true }),
+        );
+    }
+    this.queues.clear();
+    this.queued = 0;
+  }
+
+  /** Seconds after which a refused client may expect room: the time to drain the queue, at least 1. */
+  retryAfterSeconds(): number {
+    const batches = Math.ceil(this.queued / this.options.maxBatchSize / this.options.maxConcurrentBatches);
+    return Math.max(1, Math.ceil((batches * this.batchMs) / 1000));
+  }
+
+  private expire(item: Pending<T, R>): void {
+    if (item.settled) return;
+    const queue = this.queues.get(item.key);
+    const at = queue?.indexOf(item) ?? -1;
+    const waited = performance.now() - item.enqueuedAt;
+    if (at >= 0) {
+      queue!.splice(at, 1);
+      this.queued--;
+      if (queue!.length === 0) this.queues.delete(item.key);
+    }
+    this.settle(
+      item,
+      new PipelineError(
+        ServingErrorCodes.DEADLINE_EXCEEDED,
+        `the caption was not ready within the deadline (${Math.round(waited)} ms, ${at >= 0 ? 'still queued' : 'running'})`,
+        {
+          retriable: true,
+          context: { waitedMs: Math.round(waited), queued: at >= 0 },
+        },
+      ),
+    );
+  }
+
+  /** Reject an item unless it is settled already. */
+  private settle(item: Pending<T, R>, err: unknown): void {
+    if (this.finish(item)) item.reject(err);
+  }
+
+  /** Mark an item settled (false when it already was: a deadline beat its batch, or the reverse). */
+  private finish(item: Pending<T, R>): boolean {
+    if (item.settled) return false;
+    item.settled = true;
+    if (item.timer !== undefined) clearTimeout(item.timer);
+    return true;
+  }
+
+  /** Dispatch every batch that is due while a slot is free; otherwise wake up when the oldest item is due. */
+  private pump(): void {
+    const now = performance.now();
+    while (this.running < this.options.maxConcurrentBatches && this.queued > 0) {
+      const next = this.nextDue(now);
+      if (next === undefined) break;
+      this.dispatch(next);
+    }
+    if (this.running >= this.options.maxConcurrentBatches || this.queued === 0) return;
+    let due = Number.POSITIVE_INFINITY;
+    for (const queue of this.queues.values()) {
+      const head = queue[0];
+      if (head !== undefined) due = Math.min(due, head.enqueuedAt + this.options.maxQueueDelayMs);
+    }
+    if (due >= this.timerDue && this.timer !== undefined) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerDue = Number.POSITIVE_INFINITY;
+        this.pump();
+      },
+      Math.max(0, due - now),
+    );
+  }
+
+  /** The key whose batch should leave now: full batches first, then the oldest overdue head. */
+  private nextDue(now: number): string | undefined {
+    let best: string | undefined;
+    let bestAt = Number.POSITIVE_INFINITY;
+    for (const [key, queue] of this.queues) {
+      const head = queue[0];
+      if (head === undefined) continue;
+      const full = queue.length >= this.options.maxBatchSize;
+      const overdue = now - head.enqueuedAt >= this.options.maxQueueDelayMs;
+      if (!full && !overdue) continue;
+      // A full batch counts as if due since its head arrived; among due queues the oldest head goes first.
+      if (head.enqueuedAt < bestAt) {
+        best = key;
+        bestAt = head.enqueuedAt;
+      }
+    }
+    return best;
+  }
+
+  private dispatch(key: string): void {
+    const queue = this.queues.get(key)!;
+    const items = queue.splice(0, this.options.maxBatchSize);
+    if (queue.length === 0) this.queues.delete(key);
+    this.queued -= items.length;
+    this.running++;
+    const started = performance.now();
+    this.observer.onBatch?.(key, items.length);
+    void this.run(
+      key,
+      items.map((i) => i.value),
+    )
+      .then(
+        (results) => {
+          items.forEach((item, i) => {
+            if (i < results.length) {
+              if (this.finish(item))
+                item.resolve({
+                  result: results[i] as R,
+                  queueMs: started - item.enqueuedAt,
+                  batchSize: items.length,
+                });
+            } else {
+              this.settle(
+                item,
+                new PipelineError(
+                  ErrorCodes.INTERNAL,
+                  `a batch of ${items.length} returned ${results.length} results`,
+                ),
+              );
+            }
+          });
+        },
+        (err: unknown) => {
+          for (const item of items) this.settle(item, err);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.batchMs = 0.8 * this.batchMs + 0.2 * (performance.now() - started);
+        this.pump();
+      });
+  }
+}
