@@ -260,3 +260,35 @@ test('bytes that do not decode are dead-lettered at "decode", before any step', 
   );
   assert.equal(ran, 0);
 });
+
+test('a step that throws a retriable error is retried under supervision; each attempt gets its own context', async () => {
+  const seen: { step: string; attempt: number; offset: string; topology: string }[] = [];
+  const t = topology('retrying', { errors: { retry: { attempts: 3, initialDelayMs: 10 } } }, (b) =>
+    b
+      .stream(input, { group: 'retrying' })
+      .map('flaky', (v, ctx) => {
+        seen.push({
+          step: ctx.step,
+          attempt: ctx.attempt,
+          offset: ctx.record.offset,
+          topology: ctx.topology,
+        });
+        if (ctx.attempt < 3) throw new PipelineError('FLAKY', 'try again', { retriable: true });
+        return v;
+      })
+      .to(topic<Item>('out'), { key: (v) => v.id }),
+  );
+  const { process, clock } = processorOf(t);
+  const processing = process(item('a'), 9);
+  await new Promise((r) => setImmediate(r));
+  await clock.advance(1_000);
+  assert.deepEqual(
+    (await processing).map((o) => o.topic),
+    ['out'],
+  );
+  assert.deepEqual(
+    seen.map((s) => s.attempt),
+    [1, 2, 3],
+  );
+  assert.ok(seen.every((s) => s.step === 'flaky' && s.offset === '9' && s.topology === 'retrying'));
+});
