@@ -2,7 +2,7 @@ import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { Clock, LogRecord, ProduceRecord, Serde, WorkerPool } from '../ports.ts';
 import type { Logger } from '../logger.ts';
 import type { StepMeters } from './step-meters.ts';
-import type { Supervisor } from './supervisor.ts';
+import type { Supervised, Supervisor } from './supervisor.ts';
 import { MicroBatcher } from './micro-batcher.ts';
 import type { BatchContext, Node, RecordMeta, StepContext, StoreRef, Topology } from './topology.ts';
 
@@ -200,7 +200,18 @@ export class RecordProcessor {
     value: unknown,
     invoke: (value: unknown, ctx: StepContext<unknown>) => Promise<T>,
   ): Promise<{ ok: true; value: T } | { ok: false }> {
-    const res = await this.d.supervisor.run(step, run.meta, run.schema, () => run.labels.model_version, (attempt) => invoke(value, this.context(step, node, run, attempt)));
+    // The first attempt is made here, without the supervisor's closures and frame: most values
+    // pass a step at once, and the supervisor takes over only when the first attempt threw.
+    const { supervisor, meters } = this.d;
+    const started = performance.now();
+    let res: Supervised<T>;
+    try {
+      const result = await invoke(value, this.context(step, node, run, 1));
+      meters.duration(step, run.schema, run.labels.model_version, (performance.now() - started) / 1000);
+      return { ok: true, value: result };
+    } catch (err) {
+      res = await supervisor.afterFailure(step, run.meta, run.schema, () => run.labels.model_version, (attempt) => invoke(value, this.context(step, node, run, attempt)), err, started);
+    }
     if (res.ok) return res;
     run.failed = true;
     await this.d.supervisor.fail(run.record, run.out, step, res.failure);
@@ -208,23 +219,10 @@ export class RecordProcessor {
   }
 
   private context(step: string, node: Node, run: RecordRun, attempt: number): StepContext<unknown> {
-    const { topology, clock, logger, pool, signal, deps } = this.d;
-    return {
-      topology: topology.name,
-      step,
-      attempt,
-      record: run.meta,
-      deps,
-      clock,
-      logger,
-      pool,
-      signal,
-      labels: run.labels,
-      store: this.storeAccess(step, node),
-    };
+    return new RecordContext(this.d, step, node.stores, run, attempt);
   }
 
-  /** `ctx.store`: the opened store, for a store the step declared (one function per node, made once). */
+  /** `ctx.store` of a batch context: the opened store, for a store the step declared (made once per node). */
   private storeAccess(step: string, node: Node): <T>(ref: StoreRef<T, unknown>) => T {
     const made = this.accessors.get(node);
     if (made !== undefined) return made;
@@ -298,6 +296,43 @@ export class RecordProcessor {
         headers: headersOf === undefined ? { 'cf-source': source } : { ...headersOf(v, ctx), 'cf-source': source },
       };
     };
+  }
+}
+
+/**
+ * The context of one attempt of a step on a record. A class, not an object literal: one is made
+ * per step and attempt on the hot path, and a literal would also make a `store` closure each time.
+ */
+class RecordContext implements StepContext<unknown> {
+  readonly topology: string;
+  readonly record: RecordMeta;
+  readonly deps: unknown;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly pool: WorkerPool | undefined;
+  readonly signal: AbortSignal;
+  readonly labels: StepContext['labels'];
+
+  constructor(
+    private readonly d: RecordProcessorDeps,
+    readonly step: string,
+    private readonly declared: Node['stores'],
+    run: RecordRun,
+    readonly attempt: number,
+  ) {
+    this.topology = d.topology.name;
+    this.record = run.meta;
+    this.deps = d.deps;
+    this.clock = d.clock;
+    this.logger = d.logger;
+    this.pool = d.pool;
+    this.signal = d.signal;
+    this.labels = run.labels;
+  }
+
+  store<T>(ref: StoreRef<T, unknown>): T {
+    if (!this.declared.some((s) => s.name === ref.name)) throw new PipelineError(ErrorCodes.INTERNAL, `step ${this.step} uses state store ${ref.name} without declaring it (stores: [...])`);
+    return this.d.stores.get(ref.name) as T;
   }
 }
 

@@ -74,43 +74,62 @@ export class Supervisor {
 
   /** Run `invoke(attempt)` under the step's policy; the duration of a success is observed. */
   async run<T>(step: string, meta: RecordMeta, schema: string, model: () => string | undefined, invoke: (attempt: number) => Promise<T>): Promise<Supervised<T>> {
+    const started = performance.now();
+    try {
+      const value = await invoke(1);
+      this.deps.meters.duration(step, schema, model(), (performance.now() - started) / 1000);
+      return { ok: true, value };
+    } catch (err) {
+      return this.afterFailure(step, meta, schema, model, invoke, err, started);
+    }
+  }
+
+  /**
+   * Carry on after the first attempt of `invoke` (begun at `started`, a `performance.now()`)
+   * threw `thrown`: retry, wait out an outage or give up, as {@link run} does. Callers on a hot
+   * path make the first attempt themselves and come here only when it failed.
+   */
+  async afterFailure<T>(step: string, meta: RecordMeta, schema: string, model: () => string | undefined, invoke: (attempt: number) => Promise<T>, thrown: unknown, started: number): Promise<Supervised<T>> {
     const { retry, outages } = this.policy(step);
     const { clock, logger, meters, signal } = this.deps;
-    const started = performance.now();
     let firstAt = 0;
     let waiting = false;
+    let err = thrown;
     try {
       for (let attempt = 1, counted = 1; ; attempt++, counted++) {
-        try {
-          const value = await invoke(attempt);
-          meters.duration(step, schema, model(), (performance.now() - started) / 1000);
-          return { ok: true, value };
-        } catch (err) {
-          if (err instanceof Abandoned || err instanceof Escalated) throw err;
-          const error = PipelineError.from(err);
-          const now = clock.now();
-          if (attempt === 1) firstAt = now;
-          if (outages === 'wait' && error.isOutage) {
-            meters.count(step, 'retry', schema, model());
-            if (!waiting) {
-              waiting = true;
-              if (this.waitingOnDependency++ === 0) this.deps.pause.pause(DEPENDENCY_UNAVAILABLE);
-            }
-            // Loud at first, then every tenth attempt: an outage can last a while.
-            if (attempt === 1 || attempt % 10 === 0) logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'dependency unavailable, waiting');
-            await sleepOrAbandon(clock.sleep.bind(clock), backoff(retry, Math.min(attempt, 30)), signal, 'shutdown while waiting for a dependency');
-            counted = 0;
-            continue;
+        if (attempt > 1) {
+          try {
+            const value = await invoke(attempt);
+            meters.duration(step, schema, model(), (performance.now() - started) / 1000);
+            return { ok: true, value };
+          } catch (e) {
+            err = e;
           }
-          if (error.retriable && counted < retry.attempts) {
-            meters.count(step, 'retry', schema, model());
-            logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'step failed, retrying');
-            await sleepOrAbandon(clock.sleep.bind(clock), backoff(retry, counted), signal, 'shutdown during retry backoff');
-            continue;
-          }
-          meters.count(step, String(error.code), schema, model());
-          return { ok: false, failure: { error, attempts: attempt, firstAt, lastAt: now } };
         }
+        if (err instanceof Abandoned || err instanceof Escalated) throw err;
+        const error = PipelineError.from(err);
+        const now = clock.now();
+        if (attempt === 1) firstAt = now;
+        if (outages === 'wait' && error.isOutage) {
+          meters.count(step, 'retry', schema, model());
+          if (!waiting) {
+            waiting = true;
+            if (this.waitingOnDependency++ === 0) this.deps.pause.pause(DEPENDENCY_UNAVAILABLE);
+          }
+          // Loud at first, then every tenth attempt: an outage can last a while.
+          if (attempt === 1 || attempt % 10 === 0) logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'dependency unavailable, waiting');
+          await sleepOrAbandon(clock.sleep.bind(clock), backoff(retry, Math.min(attempt, 30)), signal, 'shutdown while waiting for a dependency');
+          counted = 0;
+          continue;
+        }
+        if (error.retriable && counted < retry.attempts) {
+          meters.count(step, 'retry', schema, model());
+          logger.warn({ step, attempt, code: error.code, err: error.message, offset: meta.offset }, 'step failed, retrying');
+          await sleepOrAbandon(clock.sleep.bind(clock), backoff(retry, counted), signal, 'shutdown during retry backoff');
+          continue;
+        }
+        meters.count(step, String(error.code), schema, model());
+        return { ok: false, failure: { error, attempts: attempt, firstAt, lastAt: now } };
       }
     } finally {
       if (waiting && --this.waitingOnDependency === 0) this.deps.pause.resume(DEPENDENCY_UNAVAILABLE);
