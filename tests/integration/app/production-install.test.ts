@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,6 +22,7 @@ import type { Catalog } from '../../../runtime/catalog/catalog.ts';
 import { generateScene } from '../../../processors/synthetic/index.ts';
 import { deferrer } from '../../fixtures/defer.ts';
 import { REPO_ROOT } from '../../fixtures/run-command.ts';
+import { freePort, outputTail } from '../../fixtures/child-process.ts';
 
 const MINUTE = 60_000;
 
@@ -58,27 +58,6 @@ async function sh(command: string, args: readonly string[], cwd: string, timeout
   }
 }
 
-/** A TCP port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port from the OS');
-  return address.port;
-}
-
-/** The last lines a child printed, stdout and stderr interleaved, for failure messages. */
-function outputTail(child: ChildProcess, keep = 80): () => string {
-  const lines: string[] = [];
-  const collect = (chunk: string): void => {
-    lines.push(...chunk.split('\n').filter((l) => l !== ''));
-    if (lines.length > keep) lines.splice(0, lines.length - keep);
-  };
-  child.stdout?.setEncoding('utf8').on('data', collect);
-  child.stderr?.setEncoding('utf8').on('data', collect);
-  return () => lines.join('\n');
-}
 
 /** Poll `check` until it returns a value; fail with `what`, the child's state and its output otherwise. */
 async function waitFor<T>(
