@@ -69,6 +69,8 @@ export const DEBIAN = {
   prometheus: { pkg: 'prometheus', binary: '/usr/bin/prometheus' },
   nginx: { pkg: 'nginx-light', binary: '/usr/sbin/nginx' },
   chromium: { pkg: 'chromium', binary: '/usr/bin/chromium' },
+  /** Compose 1.29 (Python): validates deploy/compose/compose.yaml (`config`); needs no Docker engine for that. */
+  dockerCompose: { pkg: 'docker-compose', binary: '/usr/bin/docker-compose' },
 } as const;
 
 /** How long each server may take to become healthy before `up` gives up, in ms. */

@@ -4,11 +4,28 @@
  * expression uses. Shared by the Prometheus-rule and Grafana-dashboard tests.
  */
 import { Metrics } from '../../../runtime/metrics.ts';
+import type { Lake } from '../../../runtime/lake/lake.ts';
+import { registerLakeGauges } from '../../../services/query/lake-gauges.ts';
+import { ServingMetrics } from '../../../services/serving/serving-metrics.ts';
 
 /** Labels Prometheus adds to every scraped series. */
 const TARGET_LABELS = ['job', 'instance', 'le'];
 
-/** Metric name → label names, from a fresh process's /metrics with every series family touched. */
+/** A catalog with one of everything the lake gauges count. */
+const STUB_LAKE = {
+  catalog: {
+    images: { countBy: (field: string) => Promise.resolve({ [field]: 1 }) },
+    deadLetters: { countOpenByCode: () => Promise.resolve({ CODE: 1 }) },
+    captions: { countByOrigin: () => Promise.resolve({ human: 1 }) },
+    datasets: { list: () => Promise.resolve({ items: [{}], next: null }) },
+    models: { byAlias: () => Promise.resolve({ id: 'm-1', metrics: { loss: 1 } }) },
+  },
+} as unknown as Lake;
+
+/**
+ * Metric name → label names, from a fresh process's /metrics with every series family touched:
+ * the engine's (runtime/metrics.ts, also jobs and HTTP), caption serving's and the lake gauges.
+ */
 export async function exportedMetrics(): Promise<Map<string, Set<string>>> {
   const m = new Metrics({ defaultMetrics: true });
   m.count({ topology: 't', step: 's', outcome: 'ok' });
@@ -16,6 +33,13 @@ export async function exportedMetrics(): Promise<Map<string, Set<string>>> {
   m.inFlightAdd('t', 1);
   m.setPaused('t', false);
   m.setLag('t', 'topic', 0, 1);
+  const serving = new ServingMetrics(m);
+  serving.request('ok', 'v', 0.1);
+  serving.image('ok', 'v', 0.1);
+  serving.batchRan('v', 1, 0.1);
+  serving.serving('champion', 'v', true);
+  serving.loadFailed('v', 'CODE');
+  registerLakeGauges(m, STUB_LAKE, { modelName: 'm' });
   const out = new Map<string, Set<string>>();
   for (const line of (await m.text()).split('\n')) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s/.exec(line);
