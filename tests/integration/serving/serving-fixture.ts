@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { loadConfig } from '../../../runtime/config.ts';
 import { openApp, type App } from '../../../app/app.ts';
 import { createLogger } from '../../../runtime/logger.ts';
+import type { LogProducer } from '../../../runtime/ports.ts';
 import { promoteIfBetter, registerModel } from '../../../runtime/lake/model-registry.ts';
 import { trainDepsOf } from '../../../app/jobs/standard-jobs.ts';
 import { readBundleDir, tinyModels } from '../../fixtures/onnx/tiny-models.ts';
@@ -63,11 +64,17 @@ export interface ServingFixture {
 
 let champion: { version: string; metrics: Record<string, number> } | null = null;
 
-/** Open the fixture; `overrides` are config keys (e.g. `serving.queueLimit`). */
-export async function servingFixture(overrides: Record<string, unknown> = {}): Promise<ServingFixture> {
+/**
+ * Open the fixture; `overrides` are config keys (e.g. `serving.queueLimit`), `env` the
+ * environment (e.g. `distributedEnv(name)` to register the models on the real servers).
+ */
+export async function servingFixture(
+  overrides: Record<string, unknown> = {},
+  env: Record<string, string | undefined> = {},
+): Promise<ServingFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'cf-serving-'));
   const config = loadConfig({
-    env: {},
+    env,
     overrides: {
       dataDir: dir,
       'workers.size': 2,
@@ -80,7 +87,15 @@ export async function servingFixture(overrides: Record<string, unknown> = {}): P
   });
   const app = await openApp(config, { logger: createLogger({ level: 'warn', destination: process.stderr }) });
   const files = new Map(Object.entries(await readBundleDir((await tinyModels()).captionflow)));
-  const producer = await app.log.producer();
+  const raw = await app.log.producer();
+  // The registry sends model.registered/model.promoted to the logical topic name (RegistryDeps has
+  // no topic namespace), which misses replicas under a topic prefix; put them in the namespace
+  // (idempotent, so this stays right once the registry does it itself).
+  const producer: LogProducer = {
+    send: (records) =>
+      raw.send(records.map((r) => ({ ...r, topic: app.topics.topic(app.topics.logical(r.topic)) }))),
+    close: () => raw.close(),
+  };
   const deps = trainDepsOf(app, producer);
   const register = async (name: string, bundle: Map<string, Uint8Array>): Promise<string> =>
     (
