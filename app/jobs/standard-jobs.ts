@@ -17,7 +17,7 @@ import { Topics } from '../../schemas/topics.ts';
 
 /** The model lifecycle's dependencies on an app (training scratch space under the data dir). */
 export function trainDepsOf(app: App, producer: LogProducer, logger: Logger = app.logger): TrainDeps {
-  return { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger, workDir: join(app.dataDir, 'training') };
+  return { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger, workDir: join(app.dataDir, 'training'), topicName: app.topics.topic };
 }
 
 /** Settings of the standard jobs. */

@@ -15,6 +15,11 @@ export interface RegistryDeps {
   readonly serde: Serde;
   readonly clock: Clock;
   readonly bucket: string;
+  /**
+   * The physical topic of a logical one (the deployment's topic namespace); identity when
+   * absent. Without it a prefixed deployment's serving replicas never hear of a promotion.
+   */
+  readonly topicName?: (logical: string) => string;
 }
 
 /** A trained model to register. */
@@ -76,7 +81,7 @@ export async function registerModel(deps: RegistryDeps, input: RegisterInput): P
     params: { ...input.params },
     registeredAt: deps.clock.now(),
   };
-  await deps.producer.send([{ topic: Topics.modelRegistered.name, key: input.name, value: await deps.serde.encode(Topics.modelRegistered.name, event) }]);
+  await deps.producer.send([{ topic: deps.topicName?.(Topics.modelRegistered.name) ?? Topics.modelRegistered.name, key: input.name, value: await deps.serde.encode(Topics.modelRegistered.name, event) }]);
   return record;
 }
 
@@ -164,7 +169,7 @@ async function announcePromotion(
     reason,
     promotedAt: deps.clock.now(),
   };
-  await deps.producer.send([{ topic: Topics.modelPromoted.name, key: name, value: await deps.serde.encode(Topics.modelPromoted.name, event) }]);
+  await deps.producer.send([{ topic: deps.topicName?.(Topics.modelPromoted.name) ?? Topics.modelPromoted.name, key: name, value: await deps.serde.encode(Topics.modelPromoted.name, event) }]);
 }
 
 /** Point `champion` back at the version it pointed to before the last promotion. */
