@@ -21,6 +21,8 @@ import type { Logger } from '../../runtime/logger.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
 import { standardJobs, trainDepsOf } from '../jobs/standard-jobs.ts';
 import { rollbackChampion } from '../../runtime/lake/model-registry.ts';
+import { loadEvaluationReport } from '../../runtime/lake/model-reports.ts';
+import { formatModelReport } from '../models/report-text.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
@@ -39,6 +41,7 @@ function retrainOptions(app: App, o: { preset: 'tiny' | 'default'; dataset: stri
     force: o.force,
     onProgress: (e) => {
       if (e.event === 'progress') app.logger.info({ progress: 'train', ...e }, 'training');
+      if (e.event === 'epoch') app.logger.info({ curve: 'train', ...e }, 'epoch done');
     },
   };
 }
@@ -186,6 +189,25 @@ program
     const one = pipeline.topologies.find((t) => t.topology.name === name);
     if (one === undefined) throw new Error(`unknown topology ${name}; known: ${pipeline.topologies.map((t) => t.topology.name).join(', ')}`);
     process.stdout.write(`${opts.mermaid ? pipelineMermaid({ doors: [], topologies: [one], jobs: [] }) : describe(one.topology)}\n`);
+  });
+
+const models = program.command('models').description('registered model versions');
+models
+  .command('show')
+  .description('a model version, its gate verdict and its evaluation report (by length, by concept, curves, samples, worst captions)')
+  .argument('<version>', 'model version, or an alias of the configured model (champion, challenger)')
+  .option('--json', 'print the stored report as JSON', false)
+  .action(async (version: string, opts: { json: boolean }) => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: cliLogger(config) });
+    try {
+      const model = (await app.catalog.models.get(version)) ?? (await app.catalog.models.byAlias(config.models.name, version));
+      if (model === null) throw new Error(`no model version or alias ${version}`);
+      const report = await loadEvaluationReport(app.objects, model);
+      process.stdout.write(opts.json ? `${JSON.stringify({ model, report }, null, 2)}\n` : formatModelReport(model, report));
+    } finally {
+      await app.close();
+    }
   });
 
 program.addCommand(
