@@ -60,6 +60,8 @@ function brief(outcome: RetrainOutcome): Record<string, unknown> {
     championTest: scores(outcome.championEval),
     candidateOldTest: scores(outcome.candidateOldEval),
     championOldTest: scores(outcome.championOldEval),
+    paired: outcome.paired,
+    report: outcome.report?.key,
   };
 }
 
