@@ -58,8 +58,12 @@ export interface RetrainOutcome {
 /** The synthetic scenes' concepts: colour, shape, object count, position. */
 export const SCENE_CONCEPTS: ConceptTagger = { ofCaption: sceneConcepts, ofReferences: sceneImageConcepts };
 
-/** How evaluations decode unless told otherwise. */
-export const DEFAULT_EVAL_DECODING = { strategy: 'greedy' } as const satisfies RetrainOptions['decoding'];
+/**
+ * How evaluations decode unless told otherwise: beam search of width 3. Measured on a default
+ * model (2,000-scene sample, 159 test images): greedy BLEU-4 0.501 / CIDEr-D 1.449, beam 3
+ * 0.554 / 1.679, beam 5 0.553 / 1.708 at 1.4× beam 3's time.
+ */
+export const DEFAULT_EVAL_DECODING = { strategy: 'beam', beamSize: 3 } as const satisfies RetrainOptions['decoding'];
 
 /** The learning curves in a trainer's events: one point per `epoch` event, its numeric fields. */
 export function learningCurves(events: readonly TrainerEvent[]): CurvePoint[] {
