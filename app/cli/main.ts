@@ -26,6 +26,8 @@ import { servingOptions } from '../serving.ts';
 import { readFile } from 'node:fs/promises';
 import { directoryModelSource, registryModelSource } from '../../services/serving/model-source.ts';
 import { startServing } from '../../services/serving/serving.ts';
+import { loadEvaluationReport } from '../../runtime/lake/model-reports.ts';
+import { formatModelReport } from '../models/report-text.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
@@ -52,7 +54,11 @@ function retrainOptions(app: App, training: ReturnType<typeof trainingProgress>,
     trainOnAugmentations: app.config.models.trainOnAugmentations,
     gate: { metric: 'ciderD', margin: o.margin },
     force: o.force,
-    onProgress: (e) => training.onEvent(e),
+    onProgress: (e) => {
+      training.onEvent(e);
+      // The learning curve, as the trainer reports it epoch by epoch (train loss, validation metrics).
+      if (e.event === 'epoch') app.logger.info({ curve: 'train', ...e }, 'epoch done');
+    },
   };
 }
 
@@ -70,6 +76,8 @@ function brief(outcome: RetrainOutcome) {
     championTest: scores(outcome.championEval),
     candidateOldTest: scores(outcome.candidateOldEval),
     championOldTest: scores(outcome.championOldEval),
+    paired: outcome.paired,
+    report: outcome.report?.key,
   };
 }
 
@@ -274,6 +282,25 @@ program
     const one = pipeline.topologies.find((t) => t.topology.name === name);
     if (one === undefined) throw new Error(`unknown topology ${name}; known: ${pipeline.topologies.map((t) => t.topology.name).join(', ')}`);
     process.stdout.write(`${opts.mermaid ? pipelineMermaid({ doors: [], topologies: [one], jobs: [] }) : describe(one.topology)}\n`);
+  });
+
+const models = program.command('models').description('registered model versions');
+models
+  .command('show')
+  .description('a model version, its gate verdict and its evaluation report (by length, by concept, curves, samples, worst captions)')
+  .argument('<version>', 'model version, or an alias of the configured model (champion, challenger)')
+  .option('--json', 'print the stored report as JSON', false)
+  .action(async (version: string, opts: { json: boolean }) => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: cliLogger(config) });
+    try {
+      const model = (await app.catalog.models.get(version)) ?? (await app.catalog.models.byAlias(config.models.name, version));
+      if (model === null) throw new Error(`no model version or alias ${version}`);
+      const report = await loadEvaluationReport(app.objects, model);
+      process.stdout.write(opts.json ? `${JSON.stringify({ model, report }, null, 2)}\n` : formatModelReport(model, report));
+    } finally {
+      await app.close();
+    }
   });
 
 program.addCommand(

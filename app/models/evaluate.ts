@@ -3,7 +3,7 @@ import type { ObjectStore } from '../../runtime/lake/object-store.ts';
 import type { DatasetManifest } from '../../runtime/lake/datasets.ts';
 import { parseModelBundle } from '../../processors/inference/model-bundle.ts';
 import { OnnxCaptioner } from '../../processors/inference/captioner.ts';
-import { evaluateCaptions } from '../../processors/metrics/index.ts';
+import { buildEvaluationReport, type ConceptTagger, type EvaluationReport } from '../../processors/metrics/index.ts';
 import { loadArtifacts } from '../../runtime/lake/model-registry.ts';
 
 /** Scores of a model on a split, and what it said. */
@@ -14,6 +14,23 @@ export interface Evaluation {
   readonly n: number;
   readonly metrics: Record<string, number>;
   readonly samples: readonly { imageId: string; hypothesis: string; references: readonly string[] }[];
+  /** CIDEr-D of each image on this split (the paired gate compares these image by image). */
+  readonly perImageCiderD: Readonly<Record<string, number>>;
+  /** How the captions were decoded. */
+  readonly decoding: { readonly strategy: 'greedy' | 'beam'; readonly beamSize?: number };
+  /** By length, by concept, samples, worst captions (undefined when the split is empty). */
+  readonly report?: EvaluationReport;
+}
+
+/** Options of {@link evaluateModel}. */
+export interface EvaluateOptions {
+  readonly split?: 'train' | 'val' | 'test';
+  readonly batchSize?: number;
+  readonly strategy?: 'greedy' | 'beam';
+  readonly beamSize?: number;
+  readonly filter?: (imageId: string) => boolean;
+  /** Concepts the report groups by (the synthetic scenes' vocabulary, a user's attribute…). */
+  readonly concepts?: ConceptTagger;
 }
 
 /** Load a registered model's ONNX captioner. */
@@ -31,30 +48,38 @@ export async function evaluateModel(
   objects: ObjectStore,
   model: ModelRecord,
   dataset: DatasetManifest,
-  options: { split?: 'train' | 'val' | 'test'; batchSize?: number; strategy?: 'greedy' | 'beam'; beamSize?: number; filter?: (imageId: string) => boolean } = {},
+  options: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const split = options.split ?? 'test';
   const items = dataset.items.filter((i) => i.split === split && i.captions.length > 0 && (options.filter?.(i.imageId) ?? true));
   const captioner = await loadCaptioner(objects, model);
-  const gts: Record<string, string[]> = {};
-  const res: Record<string, string> = {};
   const samples: { imageId: string; hypothesis: string; references: string[] }[] = [];
+  const decoding = { strategy: options.strategy ?? 'greedy', ...(options.beamSize === undefined ? {} : { beamSize: options.beamSize }) } as const;
   try {
     const batch = options.batchSize ?? 16;
     for (let i = 0; i < items.length; i += batch) {
       const chunk = items.slice(i, i + batch);
       const images = await Promise.all(chunk.map((it) => objects.get(it.key)));
-      const out = await captioner.caption(images, { strategy: options.strategy ?? 'greedy', ...(options.beamSize === undefined ? {} : { beamSize: options.beamSize }) });
+      const out = await captioner.caption(images, decoding);
       chunk.forEach((it, j) => {
         const references = it.captions.map((c) => c.text);
-        gts[it.imageId] = references;
-        res[it.imageId] = out[j]!.text;
         samples.push({ imageId: it.imageId, hypothesis: out[j]!.text, references });
       });
     }
   } finally {
     await captioner.close();
   }
-  const metrics = items.length === 0 ? {} : { ...evaluateCaptions(gts, res) };
-  return { modelVersion: model.id, datasetId: dataset.id, split, n: items.length, metrics, samples };
+  if (items.length === 0) return { modelVersion: model.id, datasetId: dataset.id, split, n: 0, metrics: {}, samples, perImageCiderD: {}, decoding };
+  const report = buildEvaluationReport(samples, { ...(options.concepts === undefined ? {} : { concepts: options.concepts }), listSize: 20 });
+  return {
+    modelVersion: model.id,
+    datasetId: dataset.id,
+    split,
+    n: items.length,
+    metrics: { ...report.overall },
+    samples,
+    perImageCiderD: report.perImageCiderD,
+    decoding,
+    report,
+  };
 }

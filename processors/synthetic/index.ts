@@ -20,6 +20,7 @@ export {
   type SyntheticScene,
 } from './generate.ts';
 export type { ConceptFilter, GenerateScenesOptions, SceneOptions } from './options.ts';
+export { sceneConcepts, sceneImageConcepts, type SceneConcepts } from './concepts.ts';
 export { deriveSceneSeed } from './random.ts';
 export type { SceneBackground, SceneGraph, SceneGroup, SceneObject } from './scene-graph.ts';
 export {

@@ -6,6 +6,7 @@ import type { Catalog, ModelRecord } from '../catalog/catalog.ts';
 import type { ObjectStore } from './object-store.ts';
 import type { Clock, LogProducer, Serde } from '../ports.ts';
 import { deriveId } from '../ids.ts';
+import type { PairedComparison } from '../../processors/metrics/paired-bootstrap.ts';
 
 /** What the registry needs. */
 export interface RegistryDeps {
@@ -103,6 +104,12 @@ export interface GateOptions {
   readonly metric: string;
   /** The candidate must beat the champion by at least this much (absolute). */
   readonly margin: number;
+  /** Paired bootstrap resamples of the per-image differences (default 2000). */
+  readonly resamples?: number;
+  /** Seed of the resampling (default 1): the same evaluations give the same verdict. */
+  readonly seed?: number;
+  /** Confidence of the interval (default 0.95). */
+  readonly confidence?: number;
 }
 
 /** The gate's verdict. */
@@ -110,11 +117,20 @@ export interface PromotionDecision {
   readonly promoted: boolean;
   readonly reason: string;
   readonly champion: string | null;
+  /** The paired comparison the verdict rests on, when one was given. */
+  readonly paired?: PairedComparison;
+}
+
+/** `+0.1234 [−0.0100, +0.2500]`: a difference and its interval, signed. */
+function signed(x: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(4)}`;
 }
 
 /**
  * The promotion gate: `candidate` replaces the champion only if, on the same frozen test set,
- * it beats the champion's score by `margin`. Either way the decision is recorded: the winner
+ * it beats the champion's score by `margin`. With `paired` (a paired bootstrap of the per-image
+ * differences, candidate − champion, on that set) the bar is the interval's lower bound: a gain
+ * inside the noise of which images the split holds is not a gain, however large its mean. Either way the decision is recorded: the winner
  * gets alias `champion` (compare-and-set against the current champion, so concurrent promoters
  * cannot both win) and a model.promoted event for serving; a loser is marked rejected with the
  * reason.
@@ -125,6 +141,7 @@ export async function promoteIfBetter(
   candidate: { version: string; metrics: Readonly<Record<string, number>> },
   champion: { version: string; metrics: Readonly<Record<string, number>> } | null,
   gate: GateOptions,
+  paired?: PairedComparison,
 ): Promise<PromotionDecision> {
   const cand = candidate.metrics[gate.metric];
   if (cand === undefined || !Number.isFinite(cand)) {
@@ -133,19 +150,24 @@ export async function promoteIfBetter(
   const model = await deps.catalog.models.get(candidate.version);
   if (model === null) throw new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `model version ${candidate.version} is not registered`);
   const base = champion?.metrics[gate.metric];
-  const wins = champion === null || base === undefined || cand >= base + gate.margin;
+  const usePaired = champion !== null && paired !== undefined;
+  const wins = champion === null || (usePaired ? paired.low > gate.margin : base === undefined || cand >= base + gate.margin);
+  const pct = Math.round((paired?.confidence ?? 0) * 100);
   const reason =
     champion === null
       ? `first model: ${gate.metric}=${cand.toFixed(4)}`
-      : `${gate.metric} ${cand.toFixed(4)} vs champion ${champion.version} ${(base ?? NaN).toFixed(4)} (margin ${gate.margin})`;
+      : usePaired
+        ? `${gate.metric} ${cand.toFixed(4)} vs champion ${champion.version} ${(base ?? NaN).toFixed(4)}: paired difference ${signed(paired.meanDiff)}, ${pct}% CI [${signed(paired.low)}, ${signed(paired.high)}] over ${paired.n} images (${paired.resamples} resamples, seed ${paired.seed}); lower bound ${paired.low > gate.margin ? 'above' : 'not above'} the margin ${gate.margin}`
+        : `${gate.metric} ${cand.toFixed(4)} vs champion ${champion.version} ${(base ?? NaN).toFixed(4)} (margin ${gate.margin})`;
+  const evidence = usePaired ? { paired } : {};
   if (!wins) {
     await deps.catalog.models.upsert({ id: model.id, name, status: 'rejected', metrics: { ...model.metrics, ...candidate.metrics }, params: { ...model.params, rejectedReason: reason } });
-    return { promoted: false, reason: `rejected: ${reason}`, champion: champion?.version ?? null };
+    return { promoted: false, reason: `rejected: ${reason}`, champion: champion?.version ?? null, ...evidence };
   }
   await deps.catalog.models.upsert({ id: model.id, name, status: 'evaluated', metrics: { ...model.metrics, ...candidate.metrics } });
   await deps.catalog.models.setAlias(name, 'champion', candidate.version, { expected: champion?.version ?? null });
   await announcePromotion(deps, name, model, candidate.metrics, champion, `promoted: ${reason}`);
-  return { promoted: true, reason: `promoted: ${reason}`, champion: candidate.version };
+  return { promoted: true, reason: `promoted: ${reason}`, champion: candidate.version, ...evidence };
 }
 
 async function announcePromotion(

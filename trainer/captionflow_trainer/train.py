@@ -29,6 +29,9 @@ from .tokenizer import BOS, EOS, PAD, UNK, Tokenizer, words
 # run (which inherits the table) can still take somewhat longer captions.
 MAX_LEN_HEADROOM = 4
 EVAL_BATCH = 64
+# Validation images greedy-decoded after every epoch for the learning curves (one decode batch:
+# the curve's BLEU-4/CIDEr-D cost one compiled call per epoch, not a pass over a large split).
+CURVE_VAL_ITEMS = EVAL_BATCH
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
         return optax.apply_updates(params, updates), opt_state, loss
 
     eval_loss = jax.jit(loss_fn)
+    decoder = greedy_decoder(mcfg)
 
     emit({
         "event": "start", "config": preset.name, "datasetVersion": main.dataset_version, "trainItems": len(train_items),
@@ -212,6 +216,7 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
         record: dict[str, object] = {"event": "epoch", "epoch": epoch, "epochs": tcfg.epochs, "trainLoss": round(float(np.mean(losses)), 5)}
         if val_table is not None:
             record["valLoss"] = round(_mean_loss(eval_loss, params, val_images, val_table, val_counts), 5)
+            record.update(_curve_metrics(decoder, params, tokenizer, val_items[:CURVE_VAL_ITEMS], val_images[:CURVE_VAL_ITEMS]))
         record["elapsedSec"] = round(time.time() - started, 2)
         history.append(record)
         emit(record)
@@ -265,9 +270,25 @@ def _mean_loss(eval_loss, params: dict, images: np.ndarray, table: np.ndarray, c
     return total / max(weight, 1.0)
 
 
-def predict(mcfg: ModelConfig, params: dict, tokenizer: Tokenizer, images: np.ndarray) -> list[str]:
-    """Greedy captions for [n, 3, H, W] normalised images."""
-    decode = jax.jit(lambda p, x: greedy_decode(mcfg, p, x, BOS, EOS, PAD))
+def greedy_decoder(mcfg: ModelConfig):
+    """The compiled greedy decoder of a model shape: compile once, call every epoch."""
+    return jax.jit(lambda p, x: greedy_decode(mcfg, p, x, BOS, EOS, PAD))
+
+
+def _curve_metrics(decode, params: dict, tokenizer: Tokenizer, items: list[Item], images: np.ndarray) -> dict[str, float]:
+    """Validation BLEU-4 and CIDEr-D of greedy captions: the points of the learning curves."""
+    if not items:
+        return {}
+    captions = predict(None, params, tokenizer, images, decode)
+    scores = caption_metrics({it.id: c for it, c in zip(items, captions)}, {it.id: list(it.captions) for it in items})
+    return {"valBleu4": round(scores["bleu4"], 5), "valCiderD": round(scores["cider"], 5), "valItems": len(items)}
+
+
+def predict(mcfg: ModelConfig | None, params: dict, tokenizer: Tokenizer, images: np.ndarray, decode=None) -> list[str]:
+    """Greedy captions for [n, 3, H, W] normalised images (with `decode` from `greedy_decoder`, or one built for `mcfg`)."""
+    if decode is None:
+        assert mcfg is not None
+        decode = greedy_decoder(mcfg)
     out: list[str] = []
     for start in range(0, len(images), EVAL_BATCH):
         chunk = images[start:start + EVAL_BATCH]

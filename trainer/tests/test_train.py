@@ -27,6 +27,15 @@ def test_train_streams_progress_and_done_as_json_lines(trained: tuple[Path, list
     assert {"bleu4", "cider"} <= set(done["metrics"]) and done["modelId"]
 
 
+def test_every_epoch_reports_the_learning_curve_point(trained: tuple[Path, list[dict]]) -> None:
+    _, events = trained
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert epochs
+    for e in epochs:
+        assert set(e) >= {"trainLoss", "valLoss", "valBleu4", "valCiderD", "valItems"}
+        assert 0 <= e["valBleu4"] <= 1 and e["valCiderD"] >= 0 and e["valItems"] > 0
+
+
 def test_a_checkpoint_holds_params_config_tokenizer_and_metrics(trained: tuple[Path, list[dict]]) -> None:
     out, events = trained
     assert {p.name for p in out.iterdir()} >= {"params.msgpack", "config.json", "tokenizer.json", "metrics.json"}

@@ -5,6 +5,7 @@ import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
 import { systemClock } from '../../../runtime/clock.ts';
 import { loadArtifacts, promoteIfBetter, registerModel, rollbackChampion, type RegistryDeps } from '../../../runtime/lake/model-registry.ts';
 import { tempLake } from '../../topology/lake/harness.ts';
+import { pairedBootstrap } from '../../../processors/metrics/index.ts';
 
 const files = (tag: string) => new Map([['encoder.onnx', Buffer.from(`enc-${tag}`)], ['decoder.onnx', Buffer.from(`dec-${tag}`)], ['model.json', Buffer.from('{}')]]);
 
@@ -40,6 +41,40 @@ test('register → gated promotion → rejection with reason → rollback, with 
     assert.deepEqual(promoted.map((p) => p.modelVersion), [v1.id, v3.id, v1.id]);
     assert.equal(promoted[1]!.previousVersion, v1.id);
     assert.equal(log.readAll('model.registered').length, 4);
+  } finally {
+    await log.close();
+    await lake.close();
+  }
+});
+
+test('the paired gate: a mean gain above the margin but inside the noise is rejected, a clear one promoted, and the reason says why', async () => {
+  const lake = await tempLake();
+  const log = createMemoryLog();
+  const deps: RegistryDeps = { objects: lake.deps.objects, catalog: lake.deps.catalog, producer: await log.producer(), serde: lake.serde, clock: systemClock, bucket: 'lake' };
+  try {
+    const v1 = await registerModel(deps, { name: 'captioner', files: files('1'), format: 'captionflow-onnx', datasetId: 'ds-1' });
+    await promoteIfBetter(deps, 'captioner', { version: v1.id, metrics: { ciderD: 1.7 } }, null, { metric: 'ciderD', margin: 0.01 });
+    const gate = { metric: 'ciderD', margin: 0.01 };
+    // Per-image CIDEr-D of 100 images: the candidate wins 0.8 on half of them and loses 0.7 on
+    // the other half — +0.05 on average, five times the margin, and pure noise.
+    const champ = Array.from({ length: 100 }, (_, i) => 1.2 + (i % 10) / 10);
+    const noisy = champ.map((c, i) => c + (i % 2 === 0 ? 0.8 : -0.7));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const v2 = await registerModel(deps, { name: 'captioner', files: files('2'), format: 'captionflow-onnx', datasetId: 'ds-1', parentVersion: v1.id });
+    const paired = pairedBootstrap(noisy, champ, { seed: 1 });
+    const noise = await promoteIfBetter(deps, 'captioner', { version: v2.id, metrics: { ciderD: mean(noisy) } }, { version: v1.id, metrics: { ciderD: mean(champ) } }, gate, paired);
+    assert.ok(mean(noisy) >= mean(champ) + gate.margin, 'the unpaired gate would have promoted it');
+    assert.equal(noise.promoted, false, noise.reason);
+    assert.match(noise.reason, /^rejected: ciderD .* paired difference \+0\.0500, 95% CI \[-0\.\d+, \+0\.\d+\] over 100 images \(2000 resamples, seed 1\); lower bound not above the margin 0\.01$/);
+    assert.deepEqual(noise.paired, paired);
+    assert.equal((await lake.deps.catalog.models.byAlias('captioner', 'champion'))?.id, v1.id);
+
+    const better = champ.map((c, i) => c + 0.25 + (i % 2 === 0 ? 0.05 : -0.05));
+    const v3 = await registerModel(deps, { name: 'captioner', files: files('3'), format: 'captionflow-onnx', datasetId: 'ds-1', parentVersion: v1.id });
+    const clear = await promoteIfBetter(deps, 'captioner', { version: v3.id, metrics: { ciderD: mean(better) } }, { version: v1.id, metrics: { ciderD: mean(champ) } }, gate, pairedBootstrap(better, champ, { seed: 1 }));
+    assert.equal(clear.promoted, true, clear.reason);
+    assert.match(clear.reason, /lower bound above the margin 0\.01$/);
+    assert.equal((await lake.deps.catalog.models.byAlias('captioner', 'champion'))?.id, v3.id);
   } finally {
     await log.close();
     await lake.close();

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
+import type { CurvePoint, EvaluationReport, PairedComparison } from '../../processors/metrics/index.ts';
+import type { Catalog, ModelRecord } from '../catalog/catalog.ts';
+import type { ObjectStore } from './object-store.ts';
+
+/** Format tag of a stored report; bumped when its shape changes incompatibly. */
+export const EVALUATION_REPORT_FORMAT = 'captionflow.evaluation-report/v1';
+
+/** The gate's verdict as the report records it. */
+export interface ReportGate {
+  readonly status: 'promoted' | 'rejected';
+  readonly reason: string;
+  readonly metric: string;
+  readonly margin: number;
+  readonly champion: string | null;
+  /** Candidate − champion per-image differences, when there was a champion to compare with. */
+  readonly paired?: PairedComparison;
+}
+
+/** What is stored next to a model version's artifacts. */
+export interface StoredEvaluationReport extends EvaluationReport {
+  readonly format: typeof EVALUATION_REPORT_FORMAT;
+  readonly modelVersion: string;
+  readonly datasetId: string;
+  readonly split: string;
+  readonly decoding: { readonly strategy: 'greedy' | 'beam'; readonly beamSize?: number };
+  /** Train loss and validation metrics by epoch, as the trainer reported them. */
+  readonly curves: readonly CurvePoint[];
+  readonly gate?: ReportGate;
+  readonly createdAt: string;
+}
+
+/** The model record's pointer to its report (`params.evaluationReport`). */
+export type ReportPointer = {
+  readonly key: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly datasetId: string;
+  readonly split: string;
+};
+
+/**
+ * Store a model version's evaluation report in the lake beside its artifacts
+ * (`models/<name>/<version>/evaluation-<dataset>-<split>.json`) and point the model record at
+ * it (`params.evaluationReport`). The report is not an artifact: it does not change the
+ * version, which is derived from the artifacts alone.
+ */
+export async function saveEvaluationReport(
+  deps: { readonly objects: ObjectStore; readonly catalog: Catalog },
+  model: ModelRecord,
+  report: StoredEvaluationReport,
+): Promise<ReportPointer> {
+  const key = `models/${model.name}/${model.id}/evaluation-${report.datasetId}-${report.split}.json`;
+  const put = await deps.objects.put(key, new TextEncoder().encode(`${JSON.stringify(report, null, 1)}\n`), { contentType: 'application/json' });
+  const pointer: ReportPointer = { key: put.key, sha256: put.sha256, size: put.size, datasetId: report.datasetId, split: report.split };
+  await deps.catalog.models.upsert({ id: model.id, name: model.name, params: { evaluationReport: { ...pointer } } });
+  return pointer;
+}
+
+/** The report a model record points to, checked against its checksum; null when it has none. */
+export async function loadEvaluationReport(objects: ObjectStore, model: ModelRecord): Promise<StoredEvaluationReport | null> {
+  const pointer = model.params.evaluationReport as Partial<ReportPointer> | null | undefined;
+  if (pointer === undefined || pointer === null || typeof pointer.key !== 'string') return null;
+  const bytes = await objects.get(pointer.key);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== pointer.sha256) {
+    throw new PipelineError(ErrorCodes.OBJECT_CHECKSUM_MISMATCH, `evaluation report ${pointer.key} is corrupt`, { context: { expected: pointer.sha256 ?? null, actual: sha } });
+  }
+  const report = JSON.parse(new TextDecoder().decode(bytes)) as { format?: unknown };
+  if (report.format !== EVALUATION_REPORT_FORMAT) {
+    throw new PipelineError(ErrorCodes.MODEL_INVALID, `evaluation report ${pointer.key} has format ${JSON.stringify(report.format)}, expected ${EVALUATION_REPORT_FORMAT}`);
+  }
+  return report as StoredEvaluationReport;
+}
