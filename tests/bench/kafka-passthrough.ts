@@ -8,7 +8,7 @@
  *      bare loop with Avro vs without): what a typed topology costs over a byte copier.
  * Kafka comes from deploy/services (started here and stopped at the end unless it already ran;
  * `CF_KAFKA_BROKERS` uses a broker of your own). Topics and groups are throw-away and deleted.
- * Run: `npx tsx tests/bench/kafka-passthrough.ts` (CAPTIONFLOW_BENCH_FULL=1 for 200 000 messages;
+ * Run: `npx tsx tests/bench/kafka-passthrough.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1 for 200 000 messages;
  * CAPTIONFLOW_BENCH_ONLY=topology-avro for one side only, e.g. under `node --cpu-prof --import tsx`).
  */
 import { randomUUID } from 'node:crypto';
@@ -26,13 +26,13 @@ import { EmbeddedSchemaRegistry } from '../../runtime/serde/embedded-schema-regi
 import type { ImageIngested } from '../../schemas/generated/types.ts';
 import { Topics } from '../../schemas/topics.ts';
 import { benchIngested } from './events.ts';
-import { FULL, peakRssMiB, report, type Row } from './harness.ts';
+import { FULL, Samples, formatSpread, peakRssMiB, ratios, report, roundsArg, spread, type Row } from './harness.ts';
 
 const N = FULL ? 200_000 : 20_000;
 const PARTITIONS = 3;
 /** Records per engine batch, and per produce+commit of the bare loop. */
 const BATCH = 500;
-const ROUNDS = 3;
+const ROUNDS = roundsArg(3);
 const ID = randomUUID().slice(0, 8);
 const INPUT = `bench-in-${ID}`;
 
@@ -278,45 +278,43 @@ try {
   // CAPTIONFLOW_BENCH_ONLY=topology (comma-separated ids) runs a subset: for a clean --cpu-prof of one side.
   const only = process.env.CAPTIONFLOW_BENCH_ONLY?.split(',').filter((x) => x !== '');
   const variants = only === undefined || only.length === 0 ? all : all.filter((v) => only.includes(v.id));
-  // Interleaved rounds, best run of each: a neighbour's load only ever slows a run down.
-  const best = new Map<string, Run>();
+  // Interleaved rounds: a neighbour's load hits every side alike; median and spread of the rounds.
+  const seconds = new Samples();
+  const cpu = new Samples();
   const problems: string[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     for (const v of variants) {
       const run = await v.run(r);
       if (run.outputs !== N)
         problems.push(`${v.name}, round ${r + 1}: ${run.outputs} outputs for ${N} inputs`);
-      const prev = best.get(v.name);
-      best.set(v.name, {
-        seconds: Math.min(prev?.seconds ?? Infinity, run.seconds),
-        cpu: Math.min(prev?.cpu ?? Infinity, run.cpu),
-        outputs: run.outputs,
-      });
+      seconds.add(v.name, run.seconds);
+      cpu.add(v.name, run.cpu);
     }
   }
+  const rates = (name: string): number[] => seconds.get(name).map((s) => N / s);
+  const cpuUs = (name: string): string => formatSpread(spread(cpu.get(name).map((c) => (c / N) * 1e6)), 0);
   if (variants.length < all.length) {
     for (const v of variants)
-      console.log(
-        `${v.name}: ${(N / best.get(v.name)!.seconds).toFixed(0)} msgs/s, ${((best.get(v.name)!.cpu / N) * 1e6).toFixed(0)} µs CPU per message`,
-      );
+      console.log(`${v.name}: ${formatSpread(spread(rates(v.name)), 0)} msgs/s, ${cpuUs(v.name)} µs CPU per message`);
   } else {
     const row = (name: string, baseline?: string): Row => ({
       name,
       count: N,
-      seconds: best.get(name)!.seconds,
+      seconds: seconds.get(name),
       unit: 'msgs',
       ...(baseline === undefined ? {} : { baseline }),
     });
-    report(
-      `Kafka passthrough, ${N} messages, ${PARTITIONS} partitions, best of ${ROUNDS} interleaved rounds`,
-      [row(BARE), row(TOPO, BARE), row(TOPO_AVRO, BARE), row(BARE_AVRO, BARE)],
-    );
-    const rate = (name: string): number => N / best.get(name)!.seconds;
-    const cpuUs = (name: string): number => (best.get(name)!.cpu / N) * 1e6;
-    console.log('\nCPU µs per message in this process (the broker not counted; best run):');
-    for (const v of variants) console.log(`  ${v.name.padEnd(48)} ${cpuUs(v.name).toFixed(0).padStart(6)}`);
-    const ratio = (a: string, b: string): string => (rate(a) / rate(b)).toFixed(3);
-    console.log(`\n(a) the engine alone, no serde: topology raw / bare raw = ${ratio(TOPO, BARE)}`);
+    report(`Kafka passthrough, ${N} messages, ${PARTITIONS} partitions`, [
+      row(BARE),
+      row(TOPO, BARE),
+      row(TOPO_AVRO, BARE),
+      row(BARE_AVRO, BARE),
+    ]);
+    console.log('\nCPU µs per message in this process (the broker not counted), median [min–max]:');
+    for (const v of variants) console.log(`  ${v.name.padEnd(48)} ${cpuUs(v.name).padStart(16)}`);
+    const ratio = (a: string, b: string): string => formatSpread(spread(ratios(rates(a), rates(b))));
+    console.log(`\nratios, median [min–max] of the per-round ratios:`);
+    console.log(`(a) the engine alone, no serde: topology raw / bare raw = ${ratio(TOPO, BARE)}`);
     console.log(`(b) same work on both sides: topology with Avro / bare loop with Avro = ${ratio(TOPO_AVRO, BARE_AVRO)} (target >= 0.8)`);
     console.log(`(c) topology with Avro / bare loop copying raw bytes = ${ratio(TOPO_AVRO, BARE)};`);
     console.log(`    the ceiling of (c) for any loop that decodes and encodes: bare with Avro / bare raw = ${ratio(BARE_AVRO, BARE)}`);
