@@ -39,6 +39,9 @@ import org.apache.kafka.streams.kstream.Produced;
  */
 public final class Passthrough {
   private static final Map<Integer, Schema> SCHEMAS = new ConcurrentHashMap<>();
+  /** Readers and writers per schema id, made once: building them resolves the schema each time. */
+  private static final Map<Integer, GenericDatumReader<GenericRecord>> READERS = new ConcurrentHashMap<>();
+  private static final Map<Integer, GenericDatumWriter<GenericRecord>> WRITERS = new ConcurrentHashMap<>();
   private static final HttpClient HTTP = HttpClient.newHttpClient();
   private static final AtomicBoolean FIRST = new AtomicBoolean(false);
 
@@ -66,15 +69,16 @@ public final class Passthrough {
     ByteBuffer buf = ByteBuffer.wrap(framed);
     if (buf.get() != 0) throw new IllegalArgumentException("not a Confluent frame");
     int id = buf.getInt();
-    Schema s = schema(registry, id);
+    GenericDatumReader<GenericRecord> reader = READERS.computeIfAbsent(id, k -> new GenericDatumReader<>(schema(registry, k)));
+    GenericDatumWriter<GenericRecord> writer = WRITERS.computeIfAbsent(id, k -> new GenericDatumWriter<>(schema(registry, k)));
     try {
       BinaryDecoder in = DecoderFactory.get().binaryDecoder(framed, 5, framed.length - 5, null);
-      GenericRecord value = new GenericDatumReader<GenericRecord>(s).read(null, in);
+      GenericRecord value = reader.read(null, in);
       ByteArrayOutputStream out = new ByteArrayOutputStream(framed.length);
       out.write(0);
       out.write(ByteBuffer.allocate(4).putInt(id).array());
       BinaryEncoder enc = EncoderFactory.get().binaryEncoder(out, null);
-      new GenericDatumWriter<GenericRecord>(s).write(value, enc);
+      writer.write(value, enc);
       enc.flush();
       return out.toByteArray();
     } catch (java.io.IOException e) {
