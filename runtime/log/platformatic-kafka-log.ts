@@ -143,8 +143,14 @@ export class PlatformaticKafkaEventLog implements EventLog {
       autocommit: false,
       maxWaitTime: 200,
     });
-    const member = new PlatformaticConsumer(consumer, options, (topic) => this.committedOffsets(options.group, topic), () =>
-      this.consumers.delete(member),
+    const onLog = this.options.onLog;
+    const member = new PlatformaticConsumer(
+      consumer,
+      options,
+      (topic) => this.committedOffsets(options.group, topic),
+      () => this.consumers.delete(member),
+      this.options.sessionTimeoutMs ?? 30_000,
+      (err, attempt) => onLog?.({ level: 'warn', message: `consumer stream failed, restarting: ${err.message}`, extra: { group: options.group, attempt } }),
     );
     this.consumers.add(member);
     return member;
@@ -207,12 +213,16 @@ class PlatformaticConsumer implements LogConsumer {
   private readonly inflight = new Set<Promise<void>>();
   private fail: ((err: Error) => void) | undefined;
   private handler: ((batch: ConsumedBatch, control: BatchControl) => Promise<void>) | undefined;
+  /** Stream failures in a row (reset once a new stream opened). */
+  private restarts = 0;
 
   constructor(
     private readonly consumer: Consumer,
     private readonly options: ConsumerOptions,
     private readonly offsetsOf: (topic: string) => Promise<Map<number, string>>,
     private readonly onStopped: () => void,
+    private readonly sessionTimeoutMs: number,
+    private readonly onRestart?: (err: Error, attempt: number) => void,
   ) {
     this.maxQueued = Math.max(1_000, (options.maxBatchRecords ?? 100) * 8);
   }
@@ -225,30 +235,54 @@ class PlatformaticConsumer implements LogConsumer {
     });
     this.consumer.on('consumer:group:join', () => this.onJoin());
     try {
-      const stream = await this.consumer.consume({
-        topics: [...this.options.topics],
-        mode: 'committed',
-        fallbackMode: this.options.fromBeginning === false ? 'latest' : 'earliest',
-        autocommit: false,
-        maxWaitTime: 200,
-        sessionTimeout: 30_000,
-        heartbeatInterval: 3_000,
-      });
-      this.stream = stream;
-      if (this.stopping) {
-        await stream.close();
-        return;
-      }
-      stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => this.accept(m));
-      stream.on('offsets', () => this.onOffsets());
-      stream.on('error', (err: Error) => {
-        if (!this.stopping) this.fail?.(brokerError('consumer failed', err));
-      });
-      if (this.paused) stream.pause();
+      await this.startStream();
     } catch (err) {
       throw brokerError('could not join the consumer group', err);
     }
     return done;
+  }
+
+  /** Open the client's message stream (again after a failure) and feed the lanes from it. */
+  private async startStream(): Promise<void> {
+    const stream = await this.consumer.consume({
+      topics: [...this.options.topics],
+      mode: 'committed',
+      fallbackMode: this.options.fromBeginning === false ? 'latest' : 'earliest',
+      autocommit: false,
+      maxWaitTime: 200,
+      sessionTimeout: this.sessionTimeoutMs,
+      heartbeatInterval: 3_000,
+    });
+    this.stream = stream;
+    if (this.stopping) {
+      await stream.close();
+      return;
+    }
+    stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => this.accept(m));
+    stream.on('offsets', () => this.onOffsets());
+    stream.on('error', (err: Error) => this.onStreamError(stream, err));
+    if (this.paused) stream.pause();
+  }
+
+  /**
+   * The stream failed (a broker gone, a request timed out): as kafkajs restarts a crashed
+   * consumer, open a new stream after a growing pause, as long as we are not stopping. The new
+   * stream reads from the committed offsets; the lanes drop what they already hold.
+   */
+  private onStreamError(stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, err: Error): void {
+    if (this.stopping || (this.stream !== undefined && this.stream !== stream)) return;
+    this.stream = undefined;
+    this.restarts++;
+    this.onRestart?.(err, this.restarts);
+    void stream.close().catch(() => undefined);
+    const delay = Math.min(5_000, 250 * 2 ** Math.min(this.restarts, 5));
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.startStream().then(
+        () => (this.restarts = 0),
+        (again: unknown) => this.onStreamError(stream, again instanceof Error ? again : new Error(String(again))),
+      );
+    }, delay);
   }
 
   private resolveDone: (() => void) | undefined;
