@@ -8,6 +8,7 @@ import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createKafkaLogWith, type KafkaClientName } from '../../../runtime/log/kafka-client.ts';
 import { kafkaClients } from '../../fixtures/kafka-clients.ts';
+import { partitionForKey } from '../../../runtime/log/partitioner.ts';
 import { Metrics } from '../../../runtime/metrics.ts';
 import { deferrer } from '../../fixtures/defer.ts';
 import { readTopicUntil } from '../../fixtures/kafka-read.ts';
@@ -69,6 +70,14 @@ async function fresh(t: TestContext, client: KafkaClientName, partitions: number
 
 // Every test runs on each Kafka client behind the EventLog port (CAPTIONFLOW_KAFKA_CLIENT picks one).
 for (const client of kafkaClients()) {
+  test(`[${client}] keyed records land on murmur2 partitions, as with the Java client and kafkajs`, { skip }, async (t) => {
+    const { input, send } = await fresh(t, client, 5);
+    const items: Item[] = Array.from({ length: 40 }, (_, i) => ({ id: `i${i}`, key: `key-${i * 7919}`, seq: i }));
+    await send(items);
+    const read = await readTopic(input, items.length);
+    for (const r of read) assert.equal(r.partition, partitionForKey(r.key, 5, 0), `partition of ${r.key}`);
+  });
+
   test(`[${client}] a topology over Kafka: keyed outputs in order per key, dead letters, offsets committed`, { skip }, async (t) => {
     const { input, output, dlq, defer, log, send } = await fresh(t, client, 3);
     const items: Item[] = Array.from({ length: 90 }, (_, i) => ({ id: `i${i}`, key: `k${i % 6}`, seq: Math.floor(i / 6), ...(i % 30 === 7 ? { bad: true } : {}) }));
