@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../runtime/logger.ts';
 import { Metrics } from '../runtime/metrics.ts';
 import { systemClock } from '../runtime/clock.ts';
 import { createDiskLog } from '../runtime/log/disk-log.ts';
-import { createKafkaLog } from '../runtime/log/kafka-log.ts';
+import { createKafkaLogWith } from '../runtime/log/kafka-client.ts';
 import { openLake } from '../runtime/lake/lake.ts';
 import type { ObjectStore } from '../runtime/lake/object-store.ts';
 import type { Catalog } from '../runtime/catalog/catalog.ts';
@@ -71,12 +71,12 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
       });
       registry = new EmbeddedSchemaRegistry({ path: join(dataDir, 'schemas.sqlite') });
     } else {
-      log = createKafkaLog({
+      log = createKafkaLogWith(config.kafka.client, {
         brokers: config.kafka.brokers,
         clientId: config.kafka.clientId,
         defaultPartitions: config.log.partitions,
         replicationFactor: config.kafka.replicationFactor,
-        onLog: (e) => logger[e.level]({ component: 'kafkajs', ...e.extra }, e.message),
+        onLog: (e) => logger[e.level]({ component: config.kafka.client, ...e.extra }, e.message),
       });
       registry = new ConfluentSchemaRegistry({ url: config.schemaRegistry.url, compatibility: 'BACKWARD' });
     }

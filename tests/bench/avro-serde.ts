@@ -3,7 +3,7 @@
  * decode + re-encode per message. The serde adds the Confluent frame (magic byte, schema id),
  * the registry lookup (cached), reader-schema resolution, plain-object records and, on a
  * failure only, a full validation naming every bad field; this shows what that costs.
- * Run: `npx tsx tests/bench/avro-serde.ts` (CAPTIONFLOW_BENCH_FULL=1 for 500 000 messages).
+ * Run: `npx tsx tests/bench/avro-serde.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1 for 500 000 messages).
  */
 import avro from 'avsc';
 import { avroSerdePort } from '../../runtime/engine/avro-serde-port.ts';
@@ -11,10 +11,10 @@ import { AvroSerde } from '../../runtime/serde/avro-serde.ts';
 import { EmbeddedSchemaRegistry } from '../../runtime/serde/embedded-schema-registry.ts';
 import { Topics } from '../../schemas/topics.ts';
 import { benchIngested } from './events.ts';
-import { FULL, report, timed, type Row } from './harness.ts';
+import { FULL, Samples, report, roundsArg, timed, type Row } from './harness.ts';
 
 const N = FULL ? 500_000 : 50_000;
-const ROUNDS = 5;
+const ROUNDS = roundsArg(5);
 
 const registry = new EmbeddedSchemaRegistry({ path: ':memory:' });
 const serde = new AvroSerde(registry);
@@ -31,7 +31,7 @@ const bare = avro.Type.forSchema(Topics.imageIngested.schema as avro.Schema);
 
 const BARE = 'bare avsc fromBuffer + toBuffer';
 const SERDE = 'AvroSerde decode + encode (Serde port)';
-const best = new Map<string, number>();
+const samples = new Samples();
 let sink = 0;
 for (let r = 0; r < ROUNDS; r++) {
   const b = await timed(() => {
@@ -42,18 +42,18 @@ for (let r = 0; r < ROUNDS; r++) {
     for (const f of frames)
       sink += (await port.encode('bench', (await port.decode('bench', f)).value)).length;
   });
-  best.set(BARE, Math.min(best.get(BARE) ?? Infinity, b));
-  best.set(SERDE, Math.min(best.get(SERDE) ?? Infinity, s));
+  samples.add(BARE, b);
+  samples.add(SERDE, s);
 }
 const row = (name: string, baseline?: string): Row => ({
   name,
   count: N,
-  seconds: best.get(name)!,
+  seconds: samples.get(name),
   unit: 'msgs',
   ...(baseline === undefined ? {} : { baseline }),
 });
 console.log(
-  `${N} image.ingested values, ${(bytes / N).toFixed(0)} B average framed; best of ${ROUNDS} interleaved rounds (checksum ${sink})`,
+  `${N} image.ingested values, ${(bytes / N).toFixed(0)} B average framed; ${ROUNDS} interleaved rounds (checksum ${sink})`,
 );
 report('Avro serde vs bare avsc, decode + encode', [row(BARE), row(SERDE, BARE)]);
 await registry.close();

@@ -1,7 +1,7 @@
 /**
  * Embedded log throughput: appends with each fsync policy, and a passthrough topology on the
  * disk log, each against the in-memory log in the same run (the bare baseline of the engine).
- * Run: `npx tsx tests/bench/disk-log.ts` (CAPTIONFLOW_BENCH_FULL=1 for the full sizes).
+ * Run: `npx tsx tests/bench/disk-log.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1 for the full sizes).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { topology } from '../../runtime/engine/builder.ts';
 import { createDiskLog } from '../../runtime/log/disk-log.ts';
 import { createMemoryLog } from '../../runtime/log/memory-log.ts';
 import type { EventLog } from '../../runtime/ports.ts';
-import { FULL, report, timed, type Row } from './harness.ts';
+import { FULL, Samples, report, roundsArg, timed, type Row } from './harness.ts';
 
 const N = FULL ? 200_000 : 20_000;
 const BATCH = 100;
@@ -51,7 +51,7 @@ async function passthrough(log: EventLog): Promise<number> {
   });
 }
 
-const rows: Row[] = [];
+const ROUNDS = roundsArg(3);
 const dirs: string[] = [];
 const disk = (fsync: 'always' | 'batch'): EventLog => {
   const dir = mkdtempSync(join(tmpdir(), 'cf-bench-log-'));
@@ -59,52 +59,38 @@ const disk = (fsync: 'always' | 'batch'): EventLog => {
   return createDiskLog({ dir, fsync, defaultPartitions: 3, pollIntervalMs: 5 });
 };
 
+const MEM_APPEND = 'append: memory log (baseline)';
+const MEM_PASS = 'passthrough topology: memory log (baseline)';
+const samples = new Samples();
 try {
-  const mem = createMemoryLog({ pollIntervalMs: 5 });
-  rows.push({
-    name: 'append: memory log (baseline)',
+  // Fresh logs every round, the sides interleaved: each round appends and passes N records through each log.
+  for (let r = 0; r < ROUNDS; r++) {
+    const mem = createMemoryLog({ pollIntervalMs: 5 });
+    const batchLog = disk('batch');
+    const alwaysLog = disk('always');
+    samples.add(MEM_APPEND, await timed(() => appendAll(mem)));
+    samples.add('append: disk log, fsync=batch', await timed(() => appendAll(batchLog)));
+    samples.add('append: disk log, fsync=always', await timed(() => appendAll(alwaysLog)));
+    samples.add(MEM_PASS, await passthrough(mem));
+    samples.add('passthrough topology: disk log, fsync=batch', await passthrough(batchLog));
+    samples.add('passthrough topology: disk log, fsync=always', await passthrough(alwaysLog));
+    await Promise.all([mem.close(), batchLog.close(), alwaysLog.close()]);
+  }
+  const row = (name: string, baseline?: string): Row => ({
+    name,
     count: N,
-    seconds: await timed(() => appendAll(mem)),
+    seconds: samples.get(name),
     unit: 'records',
+    ...(baseline === undefined ? {} : { baseline }),
   });
-  const batchLog = disk('batch');
-  rows.push({
-    name: 'append: disk log, fsync=batch',
-    count: N,
-    seconds: await timed(() => appendAll(batchLog)),
-    unit: 'records',
-    baseline: 'append: memory log (baseline)',
-  });
-  const alwaysLog = disk('always');
-  rows.push({
-    name: 'append: disk log, fsync=always',
-    count: N,
-    seconds: await timed(() => appendAll(alwaysLog)),
-    unit: 'records',
-    baseline: 'append: memory log (baseline)',
-  });
-  rows.push({
-    name: 'passthrough topology: memory log (baseline)',
-    count: N,
-    seconds: await passthrough(mem),
-    unit: 'records',
-  });
-  rows.push({
-    name: 'passthrough topology: disk log, fsync=batch',
-    count: N,
-    seconds: await passthrough(batchLog),
-    unit: 'records',
-    baseline: 'passthrough topology: memory log (baseline)',
-  });
-  rows.push({
-    name: 'passthrough topology: disk log, fsync=always',
-    count: N,
-    seconds: await passthrough(alwaysLog),
-    unit: 'records',
-    baseline: 'passthrough topology: memory log (baseline)',
-  });
-  await Promise.all([mem.close(), batchLog.close(), alwaysLog.close()]);
-  report(`embedded log, ${N} records of ${payload.length} B, batches of ${BATCH}`, rows);
+  report(`embedded log, ${N} records of ${payload.length} B, batches of ${BATCH}`, [
+    row(MEM_APPEND),
+    row('append: disk log, fsync=batch', MEM_APPEND),
+    row('append: disk log, fsync=always', MEM_APPEND),
+    row(MEM_PASS),
+    row('passthrough topology: disk log, fsync=batch', MEM_PASS),
+    row('passthrough topology: disk log, fsync=always', MEM_PASS),
+  ]);
 } finally {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }

@@ -5,13 +5,21 @@
  *  (b) topology with the Avro serde vs the bare loop decoding and re-encoding the same Avro:
  *      the engine's cost when both sides do the same work (the target, >= 0.8);
  *  (c) topology with the Avro serde vs the bare loop copying bytes, next to its ceiling (the
- *      bare loop with Avro vs without): what a typed topology costs over a byte copier.
+ *      bare loop with Avro vs without): what a typed topology costs over a byte copier;
+ *  (d) the same topologies on @platformatic/kafka instead of kafkajs (config kafka.client);
+ *  (e) a Kafka Streams app (deploy/bench/kafka-streams, built once with Maven) on the same input,
+ *      raw and with Avro decode + encode: captionflow / Kafka Streams.
  * Kafka comes from deploy/services (started here and stopped at the end unless it already ran;
  * `CF_KAFKA_BROKERS` uses a broker of your own). Topics and groups are throw-away and deleted.
- * Run: `npx tsx tests/bench/kafka-passthrough.ts` (CAPTIONFLOW_BENCH_FULL=1 for 200 000 messages;
- * CAPTIONFLOW_BENCH_ONLY=topology-avro for one side only, e.g. under `node --cpu-prof --import tsx`).
+ * Run: `npx tsx tests/bench/kafka-passthrough.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1 for 200 000 messages;
+ * CAPTIONFLOW_BENCH_ONLY=topology-avro for one side only (ids: bare, topology, bare-avro, topology-avro,
+ * platformatic, platformatic-avro, kstreams, kstreams-avro; CAPTIONFLOW_BENCH_KSTREAMS=0 leaves Kafka Streams out), e.g. under `node --cpu-prof --import tsx`).
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { createInterface } from 'node:readline';
+import { ensureKafkaStreamsApp, type KafkaStreamsApp } from '../../deploy/bench/kafka-streams.ts';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import { down, status, up } from '../../deploy/services/manager.ts';
 import { KAFKA } from '../../deploy/services/versions.ts';
@@ -19,20 +27,20 @@ import { avroSerdePort } from '../../runtime/engine/avro-serde-port.ts';
 import { runTopology } from '../../runtime/engine/runner.ts';
 import { topic } from '../../runtime/engine/topology.ts';
 import { topology } from '../../runtime/engine/builder.ts';
-import { createKafkaLog } from '../../runtime/log/kafka-log.ts';
+import { createKafkaLogWith, type KafkaClientName } from '../../runtime/log/kafka-client.ts';
 import type { Serde } from '../../runtime/ports.ts';
 import { AvroSerde } from '../../runtime/serde/avro-serde.ts';
 import { EmbeddedSchemaRegistry } from '../../runtime/serde/embedded-schema-registry.ts';
 import type { ImageIngested } from '../../schemas/generated/types.ts';
 import { Topics } from '../../schemas/topics.ts';
 import { benchIngested } from './events.ts';
-import { FULL, peakRssMiB, report, type Row } from './harness.ts';
+import { FULL, Samples, formatSpread, peakRssMiB, ratios, report, roundsArg, spread, type Row } from './harness.ts';
 
 const N = FULL ? 200_000 : 20_000;
 const PARTITIONS = 3;
 /** Records per engine batch, and per produce+commit of the bare loop. */
 const BATCH = 500;
-const ROUNDS = 3;
+const ROUNDS = roundsArg(3);
 const ID = randomUUID().slice(0, 8);
 const INPUT = `bench-in-${ID}`;
 
@@ -109,7 +117,11 @@ async function waitForOutputs(
 ): Promise<{ at: number; outputs: number }> {
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
-    const outputs = await outputCount(admin, topicName);
+    // A metadata hiccup (a partition's leader not known yet on a loaded broker) is retried.
+    const outputs = await outputCount(admin, topicName).catch((err: unknown) => {
+      if ((err as { retriable?: unknown }).retriable === true) return -1;
+      throw err;
+    });
     if (outputs >= n) return { at: performance.now(), outputs };
     if (Date.now() > deadline) throw new Error(`${topicName}: ${outputs} of ${n} records after 10 minutes`);
     await new Promise((r) => setTimeout(r, 10));
@@ -189,8 +201,9 @@ async function topologyRun(
   run: number,
   serde: Serde,
   avro: boolean,
+  client: KafkaClientName = 'kafkajs',
 ): Promise<Run> {
-  const output = `bench-out-${ID}-topology${avro ? '-avro' : ''}-${run}`;
+  const output = `bench-out-${ID}-topology-${client}${avro ? '-avro' : ''}-${run}`;
   let first: number | undefined;
   const t = topology('bench-passthrough', { deadLetterTopic: `bench-dlq-${ID}`, run: { maxBatchRecords: BATCH, maxInFlight: 64 } }, (b) =>
     b
@@ -205,7 +218,7 @@ async function topologyRun(
         key: (v, ctx) => (Buffer.isBuffer(v) ? ctx.record.key : v.imageId),
       }),
   );
-  const log = createKafkaLog({ brokers: list, clientId: 'bench-topology', defaultPartitions: PARTITIONS });
+  const log = createKafkaLogWith(client, { brokers: list, clientId: 'bench-topology', defaultPartitions: PARTITIONS });
   const cpu0 = process.cpuUsage();
   try {
     const running = await runTopology(t, { log, serde });
@@ -218,6 +231,82 @@ async function topologyRun(
   }
 }
 
+/**
+ * The yardstick: the Kafka Streams app of deploy/bench/kafka-streams (one stream thread, the JVM's
+ * defaults otherwise, idempotent producer with acks=all) as a child process on the same input.
+ * Timed like the others, from its first record (it prints the epoch ms) until every output is in;
+ * the JVM's start and the group join are not counted. Its CPU is another process's: not shown.
+ */
+async function kafkaStreamsRun(
+  app: KafkaStreamsApp,
+  list: string[],
+  admin: Admin,
+  run: number,
+  registryUrl: string | undefined,
+): Promise<Run> {
+  const output = `bench-out-${ID}-kstreams${registryUrl === undefined ? '' : '-avro'}-${run}`;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic: output, numPartitions: PARTITIONS, replicationFactor: 1 }],
+  });
+  const args = [
+    '-cp',
+    app.classpath,
+    app.mainClass,
+    list.join(','),
+    INPUT,
+    output,
+    registryUrl === undefined ? 'raw' : 'avro',
+    `bench-ks-${ID}-${run}-${registryUrl === undefined ? 'raw' : 'avro'}`,
+    ...(registryUrl === undefined ? [] : [registryUrl]),
+  ];
+  const child = spawn(app.java, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let first: number | undefined;
+  let failed = false;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (line.startsWith('FIRST ')) first = Number(line.slice(6));
+    if (line === 'ERROR') failed = true;
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  try {
+    const done = await Promise.race([
+      waitForOutputs(admin, output, N),
+      exited.then(() => {
+        throw new Error(`Kafka Streams app exited early${failed ? ' (state ERROR)' : ''}`);
+      }),
+    ]);
+    const at = performance.timeOrigin + done.at;
+    return { seconds: (at - (first ?? at)) / 1000, cpu: Number.NaN, outputs: done.outputs };
+  } finally {
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Serves the schemas of `registry` by id, as a Confluent registry does, for the Kafka Streams app. */
+async function serveSchemas(registry: EmbeddedSchemaRegistry): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const id = /^\/schemas\/ids\/(\d+)$/.exec(req.url ?? '')?.[1];
+    if (id === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.getById(Number(id)).then(
+      (schema) => {
+        res.writeHead(200, { 'content-type': 'application/vnd.schemaregistry.v1+json' });
+        res.end(JSON.stringify({ schema: JSON.stringify(schema) }));
+      },
+      () => res.writeHead(404).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('schema server: no port');
+  return { url: `http://127.0.0.1:${address.port}`, server };
+}
+
 const kafkaInfo = await brokers();
 const admin = new Kafka({
   clientId: 'bench-admin',
@@ -227,7 +316,12 @@ const admin = new Kafka({
 await admin.connect();
 try {
   // The same messages for every run: N image.ingested events, Avro (Confluent framing), keyed by imageId.
-  const avro = new AvroSerde(new EmbeddedSchemaRegistry({ path: ':memory:' }));
+  const schemaRegistry = new EmbeddedSchemaRegistry({ path: ':memory:' });
+  const avro = new AvroSerde(schemaRegistry);
+  const schemas = await serveSchemas(schemaRegistry);
+  // CAPTIONFLOW_BENCH_KSTREAMS=0 leaves the Kafka Streams yardstick out (no Java, no Maven download).
+  const withKafkaStreams = process.env.CAPTIONFLOW_BENCH_KSTREAMS !== '0';
+  const ksApp = withKafkaStreams ? await ensureKafkaStreamsApp() : undefined;
   const avroPort = avroSerdePort(avro, (t) =>
     t.startsWith('bench-dlq-')
       ? Topics.deadLetter.name
@@ -265,6 +359,10 @@ try {
   const BARE_AVRO = 'bare kafkajs loop, Avro decode+encode';
   const TOPO = 'topology, raw bytes (no serde)';
   const TOPO_AVRO = 'topology, Avro serde';
+  const PTOPO = 'topology on @platformatic/kafka, raw bytes';
+  const PTOPO_AVRO = 'topology on @platformatic/kafka, Avro serde';
+  const KS = 'Kafka Streams, raw bytes';
+  const KS_AVRO = 'Kafka Streams, Avro decode+encode';
   const all: { id: string; name: string; run: (r: number) => Promise<Run> }[] = [
     { id: 'bare', name: BARE, run: (r) => bareLoop(kafkaInfo.brokers, admin, r, undefined) },
     { id: 'topology', name: TOPO, run: (r) => topologyRun(kafkaInfo.brokers, admin, r, rawSerde, false) },
@@ -274,55 +372,83 @@ try {
       name: TOPO_AVRO,
       run: (r) => topologyRun(kafkaInfo.brokers, admin, r, avroPort, true),
     },
+    { id: 'platformatic', name: PTOPO, run: (r) => topologyRun(kafkaInfo.brokers, admin, r, rawSerde, false, 'platformatic') },
+    {
+      id: 'platformatic-avro',
+      name: PTOPO_AVRO,
+      run: (r) => topologyRun(kafkaInfo.brokers, admin, r, avroPort, true, 'platformatic'),
+    },
+    ...(ksApp === undefined
+      ? []
+      : [
+          { id: 'kstreams', name: KS, run: (r: number) => kafkaStreamsRun(ksApp, kafkaInfo.brokers, admin, r, undefined) },
+          {
+            id: 'kstreams-avro',
+            name: KS_AVRO,
+            run: (r: number) => kafkaStreamsRun(ksApp, kafkaInfo.brokers, admin, r, schemas.url),
+          },
+        ]),
   ];
   // CAPTIONFLOW_BENCH_ONLY=topology (comma-separated ids) runs a subset: for a clean --cpu-prof of one side.
   const only = process.env.CAPTIONFLOW_BENCH_ONLY?.split(',').filter((x) => x !== '');
   const variants = only === undefined || only.length === 0 ? all : all.filter((v) => only.includes(v.id));
-  // Interleaved rounds, best run of each: a neighbour's load only ever slows a run down.
-  const best = new Map<string, Run>();
+  // Interleaved rounds: a neighbour's load hits every side alike; median and spread of the rounds.
+  const seconds = new Samples();
+  const cpu = new Samples();
   const problems: string[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     for (const v of variants) {
       const run = await v.run(r);
       if (run.outputs !== N)
         problems.push(`${v.name}, round ${r + 1}: ${run.outputs} outputs for ${N} inputs`);
-      const prev = best.get(v.name);
-      best.set(v.name, {
-        seconds: Math.min(prev?.seconds ?? Infinity, run.seconds),
-        cpu: Math.min(prev?.cpu ?? Infinity, run.cpu),
-        outputs: run.outputs,
-      });
+      seconds.add(v.name, run.seconds);
+      cpu.add(v.name, run.cpu);
     }
   }
+  const rates = (name: string): number[] => seconds.get(name).map((s) => N / s);
+  const cpuUs = (name: string): string => formatSpread(spread(cpu.get(name).map((c) => (c / N) * 1e6)), 0);
   if (variants.length < all.length) {
     for (const v of variants)
       console.log(
-        `${v.name}: ${(N / best.get(v.name)!.seconds).toFixed(0)} msgs/s, ${((best.get(v.name)!.cpu / N) * 1e6).toFixed(0)} µs CPU per message`,
+        `${v.name}: ${formatSpread(spread(rates(v.name)), 0)} msgs/s${Number.isNaN(cpu.get(v.name)[0]) ? '' : `, ${cpuUs(v.name)} µs CPU per message`}`,
       );
   } else {
     const row = (name: string, baseline?: string): Row => ({
       name,
       count: N,
-      seconds: best.get(name)!.seconds,
+      seconds: seconds.get(name),
       unit: 'msgs',
       ...(baseline === undefined ? {} : { baseline }),
     });
-    report(
-      `Kafka passthrough, ${N} messages, ${PARTITIONS} partitions, best of ${ROUNDS} interleaved rounds`,
-      [row(BARE), row(TOPO, BARE), row(TOPO_AVRO, BARE), row(BARE_AVRO, BARE)],
-    );
-    const rate = (name: string): number => N / best.get(name)!.seconds;
-    const cpuUs = (name: string): number => (best.get(name)!.cpu / N) * 1e6;
-    console.log('\nCPU µs per message in this process (the broker not counted; best run):');
-    for (const v of variants) console.log(`  ${v.name.padEnd(48)} ${cpuUs(v.name).toFixed(0).padStart(6)}`);
-    const ratio = (a: string, b: string): string => (rate(a) / rate(b)).toFixed(3);
-    console.log(`\n(a) the engine alone, no serde: topology raw / bare raw = ${ratio(TOPO, BARE)}`);
+    report(`Kafka passthrough, ${N} messages, ${PARTITIONS} partitions`, [
+      row(BARE),
+      row(TOPO, BARE),
+      row(TOPO_AVRO, BARE),
+      row(BARE_AVRO, BARE),
+      row(PTOPO, BARE),
+      row(PTOPO_AVRO, BARE),
+      ...(ksApp === undefined ? [] : [row(KS, BARE), row(KS_AVRO, BARE)]),
+    ]);
+    console.log('\nCPU µs per message in this process (the broker not counted), median [min–max]:');
+    for (const v of variants)
+      if (!Number.isNaN(cpu.get(v.name)[0])) console.log(`  ${v.name.padEnd(48)} ${cpuUs(v.name).padStart(16)}`);
+    const ratio = (a: string, b: string): string => formatSpread(spread(ratios(rates(a), rates(b))));
+    console.log(`\nratios, median [min–max] of the per-round ratios:`);
+    console.log(`(a) the engine alone, no serde: topology raw / bare raw = ${ratio(TOPO, BARE)}`);
     console.log(`(b) same work on both sides: topology with Avro / bare loop with Avro = ${ratio(TOPO_AVRO, BARE_AVRO)} (target >= 0.8)`);
     console.log(`(c) topology with Avro / bare loop copying raw bytes = ${ratio(TOPO_AVRO, BARE)};`);
     console.log(`    the ceiling of (c) for any loop that decodes and encodes: bare with Avro / bare raw = ${ratio(BARE_AVRO, BARE)}`);
+    console.log(`(d) client: topology on @platformatic/kafka / on kafkajs, raw = ${ratio(PTOPO, TOPO)}, Avro = ${ratio(PTOPO_AVRO, TOPO_AVRO)} (default switch needs >= 1.5)`);
+    console.log(`    topology on @platformatic/kafka with Avro / bare kafkajs loop with Avro = ${ratio(PTOPO_AVRO, BARE_AVRO)}`);
+    if (ksApp !== undefined) {
+      console.log(`(e) against Kafka Streams (${KAFKA.version}, 1 stream thread), captionflow / Kafka Streams:`);
+      console.log(`    raw: topology on kafkajs ${ratio(TOPO, KS)}, on @platformatic/kafka ${ratio(PTOPO, KS)}, bare kafkajs loop ${ratio(BARE, KS)}`);
+      console.log(`    Avro: topology on kafkajs ${ratio(TOPO_AVRO, KS_AVRO)}, on @platformatic/kafka ${ratio(PTOPO_AVRO, KS_AVRO)}, bare kafkajs loop ${ratio(BARE_AVRO, KS_AVRO)}`);
+    }
     console.log(`peak RSS of this process: ${peakRssMiB().toFixed(0)} MiB`);
   }
   for (const p of problems) console.log(`PROBLEM: ${p}`);
+  schemas.server.close();
 } finally {
   try {
     const mine = (await admin.listTopics()).filter((t) => t.endsWith(ID) || t.includes(`-${ID}-`));
@@ -330,7 +456,8 @@ try {
     const groups = (await admin.listGroups()).groups
       .map((g) => g.groupId)
       .filter((g) => g.includes(`-${ID}-`));
-    if (groups.length > 0) await admin.deleteGroups(groups);
+    // Kafka Streams does not leave its group on close: its groups expire after the session timeout.
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
   } finally {
     await admin.disconnect();
     await kafkaInfo.stop();

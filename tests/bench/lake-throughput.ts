@@ -8,7 +8,7 @@
  * and the median of the per-round ratios (adapter / baseline), which holds up better than best-of
  * on a shared, loaded machine. Prints figures only; never asserts on them.
  *
- * Run: `npx tsx tests/bench/lake-throughput.ts [count] [sizeKiB] [rounds]`
+ * Run: `npx tsx tests/bench/lake-throughput.ts [count] [sizeKiB] [rounds] [--rounds N]`
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -19,10 +19,13 @@ import { openFsObjectStore } from '../../runtime/lake/fs-object-store.ts';
 import { readAll } from '../../runtime/lake/object-body.ts';
 import { contentKey, type ObjectStore } from '../../runtime/lake/object-store.ts';
 import { parseS3Endpoint, S3ObjectStore } from '../../runtime/lake/s3-object-store.ts';
+import { formatSpread, loadLine, roundsArg, spread } from './harness.ts';
 
-const COUNT = Number(process.argv[2] ?? 200);
-const SIZE = Number(process.argv[3] ?? 64) * 1024;
-const ROUNDS = Number(process.argv[4] ?? 5);
+/** Positional arguments, `--rounds N` left out. */
+const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--rounds') && all[i - 1] !== '--rounds');
+const COUNT = Number(positional[0] ?? 200);
+const SIZE = Number(positional[1] ?? 64) * 1024;
+const ROUNDS = roundsArg(Number(positional[2] ?? 5));
 
 interface Item {
   readonly key: string;
@@ -49,9 +52,7 @@ async function time(fn: () => Promise<void>): Promise<number> {
 }
 
 function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return spread(values).median;
 }
 
 function rate(ms: number): string {
@@ -76,16 +77,16 @@ async function compare(title: string, baseline: Case, candidates: readonly Case[
       ratios.get(c.label)?.push(t / base);
     }
   }
-  process.stdout.write(`\n${title}\n`);
+  process.stdout.write(`\n${title} (${loadLine()})\n`);
   const baseMs = median(times.get(baseline.label) ?? []);
   process.stdout.write(
     `  ${baseline.label.padEnd(42)} ${baseMs.toFixed(1).padStart(8)} ms ${rate(baseMs)}   (baseline)\n`,
   );
   for (const c of candidates) {
     const ms = median(times.get(c.label) ?? []);
-    const ratio = median(ratios.get(c.label) ?? []);
+    const ratio = spread(ratios.get(c.label) ?? []);
     process.stdout.write(
-      `  ${c.label.padEnd(42)} ${ms.toFixed(1).padStart(8)} ms ${rate(ms)}   ratio ${ratio.toFixed(2)}x\n`,
+      `  ${c.label.padEnd(42)} ${ms.toFixed(1).padStart(8)} ms ${rate(ms)}   time ratio ${formatSpread(ratio, 2)}x (median [min–max] per round)\n`,
     );
   }
 }

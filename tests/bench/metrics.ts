@@ -6,14 +6,14 @@
  *    `hashMap` (copied here from git history, as it was);
  *  - after: `Metrics.observer(labels)` (plain numbers, published when scraped), and
  *    `Metrics.observe(labels, v)` (looks the series up per call, for cold paths).
- * Run: `npx tsx tests/bench/metrics.ts` (CAPTIONFLOW_BENCH_FULL=1 for 20 000 000 observations).
+ * Run: `npx tsx tests/bench/metrics.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1 for 20 000 000 observations).
  */
 import { Histogram, Registry } from 'prom-client';
 import { LABELS, Metrics } from '../../runtime/metrics.ts';
-import { FULL, report, timed, type Row } from './harness.ts';
+import { FULL, Samples, report, roundsArg, spread, timed, type Row } from './harness.ts';
 
 const N = FULL ? 20_000_000 : 2_000_000;
-const ROUNDS = 5;
+const ROUNDS = roundsArg(5);
 const BOUNDS = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
 const labels = { topology: 'bench', step: 'map', schema_id: '1', model_version: '', outcome: '' };
 
@@ -80,7 +80,7 @@ const loops: Record<string, () => (v: number) => void> = {
   },
 };
 
-const best = new Map<string, number>();
+const samples = new Samples();
 let checksum = 0;
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, make] of Object.entries(loops)) {
@@ -90,18 +90,18 @@ for (let r = 0; r < ROUNDS; r++) {
       return Promise.resolve();
     });
     checksum += s > 0 ? 1 : 0;
-    best.set(name, Math.min(best.get(name) ?? Infinity, s));
+    samples.add(name, s);
   }
 }
 const row = (name: string): Row => ({
   name,
   count: N,
-  seconds: best.get(name)!,
+  seconds: samples.get(name),
   unit: 'obs',
   ...(name === BARE ? {} : { baseline: BARE }),
 });
-console.log(`${N} observations of one series, best of ${ROUNDS} interleaved rounds (${checksum} runs)`);
+console.log(`${N} observations of one series, ${ROUNDS} interleaved rounds (${checksum} runs)`);
 report('Step-duration histogram: observations per second', [BARE, CHILD, BEFORE, AFTER, BY_LABELS].map(row));
 for (const name of [BEFORE, AFTER, BY_LABELS]) {
-  console.log(`${name.padEnd(48)} ${((best.get(name)! / N) * 1e9).toFixed(1)} ns an observation`);
+  console.log(`${name.padEnd(48)} ${((spread(samples.get(name)).median / N) * 1e9).toFixed(1)} ns an observation (median)`);
 }

@@ -4,7 +4,8 @@
  * bytes to the same worker module on the same pool, so the ratio isolates what the topology,
  * the engine and the lake add around sharp. Also: 1 vs N worker threads, and libvips' own
  * thread count (`sharp.concurrency`) inside the workers.
- * Run: `npx tsx tests/bench/normalize-throughput.ts` (CAPTIONFLOW_BENCH_FULL=1: each photo 3 times, best of 3).
+ * Run: `npx tsx tests/bench/normalize-throughput.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1: each photo 3 times, 3 rounds;
+ * CAPTIONFLOW_BENCH_ONLY=topology runs the topology side alone, e.g. under `node --cpu-prof --import tsx`).
  */
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
@@ -20,13 +21,13 @@ import { Topics } from '../../schemas/topics.ts';
 import { ingestImage } from '../../topologies/ingest.ts';
 import { normalizeTopology } from '../../topologies/normalize.ts';
 import { tempLake } from '../topology/lake/harness.ts';
-import { FULL, peakRssMiB, report, type Row } from './harness.ts';
+import { FULL, Samples, formatSpread, peakRssMiB, ratios, report, roundsArg, spread, type Row } from './harness.ts';
 import { benchPhotos, type Photo } from './photos.ts';
 
 const WORKER = new URL('../../processors/image/normalize-worker.ts', import.meta.url);
 const CORES = availableParallelism();
-/** Every variant runs this many times, interleaved, and the best run counts: the machine is shared. */
-const ROUNDS = FULL ? 3 : 2;
+/** Every variant runs this many times, interleaved: the machine is shared. */
+const ROUNDS = roundsArg(FULL ? 3 : 2);
 /** The application's defaults (96 px model input, 256 px thumbnail, WebP), not the tests' tiny sizes. */
 const OPTIONS = resolveNormalizeOptions({ modelInput: { size: 96 } });
 /** libvips' thread count as sharp set it on load (1 on glibc without jemalloc). */
@@ -233,63 +234,58 @@ const TOPO1: Variant = {
   size: 1,
   sharpThreads: SHARP_DEFAULT,
 };
-const VARIANTS = [BARE, TOPO, BARE_OTHER, TOPO_OTHER, BARE1, TOPO1];
+const ALL = [BARE, TOPO, BARE_OTHER, TOPO_OTHER, BARE1, TOPO1];
+// CAPTIONFLOW_BENCH_ONLY=topology (or bare) runs that side alone at the default sizes: for a clean profile.
+const ONLY = process.env.CAPTIONFLOW_BENCH_ONLY;
+const VARIANTS = ONLY === 'topology' ? [TOPO] : ONLY === 'bare' ? [BARE] : ALL;
 
-// Best of the rounds (a neighbour's load only ever slows a run down), interleaved so that
-// such load hits every variant alike.
-const best = new Map<Variant, { seconds: number; cpu: number; mainBusy: number }>();
+// Interleaved so that a neighbour's load hits every variant alike; median and spread of the rounds.
+const seconds = new Samples();
+const cpu = new Samples();
+const mainBusy = new Samples();
 const failures: string[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   for (const v of VARIANTS) {
     const run = await v.fn(photos, v.size, v.sharpThreads, sample);
     if (run.failed > 0) failures.push(`${v.name}: ${run.failed} of ${N} images failed`);
-    const prev = best.get(v);
-    best.set(v, {
-      seconds: Math.min(prev?.seconds ?? Infinity, run.seconds),
-      cpu: Math.min(prev?.cpu ?? Infinity, run.cpu),
-      mainBusy: Math.min(prev?.mainBusy ?? Infinity, run.mainBusy),
-    });
+    seconds.add(v.name, run.seconds);
+    cpu.add(v.name, run.cpu);
+    mainBusy.add(v.name, run.mainBusy);
   }
 }
 sharp.concurrency(SHARP_DEFAULT);
 
-const row = (v: Variant, baseline?: Variant): Row => ({
-  name: v.name,
-  count: N,
-  seconds: best.get(v)!.seconds,
-  unit: 'images',
-  ...(baseline === undefined ? {} : { baseline: baseline.name }),
-});
-report(`normalize: topology vs bare sharp pool, ${N} images, best of ${ROUNDS} interleaved rounds`, [
-  row(BARE),
-  row(TOPO, BARE),
-  row(BARE_OTHER, BARE),
-  row(TOPO_OTHER, BARE),
-]);
-report(`normalize: 1 vs ${CORES} worker threads`, [
-  row(BARE1),
-  row(BARE, BARE1),
-  row(TOPO1),
-  row(TOPO, TOPO1),
-]);
-const rate = (v: Variant): number => N / best.get(v)!.seconds;
-const cpuPer = (v: Variant): number => (best.get(v)!.cpu / N) * 1000;
-const mainPer = (v: Variant): number => (best.get(v)!.mainBusy / N) * 1000;
-console.log(
-  '\nms per image (best run): CPU of the process (all threads) | main thread busy (engine, lake, serde)',
-);
-for (const v of VARIANTS)
+const cpuPer = (v: Variant): string => formatSpread(spread(cpu.get(v.name).map((c) => (c / N) * 1000)), 1);
+const mainPer = (v: Variant): string => formatSpread(spread(mainBusy.get(v.name).map((c) => (c / N) * 1000)), 2);
+if (VARIANTS !== ALL) {
+  for (const v of VARIANTS)
+    console.log(`${v.name}: ${formatSpread(spread(seconds.get(v.name).map((s) => N / s)), 2)} images/s; CPU ms/image ${cpuPer(v)}; main thread busy ms/image ${mainPer(v)}`);
+} else {
+  const row = (v: Variant, baseline?: Variant): Row => ({
+    name: v.name,
+    count: N,
+    seconds: seconds.get(v.name),
+    unit: 'images',
+    ...(baseline === undefined ? {} : { baseline: baseline.name }),
+  });
+  report(`normalize: topology vs bare sharp pool, ${N} images`, [
+    row(BARE),
+    row(TOPO, BARE),
+    row(BARE_OTHER, BARE),
+    row(TOPO_OTHER, BARE),
+  ]);
+  report(`normalize: 1 vs ${CORES} worker threads`, [row(BARE1), row(BARE, BARE1), row(TOPO1), row(TOPO, TOPO1)]);
+  const rates = (v: Variant): number[] => seconds.get(v.name).map((s) => N / s);
+  const ratio = (a: Variant, b: Variant): string => formatSpread(spread(ratios(rates(a), rates(b))));
   console.log(
-    `  ${v.name.padEnd(48)} ${cpuPer(v).toFixed(1).padStart(7)} | ${mainPer(v).toFixed(1).padStart(6)}`,
+    '\nms per image, median [min–max]: CPU of the process (all threads) | main thread busy (engine, lake, serde)',
   );
-console.log(
-  `\ntopology / bare, images/s (target >= 0.9): ${(rate(TOPO) / rate(BARE)).toFixed(3)}   (by CPU per image: ${(cpuPer(BARE) / cpuPer(TOPO)).toFixed(3)})`,
-);
-console.log(
-  `scaling 1 -> ${CORES} threads: topology x${(rate(TOPO) / rate(TOPO1)).toFixed(2)}, bare x${(rate(BARE) / rate(BARE1)).toFixed(2)}`,
-);
-console.log(
-  `sharp.concurrency(${SHARP_OTHER}) vs sharp.concurrency(${SHARP_DEFAULT}) with ${CORES} worker threads: bare x${(rate(BARE_OTHER) / rate(BARE)).toFixed(2)}, topology x${(rate(TOPO_OTHER) / rate(TOPO)).toFixed(2)}`,
-);
+  for (const v of VARIANTS) console.log(`  ${v.name.padEnd(48)} ${cpuPer(v).padStart(18)} | ${mainPer(v).padStart(18)}`);
+  console.log(`\ntopology / bare, images/s per round (target >= 0.95): ${ratio(TOPO, BARE)}`);
+  console.log(`scaling 1 -> ${CORES} threads: topology x${ratio(TOPO, TOPO1)}, bare x${ratio(BARE, BARE1)}`);
+  console.log(
+    `sharp.concurrency(${SHARP_OTHER}) vs sharp.concurrency(${SHARP_DEFAULT}) with ${CORES} worker threads: bare x${ratio(BARE_OTHER, BARE)}, topology x${ratio(TOPO_OTHER, TOPO)}`,
+  );
+}
 console.log(`peak RSS (whole process, worker threads included): ${peakRssMiB().toFixed(0)} MiB`);
 for (const f of failures) console.log(`FAILED: ${f}`);

@@ -6,7 +6,9 @@ import { topic } from '../../../runtime/engine/topology.ts';
 import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
-import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
+import { createKafkaLogWith, type KafkaClientName } from '../../../runtime/log/kafka-client.ts';
+import { kafkaClients } from '../../fixtures/kafka-clients.ts';
+import { partitionForKey } from '../../../runtime/log/partitioner.ts';
 import { Metrics } from '../../../runtime/metrics.ts';
 import { deferrer } from '../../fixtures/defer.ts';
 import { readTopicUntil } from '../../fixtures/kafka-read.ts';
@@ -52,11 +54,11 @@ const onLog = (e: { level: string; message: string; extra: Record<string, unknow
 };
 
 /** Fresh topic names, a Kafka log closed after the test (`clientId`), and a way to write items to the input. */
-async function fresh(t: TestContext, partitions: number, clientId?: string) {
+async function fresh(t: TestContext, client: KafkaClientName, partitions: number, clientId?: string) {
   const id = randomUUID().slice(0, 8);
   const [input, output, dlq] = [`it-in-${id}`, `it-out-${id}`, `it-dlq-${id}`];
   const defer = deferrer(t);
-  const log = createKafkaLog({ brokers: brokers!, onLog, ...(clientId === undefined ? {} : { clientId }) });
+  const log = createKafkaLogWith(client, { brokers: brokers!, onLog, ...(clientId === undefined ? {} : { clientId }) });
   defer(() => log.close());
   await log.ensureTopics([{ name: input, partitions }]);
   const producer = await log.producer();
@@ -66,63 +68,74 @@ async function fresh(t: TestContext, partitions: number, clientId?: string) {
   return { input, output, dlq, defer, log, send };
 }
 
-test('a topology over Kafka: keyed outputs in order per key, dead letters, offsets committed', { skip }, async (t) => {
-  const { input, output, dlq, defer, log, send } = await fresh(t, 3);
-  const items: Item[] = Array.from({ length: 90 }, (_, i) => ({ id: `i${i}`, key: `k${i % 6}`, seq: Math.floor(i / 6), ...(i % 30 === 7 ? { bad: true } : {}) }));
-  await send(items);
-  const metrics = new Metrics();
-  const running = await runTopology(topologyFor(input, output, dlq), { log, serde, metrics });
-  defer(() => running.stop());
-  const good = items.filter((v) => v.bad !== true);
-  const out = await readTopic(output, good.length);
-  const letters = await readTopic(dlq, 3);
-  await running.stop();
-  assert.deepEqual(out.map((o) => o.value.id).sort(), good.map((v) => v.id).sort());
-  for (let k = 0; k < 6; k++) {
-    const seqs = out.filter((o) => o.key === `k${k}`).map((o) => o.value.seq);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
-    assert.equal(new Set(out.filter((o) => o.key === `k${k}`).map((o) => o.partition)).size, 1, 'one partition per key');
-  }
-  assert.equal(letters.length, 3);
-  const consumer = await log.consumer({ group: `g-${input}`, topics: [input] });
-  const committed = await consumer.committed(input);
-  const ends = await log.endOffsets(input);
-  for (const [p, end] of ends) assert.equal(committed.get(p), end, `partition ${p} fully committed`);
-  assert.equal(await metrics.recordCount({ topology: 'kafka-it', step: 'check', outcome: 'dead_letter' }), 3);
-});
+// Every test runs on each Kafka client behind the EventLog port (CAPTIONFLOW_KAFKA_CLIENT picks one).
+for (const client of kafkaClients()) {
+  test(`[${client}] keyed records land on murmur2 partitions, as with the Java client and kafkajs`, { skip }, async (t) => {
+    const { input, send } = await fresh(t, client, 5);
+    const items: Item[] = Array.from({ length: 40 }, (_, i) => ({ id: `i${i}`, key: `key-${i * 7919}`, seq: i }));
+    await send(items);
+    const read = await readTopic(input, items.length);
+    for (const r of read) assert.equal(r.partition, partitionForKey(r.key, 5, 0), `partition of ${r.key}`);
+  });
 
-test('two replicas in one consumer group share the partitions and together process every record', { skip }, async (t) => {
-  const { input, output, dlq, defer, log: logA, send } = await fresh(t, 4, 'replica-a');
-  const logB = createKafkaLog({ brokers: brokers!, clientId: 'replica-b', onLog });
-  defer(() => logB.close());
-  const a = await runTopology(topologyFor(input, output, dlq), { log: logA, serde });
-  const b = await runTopology(topologyFor(input, output, dlq), { log: logB, serde });
-  defer(() => Promise.all([a.stop(), b.stop()]));
-  const items: Item[] = Array.from({ length: 200 }, (_, i) => ({ id: `i${i}`, key: `k${i % 20}`, seq: i }));
-  await send(items);
-  const out = await readTopic(output, items.length);
-  assert.equal(new Set(out.map((o) => o.value.id)).size, items.length);
-});
+  test(`[${client}] a topology over Kafka: keyed outputs in order per key, dead letters, offsets committed`, { skip }, async (t) => {
+    const { input, output, dlq, defer, log, send } = await fresh(t, client, 3);
+    const items: Item[] = Array.from({ length: 90 }, (_, i) => ({ id: `i${i}`, key: `k${i % 6}`, seq: Math.floor(i / 6), ...(i % 30 === 7 ? { bad: true } : {}) }));
+    await send(items);
+    const metrics = new Metrics();
+    const running = await runTopology(topologyFor(input, output, dlq), { log, serde, metrics });
+    defer(() => running.stop());
+    const good = items.filter((v) => v.bad !== true);
+    const out = await readTopic(output, good.length);
+    const letters = await readTopic(dlq, 3);
+    await running.stop();
+    assert.deepEqual(out.map((o) => o.value.id).sort(), good.map((v) => v.id).sort());
+    for (let k = 0; k < 6; k++) {
+      const seqs = out.filter((o) => o.key === `k${k}`).map((o) => o.value.seq);
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+      assert.equal(new Set(out.filter((o) => o.key === `k${k}`).map((o) => o.partition)).size, 1, 'one partition per key');
+    }
+    assert.equal(letters.length, 3);
+    const consumer = await log.consumer({ group: `g-${input}`, topics: [input] });
+    const committed = await consumer.committed(input);
+    const ends = await log.endOffsets(input);
+    for (const [p, end] of ends) assert.equal(committed.get(p), end, `partition ${p} fully committed`);
+    assert.equal(await metrics.recordCount({ topology: 'kafka-it', step: 'check', outcome: 'dead_letter' }), 3);
+  });
 
-test('on Kafka a paused topology fetches nothing, stays in its group, and catches up on resume', { skip }, async (t) => {
-  const { input, output, dlq, defer, log, send } = await fresh(t, 3);
-  const batch = (from: number): Promise<void> => send(Array.from({ length: 30 }, (_, i) => ({ id: `i${from + i}`, key: `k${i % 6}`, seq: from + i })));
-  const running = await runTopology(topologyFor(input, output, dlq), { log, serde });
-  defer(() => running.stop());
-  await batch(0);
-  const first = await readTopic(output, 30);
-  assert.equal(first.length, 30);
+  test(`[${client}] two replicas in one consumer group share the partitions and together process every record`, { skip }, async (t) => {
+    const { input, output, dlq, defer, log: logA, send } = await fresh(t, client, 4, 'replica-a');
+    const logB = createKafkaLogWith(client, { brokers: brokers!, clientId: 'replica-b', onLog });
+    defer(() => logB.close());
+    const a = await runTopology(topologyFor(input, output, dlq), { log: logA, serde });
+    const b = await runTopology(topologyFor(input, output, dlq), { log: logB, serde });
+    defer(() => Promise.all([a.stop(), b.stop()]));
+    const items: Item[] = Array.from({ length: 200 }, (_, i) => ({ id: `i${i}`, key: `k${i % 20}`, seq: i }));
+    await send(items);
+    const out = await readTopic(output, items.length);
+    assert.equal(new Set(out.map((o) => o.value.id)).size, items.length);
+  });
 
-  running.pause();
-  await batch(30);
-  // A fetching consumer moves these within a fetch wait (200 ms); give it many.
-  await new Promise((r) => setTimeout(r, 3_000));
-  const ends = async (): Promise<number> => [...(await log.endOffsets(output)).values()].reduce((a, v) => a + Number(v), 0);
-  assert.equal(await ends(), 30, 'nothing processed while paused');
-  const committed = await log.committedOffsets(`g-${input}`, input);
-  assert.equal([...committed.values()].reduce((a, v) => a + Number(v), 0), 30, 'offsets stay at the pause point');
+  test(`[${client}] on Kafka a paused topology fetches nothing, stays in its group, and catches up on resume`, { skip }, async (t) => {
+    const { input, output, dlq, defer, log, send } = await fresh(t, client, 3);
+    const batch = (from: number): Promise<void> => send(Array.from({ length: 30 }, (_, i) => ({ id: `i${from + i}`, key: `k${i % 6}`, seq: from + i })));
+    const running = await runTopology(topologyFor(input, output, dlq), { log, serde });
+    defer(() => running.stop());
+    await batch(0);
+    const first = await readTopic(output, 30);
+    assert.equal(first.length, 30);
 
-  running.resume();
-  const all = await readTopic(output, 60);
-  assert.equal(new Set(all.map((o) => o.value.id)).size, 60);
-});
+    running.pause();
+    await batch(30);
+    // A fetching consumer moves these within a fetch wait (200 ms); give it many.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const ends = async (): Promise<number> => [...(await log.endOffsets(output)).values()].reduce((a, v) => a + Number(v), 0);
+    assert.equal(await ends(), 30, 'nothing processed while paused');
+    const committed = await log.committedOffsets(`g-${input}`, input);
+    assert.equal([...committed.values()].reduce((a, v) => a + Number(v), 0), 30, 'offsets stay at the pause point');
+
+    running.resume();
+    const all = await readTopic(output, 60);
+    assert.equal(new Set(all.map((o) => o.value.id)).size, 60);
+  });
+}

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createDiskLog } from '../../../runtime/log/disk-log.ts';
-import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
+import { createKafkaLogWith } from '../../../runtime/log/kafka-client.ts';
+import { kafkaClients } from '../../fixtures/kafka-clients.ts';
 import type { EventLog } from '../../../runtime/ports.ts';
 
 const N = 1500;
@@ -98,24 +99,26 @@ test(`disk log: a consumer SIGKILLed ${KILLS} times mid-stream delivers every in
   }
 });
 
-test(`kafka: a consumer SIGKILLed ${KILLS} times mid-stream delivers every input exactly once into the idempotent sink`, async (t) => {
-  const brokers = process.env.CF_KAFKA_BROKERS;
-  if (brokers === undefined) {
-    t.skip('CF_KAFKA_BROKERS is not set (run through `npm test`, which starts Kafka)');
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'cf-crash-kafka-'));
-  const topicName = `crash-in-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-  const log = createKafkaLog({ brokers: brokers.split(',') });
-  try {
-    await produceInputs(log, topicName);
-    const sinkPath = join(dir, 'sink.sqlite');
-    const state = await crashLoop(['kafka', brokers, topicName, sinkPath], sinkPath);
-    assert.equal(state.rows, N, 'every input reached the sink');
-    assert.equal(state.distinct, N, 'no input reached it twice');
-    t.diagnostic(`sink writes including replays: ${state.attempts} for ${N} inputs`);
-  } finally {
-    await log.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const client of kafkaClients()) {
+  test(`kafka [${client}]: a consumer SIGKILLed ${KILLS} times mid-stream delivers every input exactly once into the idempotent sink`, async (t) => {
+    const brokers = process.env.CF_KAFKA_BROKERS;
+    if (brokers === undefined) {
+      t.skip('CF_KAFKA_BROKERS is not set (run through `npm test`, which starts Kafka)');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'cf-crash-kafka-'));
+    const topicName = `crash-in-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+    const log = createKafkaLogWith(client, { brokers: brokers.split(',') });
+    try {
+      await produceInputs(log, topicName);
+      const sinkPath = join(dir, 'sink.sqlite');
+      const state = await crashLoop(['kafka', brokers, topicName, sinkPath, client], sinkPath);
+      assert.equal(state.rows, N, 'every input reached the sink');
+      assert.equal(state.distinct, N, 'no input reached it twice');
+      t.diagnostic(`sink writes including replays: ${state.attempts} for ${N} inputs`);
+    } finally {
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -9,10 +9,10 @@ import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createDiskLog } from '../../../runtime/log/disk-log.ts';
-import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
+import { createKafkaLogWith, type KafkaClientName } from '../../../runtime/log/kafka-client.ts';
 import type { EventLog } from '../../../runtime/ports.ts';
 
-const [mode, where, inputTopic, sinkPath] = process.argv.slice(2) as [string, string, string, string];
+const [mode, where, inputTopic, sinkPath, client = 'kafkajs'] = process.argv.slice(2) as [string, string, string, string, KafkaClientName?];
 const sink = new Database(sinkPath);
 sink.pragma('journal_mode = WAL');
 sink.exec('CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, n INTEGER NOT NULL); CREATE TABLE IF NOT EXISTS attempts (id TEXT NOT NULL)');
@@ -22,7 +22,7 @@ const attempt = sink.prepare('INSERT INTO attempts (id) VALUES (?)');
 const log: EventLog =
   mode === 'disk'
     ? createDiskLog({ dir: where, fsync: 'batch', pollIntervalMs: 20 })
-    : createKafkaLog({ brokers: where.split(','), sessionTimeoutMs: 6_000, clientId: 'crash-test' });
+    : createKafkaLogWith(client, { brokers: where.split(','), sessionTimeoutMs: 6_000, clientId: 'crash-test' });
 
 type Item = { id: string; n: number };
 const t = topology('crash-test', { run: { maxBatchRecords: 50, maxInFlight: 8 } }, (b) =>

@@ -14,7 +14,8 @@ import { topic } from '../../../runtime/engine/topology.ts';
 import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology, SINK_UNAVAILABLE } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
-import { createKafkaLog } from '../../../runtime/log/kafka-log.ts';
+import { createKafkaLogWith } from '../../../runtime/log/kafka-client.ts';
+import { kafkaClients } from '../../fixtures/kafka-clients.ts';
 import { deferrer } from '../../fixtures/defer.ts';
 import { readTopicUntil } from '../../fixtures/kafka-read.ts';
 
@@ -42,89 +43,91 @@ async function readUntilAll(brokers: string, topicName: string, ids: ReadonlySet
   });
 }
 
-test('a broker outage mid-stream: every input comes out once the broker is back; the topology keeps running', { skip, timeout: 600_000 }, async (t) => {
-  const defer = deferrer(t);
-  const kafka = await startPrivateKafka();
-  defer(() => kafka.close());
-  // Few client retries: kafkajs gives up within the outage, so the engine's own retries (and its
-  // sink-unavailable pause) are what carry the records through.
-  const log = createKafkaLog({ brokers: [kafka.brokers], sessionTimeoutMs: 10_000, clientId: 'outage-test', clientRetries: 2 });
-  defer(() => log.close());
-  await log.ensureTopics([{ name: 'in', partitions: 3 }]);
-  const producer = await log.producer();
-  const items: Item[] = Array.from({ length: N }, (_, i) => ({ id: `i${i}`, key: `k${i % 12}` }));
-  await producer.send(await Promise.all(items.map(async (v) => ({ topic: 'in', key: v.key, value: await serde.encode('in', v) }))));
-  await producer.close();
+for (const client of kafkaClients()) {
+  test(`[${client}] a broker outage mid-stream: every input comes out once the broker is back; the topology keeps running`, { skip, timeout: 600_000 }, async (t) => {
+    const defer = deferrer(t);
+    const kafka = await startPrivateKafka();
+    defer(() => kafka.close());
+    // Few client retries: kafkajs gives up within the outage, so the engine's own retries (and its
+    // sink-unavailable pause) are what carry the records through.
+    const log = createKafkaLogWith(client, { brokers: [kafka.brokers], sessionTimeoutMs: 10_000, clientId: 'outage-test', clientRetries: 2 });
+    defer(() => log.close());
+    await log.ensureTopics([{ name: 'in', partitions: 3 }]);
+    const producer = await log.producer();
+    const items: Item[] = Array.from({ length: N }, (_, i) => ({ id: `i${i}`, key: `k${i % 12}` }));
+    await producer.send(await Promise.all(items.map(async (v) => ({ topic: 'in', key: v.key, value: await serde.encode('in', v) }))));
+    await producer.close();
 
-  const lines: string[] = [];
-  const logLines = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString().trim());
-      if (lines.length > 200) lines.shift();
-      cb();
-    },
-  });
-  let processed = 0;
-  let beginShutdown!: () => void;
-  const shutdownBegan = new Promise<void>((resolve) => (beginShutdown = resolve));
-  let outageBegan!: () => void;
-  const brokerIsDown = new Promise<void>((resolve) => (outageBegan = resolve));
-  const running = await runTopology(
-    topology('outage', { run: { maxBatchRecords: 50, maxInFlight: 4 } }, (b) =>
-      b
-        .stream(topic<Item>('in'), { group: 'outage' })
-        // Past the first half, records wait for the outage, so it lands mid-stream however fast
-        // or slow the machine is: the third quarter goes on as the broker starts shutting down
-        // (sends in flight when it goes), the last quarter once it is down (sends that fail).
-        .map('gate', async (v) => {
-          processed++;
-          if (processed > (3 * N) / 4) await brokerIsDown;
-          else if (processed > N / 2) await shutdownBegan;
-          return v;
-        })
-        .to(topic<Item>('out'), { key: (v) => v.key }),
-    ),
-    { log, serde, logger: createLogger({ level: 'warn', destination: logLines }) },
-  );
-  defer(() => running.stop({ deadlineMs: 20_000 }));
-  let failed: unknown;
-  running.done.catch((err: unknown) => (failed = err));
+    const lines: string[] = [];
+    const logLines = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString().trim());
+        if (lines.length > 200) lines.shift();
+        cb();
+      },
+    });
+    let processed = 0;
+    let beginShutdown!: () => void;
+    const shutdownBegan = new Promise<void>((resolve) => (beginShutdown = resolve));
+    let outageBegan!: () => void;
+    const brokerIsDown = new Promise<void>((resolve) => (outageBegan = resolve));
+    const running = await runTopology(
+      topology('outage', { run: { maxBatchRecords: 50, maxInFlight: 4 } }, (b) =>
+        b
+          .stream(topic<Item>('in'), { group: 'outage' })
+          // Past the first half, records wait for the outage, so it lands mid-stream however fast
+          // or slow the machine is: the third quarter goes on as the broker starts shutting down
+          // (sends in flight when it goes), the last quarter once it is down (sends that fail).
+          .map('gate', async (v) => {
+            processed++;
+            if (processed > (3 * N) / 4) await brokerIsDown;
+            else if (processed > N / 2) await shutdownBegan;
+            return v;
+          })
+          .to(topic<Item>('out'), { key: (v) => v.key }),
+      ),
+      { log, serde, logger: createLogger({ level: 'warn', destination: logLines }) },
+    );
+    defer(() => running.stop({ deadlineMs: 20_000 }));
+    let failed: unknown;
+    running.done.catch((err: unknown) => (failed = err));
 
-  for (let i = 0; i < 12_000 && processed <= N / 2; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(processed > N / 2, `half the input processed before the outage (${processed} of ${N})`);
-  const atDown = processed;
-  const stopping = kafka.down();
-  beginShutdown();
-  await stopping;
-  outageBegan();
-  const reasons = new Set<string>();
-  for (let i = 0; i < 50; i++) {
-    for (const r of running.pausedFor) reasons.add(r);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await kafka.up();
+    for (let i = 0; i < 12_000 && processed <= N / 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(processed > N / 2, `half the input processed before the outage (${processed} of ${N})`);
+    const atDown = processed;
+    const stopping = kafka.down();
+    beginShutdown();
+    await stopping;
+    outageBegan();
+    const reasons = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      for (const r of running.pausedFor) reasons.add(r);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await kafka.up();
 
-  let read: string[];
-  try {
-    read = await readUntilAll(kafka.brokers, 'out', new Set(items.map((v) => v.id)));
-  } catch (err) {
-    // Say where the missing records stand: committed past them (lost) or not (stuck).
-    const committed = await log.committedOffsets('outage', 'in');
+    let read: string[];
+    try {
+      read = await readUntilAll(kafka.brokers, 'out', new Set(items.map((v) => v.id)));
+    } catch (err) {
+      // Say where the missing records stand: committed past them (lost) or not (stuck).
+      const committed = await log.committedOffsets('outage', 'in');
+      const ends = await log.endOffsets('in');
+      for (const line of lines.slice(-15)) t.diagnostic(line.slice(0, 400));
+      t.diagnostic(`input ends ${JSON.stringify([...ends])}, committed ${JSON.stringify([...committed])}, paused for ${JSON.stringify(running.pausedFor)}, processed ${processed}`);
+      throw err;
+    }
+    assert.equal(failed, undefined, 'the topology did not fail');
+    assert.ok(reasons.has(SINK_UNAVAILABLE), `paused while its outputs could not be produced (saw: ${[...reasons].join(', ') || 'none'})`);
+    assert.deepEqual(running.pausedFor, [], 'fetching again');
+    assert.equal(new Set(read).size, N, 'every input came out');
+    t.diagnostic(`outage after ${atDown} of ${N} records; ${read.length - N} duplicates in the output (at-least-once; sinks deduplicate by id)`);
     const ends = await log.endOffsets('in');
-    for (const line of lines.slice(-15)) t.diagnostic(line.slice(0, 400));
-    t.diagnostic(`input ends ${JSON.stringify([...ends])}, committed ${JSON.stringify([...committed])}, paused for ${JSON.stringify(running.pausedFor)}, processed ${processed}`);
-    throw err;
-  }
-  assert.equal(failed, undefined, 'the topology did not fail');
-  assert.ok(reasons.has(SINK_UNAVAILABLE), `paused while its outputs could not be produced (saw: ${[...reasons].join(', ') || 'none'})`);
-  assert.deepEqual(running.pausedFor, [], 'fetching again');
-  assert.equal(new Set(read).size, N, 'every input came out');
-  t.diagnostic(`outage after ${atDown} of ${N} records; ${read.length - N} duplicates in the output (at-least-once; sinks deduplicate by id)`);
-  const ends = await log.endOffsets('in');
-  for (let i = 0; i < 300; i++) {
-    const committed = await log.committedOffsets('outage', 'in');
-    if ([...ends].every(([p, end]) => committed.get(p) === end)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail('the group never committed the end of the input');
-});
+    for (let i = 0; i < 300; i++) {
+      const committed = await log.committedOffsets('outage', 'in');
+      if ([...ends].every(([p, end]) => committed.get(p) === end)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail('the group never committed the end of the input');
+  });
+}
