@@ -43,9 +43,10 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
 
 /** The counts the page shows, by `data-count` ("layer:gold" → 3). */
 async function shownCounts(page: Page): Promise<Record<string, number>> {
-  return page.$$eval('[data-count]', (cells) =>
-    Object.fromEntries(cells.map((c) => [c.getAttribute('data-count') ?? '', Number(c.textContent)])),
-  );
+  const counts: Record<string, number> = {};
+  for (const cell of await page.locator('[data-count]').all())
+    counts[(await cell.getAttribute('data-count')) ?? ''] = Number(await cell.textContent());
+  return counts;
 }
 
 test('the dashboard shows the catalog counts, a gold gallery and an item detail in headless chromium', { timeout: 180_000 }, async () => {
@@ -97,7 +98,9 @@ test('the dashboard shows the catalog counts, a gold gallery and an item detail 
     await page.goto(`${system.url}/?key=${READ_KEY}&poll=1000`);
     await page.waitForSelector('body[data-loaded="true"]');
     assert.ok(!page.url().includes(READ_KEY), `the key is removed from the address: ${page.url()}`);
-    await page.waitForFunction((n) => document.querySelectorAll('#gallery img[src^="blob:"]').length === n, scenes.length);
+    // Every gold image in the gallery, its thumbnail fetched with the key and shown as a blob URL.
+    await page.locator('#gallery img[src^="blob:"]').nth(scenes.length - 1).waitFor();
+    assert.equal(await page.locator('#gallery img').count(), scenes.length);
 
     const expected: Record<string, number> = {};
     for (const [group, field] of [['layer', 'layer'], ['status', 'status'], ['split', 'split'], ['source', 'source']] as const)
@@ -122,12 +125,12 @@ test('the dashboard shows the catalog counts, a gold gallery and an item detail 
     const captions = await app.catalog.captions.byImage(first);
     assert.equal(await page.locator('#detail-captions li').count(), captions.length);
     assert.equal(await page.textContent('[data-field="layer"]'), 'gold');
-    await page.waitForFunction(() => (document.querySelector('#detail-image') as HTMLImageElement | null)?.complete === true);
+    await page.locator('#detail-image[src^="blob:"]').waitFor();
     await page.screenshot({ path: join(artifacts, 'dashboard-detail.png'), fullPage: true });
 
     // Phone width: one column of cards, nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 844 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = Number(await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'));
     assert.ok(overflow <= 0, `no horizontal scroll at phone width (overflow ${overflow}px)`);
     await page.screenshot({ path: join(artifacts, 'dashboard-phone.png'), fullPage: true });
 
@@ -136,7 +139,7 @@ test('the dashboard shows the catalog counts, a gold gallery and an item detail 
     const p2 = await app.log.producer();
     await ingestImage(ingestDeps(app, p2), { bytes: more.image, source: 'bulk', producer: 'browser-test', externalId: more.id, captions: more.captions.map((text) => ({ text })) });
     await p2.close();
-    await page.waitForFunction((n) => document.querySelector('[data-count="layer:gold"]')?.textContent === String(n), scenes.length + 1, { timeout: 60_000 });
+    await page.locator('[data-count="layer:gold"]', { hasText: new RegExp(`^${scenes.length + 1}$`) }).waitFor({ timeout: 60_000 });
     assert.deepEqual(errors, [], 'no errors in the page');
   } finally {
     await browser.close();
