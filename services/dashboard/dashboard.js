@@ -82,7 +82,11 @@ async function thumbnail(id, variant = 'thumbnail') {
       cacheKey,
       api(`/v1/lake/items/${id}/image?variant=${variant}`)
         // An item without a thumbnail in its lineage: show its model input, scaled by CSS.
-        .catch((err) => (variant === 'thumbnail' && err.status === 404 ? api(`/v1/lake/items/${id}/image?variant=model-input`) : Promise.reject(err)))
+        .catch((err) =>
+          variant === 'thumbnail' && err.status === 404
+            ? api(`/v1/lake/items/${id}/image?variant=model-input`)
+            : Promise.reject(err),
+        )
         .then((r) => r.blob())
         .then((b) => URL.createObjectURL(b))
         .catch(() => ''),
@@ -92,7 +96,12 @@ async function thumbnail(id, variant = 'thumbnail') {
 }
 
 function captionLine(c) {
-  return el('p', {}, el('span', { className: 'origin', text: `${c.origin}${c.modelVersion ? ` ${c.modelVersion}` : ''}: ` }), c.text);
+  return el(
+    'p',
+    {},
+    el('span', { className: 'origin', text: `${c.origin}${c.modelVersion ? ` ${c.modelVersion}` : ''}: ` }),
+    c.text,
+  );
 }
 
 async function renderGallery(items) {
@@ -105,7 +114,12 @@ async function renderGallery(items) {
       void thumbnail(item.id).then((src) => (img.src = src));
       const human = item.captions?.find((c) => c.origin === 'human');
       const machine = item.captions?.find((c) => c.origin === 'machine');
-      const button = el('button', { type: 'button', 'data-id': item.id }, img, ...[human, machine].filter(Boolean).map(captionLine));
+      const button = el(
+        'button',
+        { type: 'button', 'data-id': item.id },
+        img,
+        ...[human, machine].filter(Boolean).map(captionLine),
+      );
       button.addEventListener('click', () => void showDetail(item.id));
       const li = el('li', { 'data-id': item.id }, button);
       return li;
@@ -120,17 +134,33 @@ async function showDetail(id) {
   $('detail-image').src = await thumbnail(id, 'model-input');
   const hops = item.lineage?.report?.hops ?? item.lineage?.hops ?? [];
   $('detail-body').replaceChildren(
-    el('table', {},
-      ...[['layer', item.layer], ['status', item.status], ['split', item.split ?? 'none'], ['source', item.source], ['size', `${item.width}×${item.height} ${item.format}`], ['quality', item.quality ?? '–'], ['updated', item.updatedAt]].map(([k, v]) =>
-        el('tr', {}, el('th', { text: k }), el('td', { text: String(v), 'data-field': k })),
-      ),
+    el(
+      'table',
+      {},
+      ...[
+        ['layer', item.layer],
+        ['status', item.status],
+        ['split', item.split ?? 'none'],
+        ['source', item.source],
+        ['size', `${item.width}×${item.height} ${item.format}`],
+        ['quality', item.quality ?? '–'],
+        ['updated', item.updatedAt],
+      ].map(([k, v]) => el('tr', {}, el('th', { text: k }), el('td', { text: String(v), 'data-field': k }))),
     ),
     el('h3', { text: `Captions (${item.captions?.length ?? 0})` }),
     el('ul', { id: 'detail-captions' }, ...(item.captions ?? []).map((c) => el('li', {}, captionLine(c)))),
     el('h3', { text: `Lineage (${hops.length} hops)` }),
-    el('ul', {}, ...hops.map((h) => el('li', { text: `${h.topology ?? ''} ${h.step ?? ''} ${h.at ?? ''}`.trim() }))),
+    el(
+      'ul',
+      {},
+      ...hops.map((h) => el('li', { text: `${h.topology ?? ''} ${h.step ?? ''} ${h.at ?? ''}`.trim() })),
+    ),
     el('h3', { text: `Dead letters (${item.deadLetters?.length ?? 0})` }),
-    el('ul', {}, ...(item.deadLetters ?? []).map((d) => el('li', { text: `${d.errorCode}: ${d.errorMessage}` }))),
+    el(
+      'ul',
+      {},
+      ...(item.deadLetters ?? []).map((d) => el('li', { text: `${d.errorCode}: ${d.errorMessage}` })),
+    ),
   );
   $('detail').hidden = false;
   $('detail').scrollIntoView({ block: 'nearest' });
@@ -149,7 +179,10 @@ async function refresh() {
     return;
   }
   try {
-    const [summary, gold] = await Promise.all([json('/v1/lake/summary'), json('/v1/lake/items?layer=gold&sort=-id&limit=12')]);
+    const [summary, gold] = await Promise.all([
+      json('/v1/lake/summary'),
+      json('/v1/lake/items?layer=gold&sort=-id&limit=12'),
+    ]);
     fillCounts($('layers'), summary.layers);
     fillCounts($('statuses'), summary.statuses);
     fillCounts($('splits'), summary.splits);

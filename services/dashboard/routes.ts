@@ -14,7 +14,8 @@ const FILES = {
   'dashboard.css': 'text/css; charset=utf-8',
 } as const;
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 function load(): Record<keyof typeof FILES, Buffer> {
   return {
