@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerQueryRoutes } from '../services/query/routes.ts';
 import { registerLakeGauges } from '../services/query/lake-gauges.ts';
+import { registerDashboardRoutes } from '../services/dashboard/routes.ts';
 import type { RunningTopology } from '../runtime/engine/runner.ts';
 import { createHttpServer } from '../runtime/http/server.ts';
 import { registerTopologyAdminRoutes } from '../runtime/http/topology-admin.ts';
@@ -83,6 +84,7 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
     registerTopologyAdminRoutes(http, running);
     // Query Data Service and lake gauges (services/query).
     registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });
+    registerDashboardRoutes(http); // the lake dashboard at / (services/dashboard)
     registerLakeGauges(app.metrics, { store: app.objects, catalog: app.catalog }, { modelName: config.models.name });
   }
   // Jobs: leases in the catalog make one run of a job at a time across replicas.

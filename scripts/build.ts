@@ -21,6 +21,9 @@ const dist = join(root, 'dist');
 const ASSETS: readonly { readonly dir: string; readonly ext: string }[] = [
   { dir: 'schemas/avro', ext: '.avsc' }, // the Avro contracts (schemas/avro-schemas.ts)
   { dir: 'runtime/workers', ext: '.mjs' }, // the Piscina worker entry (runtime/workers/piscina-pool.ts)
+  { dir: 'services/dashboard', ext: '.html' }, // the lake dashboard (services/dashboard/routes.ts)
+  { dir: 'services/dashboard', ext: '.js' },
+  { dir: 'services/dashboard', ext: '.css' },
 ];
 
 const started = Date.now();

@@ -1,7 +1,7 @@
 /**
- * The whole test suite in one command (`npm test`): unit, topology, integration and reliability
- * tiers on Node's test runner, with the real servers the integration tiers need started first
- * (deploy/services) and stopped afterwards. Flags: `--tier <name>` (repeatable), `--no-services`,
+ * The whole test suite in one command (`npm test`): unit, topology, integration, reliability and
+ * browser (headless Debian chromium) tiers on Node's test runner, with the real servers the
+ * integration tiers need started first (deploy/services) and stopped afterwards. Flags: `--tier <name>` (repeatable), `--no-services`,
  * and any further arguments are passed to `node --test` (e.g. `--test-name-pattern`).
  *
  * A hung test must never hang the run: every test has a timeout (`CAPTIONFLOW_TEST_TIMEOUT_S`,
@@ -14,7 +14,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const ALL_TIERS = ['unit', 'topology', 'integration', 'reliability'] as const;
+const ALL_TIERS = ['unit', 'topology', 'integration', 'reliability', 'browser'] as const;
 type Tier = (typeof ALL_TIERS)[number];
 
 const args = process.argv.slice(2);

@@ -1,8 +1,8 @@
 /**
  * The newcomer's path, end to end: `captionflow start` (what `npm start` runs) on a fresh data
  * directory imports the sample, curates it, trains and promotes the first model, then keeps
- * running. While it runs: an uploaded image is captioned over HTTP by that model, the lake
- * answers, `/metrics` answers. Ctrl-C (SIGINT) drains and stops it with exit code 0. Started
+ * running. While it runs: an uploaded image is captioned over HTTP by that model, the lake,
+ * the dashboard and `/metrics` answer. Ctrl-C (SIGINT) drains and stops it with exit code 0. Started
  * again on the same data directory it processes nothing twice and does not retrain.
  *
  * Small sizes (`--sample 120 --train tiny`) keep it to a couple of minutes; the trainer's venv is
@@ -59,7 +59,7 @@ function summaryOf(stdout: string): { imported: number; skippedEarlier: number; 
   return JSON.parse(stdout.slice(0, end + 2)) as { imported: number; skippedEarlier: number; training?: { status: string; champion?: string | null } };
 }
 
-test('npm start: first model, caption over HTTP, lake and metrics answer, Ctrl-C drains; the next start reprocesses and retrains nothing', { timeout: 20 * MINUTE }, async (t) => {
+test('npm start: first model, caption over HTTP, lake, dashboard and metrics answer, Ctrl-C drains; the next start reprocesses and retrains nothing', { timeout: 20 * MINUTE }, async (t) => {
   const defer = deferrer(t);
   const dataDir = mkdtempSync(join(tmpdir(), 'cf-first-run-'));
   defer(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -95,6 +95,10 @@ test('npm start: first model, caption over HTTP, lake and metrics answer, Ctrl-C
 
   const lake = await fetch(`${url}/v1/lake/summary`, { headers: { 'x-api-key': key } });
   assert.equal(lake.status, 200);
+  const dashboard = await fetch(`${url}/`);
+  assert.equal(dashboard.status, 200);
+  assert.match(dashboard.headers.get('content-type') ?? '', /text\/html/);
+  assert.match(await dashboard.text(), /captionflow/i);
   const metrics = await (await fetch(`${url}/metrics`)).text();
   assert.match(metrics, /captionflow_/);
 
