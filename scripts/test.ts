@@ -59,6 +59,8 @@ let down: (() => Promise<void>) | undefined;
 if (needsServers) {
   const manager = await import('../deploy/services/manager.ts');
   console.log('# starting servers for integration tests (first run installs them; later runs reuse the cache)');
+  // Say what a first run installs and how long it takes, before the long part starts.
+  for (const p of manager.installPlan(['kafka', 'registry', 's3', 'mongo'])) console.log(`#   first use: installing ${p.name}: ${p.installs}`);
   const started = Date.now();
   // Servers already running belong to someone else (a developer's `npm run services -- up`):
   // use them, and stop only the ones this run started.

@@ -197,6 +197,9 @@ export const kafkaDriver: ServiceDriver = {
   // A clean shutdown (controlled, with the log flushed) takes a few seconds.
   stopGraceMs: 20_000,
 
+  installs: 'Apache Kafka jars from Maven Central (≈30 s)',
+  installed: () => existsSync(join(libDir(), '.complete')),
+
   async install(ctx: RunContext): Promise<void> {
     const done = join(libDir(), '.complete');
     if (existsSync(done)) return;

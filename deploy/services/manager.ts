@@ -156,6 +156,11 @@ async function stopRecord(name: ServiceName, rec: ServiceRecord, keepData: boole
  * Starts the named servers (those not already running and healthy) and returns the env vars
  * of all of them. Idempotent; concurrent calls on the same state folder are serialized.
  */
+/** The servers among `names` whose install is not in the cache yet, with what installing them fetches or builds. */
+export function installPlan(names: readonly ServiceName[]): { name: ServiceName; installs: string }[] {
+  return names.filter((n) => !DRIVERS[n].installed()).map((n) => ({ name: n, installs: DRIVERS[n].installs }));
+}
+
 export async function up(names: ServiceName[], opts?: ManagerOptions): Promise<ServiceEnv> {
   const wanted = validateNames(names);
   const stateDir = stateDirOf(opts);
@@ -197,7 +202,8 @@ export async function up(names: ServiceName[], opts?: ManagerOptions): Promise<S
         };
         contexts.set(name, ctx);
         const t0 = Date.now();
-        log.info({ service: name }, 'checking install');
+        if (DRIVERS[name].installed()) log.info({ service: name }, 'installed already (cache)');
+        else log.info({ service: name, installs: DRIVERS[name].installs }, 'installing once into the cache');
         await DRIVERS[name].install(ctx);
         installMs.set(name, Date.now() - t0);
         log.info({ service: name, installMs: Date.now() - t0 }, 'installed');

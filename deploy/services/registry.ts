@@ -26,6 +26,9 @@ export const registryDriver: ServiceDriver = {
   healthTimeoutMs: HEALTH_TIMEOUT_MS.registry,
   stopGraceMs: 10_000,
 
+  installs: 'Apicurio Registry from Maven Central, and a Java 21+ runtime from PyPI if none is installed (≈20–60 s)',
+  installed: () => existsSync(join(appDir(), '.complete')),
+
   async install(ctx: RunContext): Promise<void> {
     const done = join(appDir(), '.complete');
     if (existsSync(done)) return;

@@ -72,6 +72,9 @@ export const s3Driver: ServiceDriver = {
   // it needs the SIGKILL after the grace period anyway; its data is thrown away.
   stopGraceMs: 5_000,
 
+  installs: 'SeaweedFS, built from the Go module proxy (≈5–8 min on 2 cores: the slowest install; no prebuilt S3 server is on the registries)',
+  installed: () => existsSync(binary()),
+
   async install(ctx: RunContext): Promise<void> {
     if (existsSync(binary())) return;
     await withLock(join(cacheDir(), 'go.lock'), async () => {

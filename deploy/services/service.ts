@@ -36,6 +36,10 @@ export interface ServiceDriver {
   readonly healthTimeoutMs: number;
   /** How long `down` waits after SIGTERM before SIGKILL, in ms. */
   readonly stopGraceMs: number;
+  /** What a first install fetches or builds and roughly how long it takes on 2 cores (said before installing). */
+  readonly installs: string;
+  /** True when the cache already holds what `install` would fetch or build. */
+  installed(): boolean;
   /** Installs what is missing into the cache; does nothing when it is there already. */
   install(ctx: RunContext): Promise<void>;
   /** Prepares `ctx.runDir` and starts the server in the background. */
