@@ -329,6 +329,19 @@ program.addCommand(
   }),
 );
 
+/** Examples in `--help` of the commands defined in their own modules. */
+const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  caption: ['captionflow caption photo.jpg other.png', 'captionflow caption photo.jpg --strategy beam --beam-size 5 --no-repeat-ngram-size 2', 'captionflow caption photo.jpg --model-dir ./my-onnx-captioner'],
+  sql: [`captionflow sql "select status, count(*) from images group by 1"`, `captionflow sql --json "select * from dataset_items limit 5"`],
+  dlq: ['captionflow dlq list', 'captionflow dlq show <id>', 'captionflow dlq replay --code OBJECT_NOT_FOUND'],
+  lake: ['captionflow lake snapshot', 'captionflow lake export-parquet <dataset-id> --out gold.parquet'],
+  jobs: ['captionflow jobs list', 'captionflow jobs run retrain', 'captionflow jobs history retrain'],
+  models: ['captionflow models show champion', 'captionflow models show <version> --json'],
+};
+for (const [name, lines] of Object.entries(EXAMPLES)) {
+  program.commands.find((c) => c.name() === name)?.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+}
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   createLogger().fatal({ err: (err as Error).message, code: (err as { code?: string }).code }, 'captionflow failed');
   process.stderr.write(`captionflow: ${(err as Error).message}\n`);
