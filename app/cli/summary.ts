@@ -61,7 +61,7 @@ export function whatToTry(url: string, apiKeyFile: string | null): string {
     '',
     'Try:',
     `  1. caption an image:              curl -H "x-api-key: ${key}" -F image=@photo.jpg ${url}/v1/captions`,
-    `  2. send a mobile capture:         curl -H "x-api-key: ${key}" -F file=@photo.jpg -F deviceId=phone-1 -F clientCaptureId=c1 -F capturedAt=2026-12-03T10:00:00Z ${url}/v1/captures`,
+    `  2. send a mobile capture:         curl -H "x-api-key: ${key}" -F image=@photo.jpg -F 'metadata={"deviceId":"phone-1","clientCaptureId":"c1","capturedAt":"2026-12-03T10:00:00Z"}' ${url}/v1/captures`,
     `  3. open the lake dashboard:       ${url}/#key=<the API key>   (the lake over HTTP: ${url}/v1/lake/summary; Prometheus: ${url}/metrics)`,
     `  and print the whole pipeline:     npx captionflow describe`,
     '',
