@@ -1,6 +1,7 @@
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from 'kafkajs';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { fastKeyPartitioner } from './partitioner.ts';
+import { acksFromBaseOffsets } from './produce-acks.ts';
 import type {
   BatchControl,
   ConsumedBatch,
@@ -151,14 +152,9 @@ export class KafkaEventLog implements EventLog {
             })),
           });
           // kafkajs reports the base offset per partition; records of a topic-partition are consecutive.
-          const acks: ProduceAck[] = [];
           const next = new Map<string, number>();
           for (const m of result) next.set(`${m.topicName}:${m.partition}`, Number(m.baseOffset ?? m.offset ?? '0'));
-          for (const r of records) {
-            const partition = r.partition ?? -1;
-            acks.push({ topic: r.topic, partition, offset: partition >= 0 ? String(next.get(`${r.topic}:${partition}`) ?? -1) : '-1' });
-          }
-          return acks;
+          return acksFromBaseOffsets(records, next);
         } catch (err) {
           throw brokerError('produce failed', err);
         }

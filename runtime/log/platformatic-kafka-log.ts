@@ -2,6 +2,7 @@ import { Admin, Consumer, Producer, type Message, type MessagesStream } from '@p
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { KafkaLogOptions } from './kafka-log.ts';
 import { murmur2 } from './partitioner.ts';
+import { acksFromBaseOffsets } from './produce-acks.ts';
 import type {
   BatchControl,
   ConsumedBatch,
@@ -118,10 +119,7 @@ export class PlatformaticKafkaEventLog implements EventLog {
           // As the kafkajs adapter: the base offset per partition; records of a topic-partition are consecutive.
           const next = new Map<string, number>();
           for (const o of result.offsets ?? []) next.set(`${o.topic}:${o.partition}`, Number(o.offset));
-          return records.map((r) => {
-            const partition = r.partition ?? -1;
-            return { topic: r.topic, partition, offset: partition >= 0 ? String(next.get(`${r.topic}:${partition}`) ?? -1) : '-1' };
-          });
+          return acksFromBaseOffsets(records, next);
         } catch (err) {
           throw brokerError('produce failed', err);
         }
