@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../runtime/config.ts';
-import { openApp, type App } from '../../../app/app.ts';
+import { openApp } from '../../../app/app.ts';
 import { silentLogger } from '../../../runtime/logger.ts';
-import { waitForCatchUp } from '../../../runtime/engine/lag.ts';
+import { lakeCaughtUp } from '../../fixtures/log-waits.ts';
 import { ingestDeps } from '../../../app/pipeline-job.ts';
 import { startTopologies } from '../../../app/pipeline.ts';
 import { retrain, type RetrainOptions } from '../../../app/models/retrain.ts';
@@ -16,16 +16,6 @@ import { evaluateCaptions } from '../../../processors/metrics/index.ts';
 import { ingestImage } from '../../../topologies/ingest.ts';
 import { generateScenes } from '../../../processors/synthetic/index.ts';
 
-async function settle(app: App): Promise<void> {
-  await waitForCatchUp(
-    app.log,
-    [
-      { group: 'captionflow-normalize', topic: 'image.ingested' },
-      { group: 'captionflow-curate', topic: 'image.normalized' },
-    ],
-    { timeoutMs: 600_000 },
-  );
-}
 
 /**
  * A tiny model trained through the retrain loop gets its evaluation report stored in the lake
@@ -43,7 +33,7 @@ test('every trained version stores a complete evaluation report; the second goes
     for await (const s of generateScenes({ seed: 31, count: 260, size: 64 })) {
       await ingestImage(deps, { bytes: s.image, source: 'bulk', producer: 'test', externalId: s.id, captions: s.captions.map((text) => ({ text })) });
     }
-    await settle(app);
+    await lakeCaughtUp(app.log);
     const trainDeps = { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger: silentLogger, workDir: join(dir, 'training') };
     const options: RetrainOptions = { modelName: 'captioner', datasetName: 'report', config: 'tiny', epochs: 2, minNewItems: 0, gate: { metric: 'ciderD', margin: 0.01 }, seed: 1 };
     const first = await retrain(trainDeps, options);

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../runtime/config.ts';
-import { openApp, type App } from '../../../app/app.ts';
+import { openApp } from '../../../app/app.ts';
 import { silentLogger } from '../../../runtime/logger.ts';
-import { waitForCatchUp } from '../../../runtime/engine/lag.ts';
+import { lakeCaughtUp } from '../../fixtures/log-waits.ts';
 import { ingestDeps } from '../../../app/pipeline-job.ts';
 import { startTopologies } from '../../../app/pipeline.ts';
 import { retrain, type RetrainOptions } from '../../../app/models/retrain.ts';
@@ -26,16 +26,6 @@ const BASE = FULL ? 600 : 320;
 const NEW = FULL ? 240 : 140;
 const CONCEPT = 'purple';
 
-async function settle(app: App): Promise<void> {
-  await waitForCatchUp(
-    app.log,
-    [
-      { group: 'captionflow-normalize', topic: 'image.ingested' },
-      { group: 'captionflow-curate', topic: 'image.normalized' },
-    ],
-    { timeoutMs: 600_000 },
-  );
-}
 
 test('a held-out concept arrives by mobile capture; after the loop the new champion names it and the old one did not', { timeout: 45 * 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cf-incremental-'));
@@ -47,7 +37,7 @@ test('a held-out concept arrives by mobile capture; after the loop the new champ
     for await (const s of generateScenes({ seed: 101, count: BASE, size: 128, holdOut: { colour: CONCEPT } })) {
       await ingestImage(deps, { bytes: s.image, source: 'bulk', producer: 'demo', externalId: s.id, captions: s.captions.map((text) => ({ text })) });
     }
-    await settle(app);
+    await lakeCaughtUp(app.log);
     const trainDeps = { objects: app.objects, catalog: app.catalog, producer, serde: app.serde, clock: app.clock, bucket: app.lake.bucket, logger: silentLogger, workDir: join(dir, 'training') };
     const options: RetrainOptions = { modelName: 'captioner', datasetName: 'demo', config: 'default', minNewItems: Math.floor(NEW * 0.8), gate: { metric: 'ciderD', margin: 0.01 }, seed: 1 };
     const first = await retrain(trainDeps, options);
@@ -63,7 +53,7 @@ test('a held-out concept arrives by mobile capture; after the loop the new champ
       await ingestCapture(deps, { bytes: s.image, clientCaptureId: `cap-${i}`, deviceId: `phone-${i % 3}`, capturedAt: Date.UTC(2026, 10, 20, 12, 0, i), caption: s.captions[i % s.captions.length]!, producer: 'demo-app' });
       i++;
     }
-    await settle(app);
+    await lakeCaughtUp(app.log);
     const second = await retrain(trainDeps, options);
     t.diagnostic(`v2: ${second.status} — ${second.reason}`);
     t.diagnostic(`new test split  candidate ${JSON.stringify(second.candidateEval?.metrics)} champion ${JSON.stringify(second.championEval?.metrics)}`);
