@@ -23,6 +23,7 @@ import { EmbeddedSchemaRegistry } from '../../../runtime/serde/embedded-schema-r
 import { lakeDepsOf } from '../../topology/lake/harness.ts';
 import {
   assertPartitionsSplit,
+  assertSameSurvivors,
   curatedIn,
   plantNearDuplicates,
   plantNormalized,
@@ -99,24 +100,10 @@ test(
     const scenario = await plantNearDuplicates();
     const one = await curateWith(1, scenario);
     const two = await curateWith(2, scenario);
-    for (const [label, run] of [
-      ['one replica', one],
-      ['two replicas', two],
-    ] as const) {
-      for (const [earlier, later] of scenario.pairs) {
-        const statuses = [run.status.get(earlier), run.status.get(later)];
-        assert.equal(
-          statuses.filter((s) => s === 'curated').length,
-          1,
-          `${label}, pair ${earlier.slice(0, 8)}/${later.slice(0, 8)}: exactly one survivor (${statuses.join(', ')})`,
-        );
-      }
-    }
-    assert.deepEqual(
-      one.curated,
-      scenario.expectedSurvivors,
-      'one replica: the earliest gate-passing member of each pair survives',
+    assertSameSurvivors(
+      scenario,
+      { label: 'one replica', statusOf: (id) => one.status.get(id), curated: one.curated },
+      { label: 'two replicas', statusOf: (id) => two.status.get(id), curated: two.curated },
     );
-    assert.deepEqual(two.curated, one.curated, 'two replicas: the same survivors');
   },
 );

@@ -8,6 +8,7 @@ import { tempLake } from './harness.ts';
 import {
   assertPartitionsSplit,
   recordJudged,
+  assertSameSurvivors,
   curatedIn,
   plantNearDuplicates,
   plantNormalized,
@@ -60,25 +61,11 @@ test('two curate instances on two partitions catch every planted near-duplicate 
   const one = await curateWith(1, scenario);
   const two = await curateWith(2, scenario);
 
-  for (const [label, run] of [
-    ['one instance', one],
-    ['two instances', two],
-  ] as const) {
-    for (const [earlier, later] of scenario.pairs) {
-      const statuses = [run.catalog.get(earlier)?.status, run.catalog.get(later)?.status];
-      assert.equal(
-        statuses.filter((s) => s === 'curated').length,
-        1,
-        `${label}, pair ${earlier.slice(0, 8)}/${later.slice(0, 8)}: exactly one survivor (${statuses.join(', ')})`,
-      );
-    }
-  }
-  assert.deepEqual(
-    one.curated,
-    scenario.expectedSurvivors,
-    'one instance: the earliest gate-passing member of each pair survives',
+  assertSameSurvivors(
+    scenario,
+    { label: 'one instance', statusOf: (id) => one.catalog.get(id)?.status, curated: one.curated },
+    { label: 'two instances', statusOf: (id) => two.catalog.get(id)?.status, curated: two.curated },
   );
-  assert.deepEqual(two.curated, one.curated, 'two instances: the same survivors');
   for (const run of [one, two]) {
     for (const id of scenario.pairs.flat()) {
       if (run.curated.includes(id)) continue;

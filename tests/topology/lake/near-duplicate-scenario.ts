@@ -264,3 +264,26 @@ export function assertPartitionsSplit(
   }
   assert.equal(owned.size, 2, 'both partitions were judged');
 }
+
+/**
+ * What both replica tests assert: with one curate instance and with two, every planted pair
+ * keeps exactly one survivor; one instance keeps the survivors the rule names, two keep the same.
+ */
+export function assertSameSurvivors(
+  scenario: PlantedScenario,
+  one: { readonly label: string; readonly statusOf: (id: string) => string | undefined; readonly curated: readonly string[] },
+  two: { readonly label: string; readonly statusOf: (id: string) => string | undefined; readonly curated: readonly string[] },
+): void {
+  for (const run of [one, two]) {
+    for (const [earlier, later] of scenario.pairs) {
+      const statuses = [run.statusOf(earlier), run.statusOf(later)];
+      assert.equal(
+        statuses.filter((s) => s === 'curated').length,
+        1,
+        `${run.label}, pair ${earlier.slice(0, 8)}/${later.slice(0, 8)}: exactly one survivor (${statuses.join(', ')})`,
+      );
+    }
+  }
+  assert.deepEqual(one.curated, scenario.expectedSurvivors, `${one.label}: the earliest gate-passing member of each pair survives`);
+  assert.deepEqual(two.curated, one.curated, `${two.label}: the same survivors`);
+}
