@@ -48,7 +48,6 @@ export interface RecordProcessorDeps {
 export class RecordProcessor {
   private readonly root: Compiled;
   private readonly batchers: MicroBatcher<unknown, unknown>[] = [];
-  private readonly accessors = new Map<Node, <T>(ref: StoreRef<T, unknown>) => T>();
 
   constructor(private readonly d: RecordProcessorDeps) {
     const t = d.topology;
@@ -222,19 +221,6 @@ export class RecordProcessor {
     return new RecordContext(this.d, step, node.stores, run, attempt);
   }
 
-  /** `ctx.store` of a batch context: the opened store, for a store the step declared (made once per node). */
-  private storeAccess(step: string, node: Node): <T>(ref: StoreRef<T, unknown>) => T {
-    const made = this.accessors.get(node);
-    if (made !== undefined) return made;
-    const { stores } = this.d;
-    const access = <T>(ref: StoreRef<T, unknown>): T => {
-      if (!node.stores.some((s) => s.name === ref.name)) throw new PipelineError(ErrorCodes.INTERNAL, `step ${step} uses state store ${ref.name} without declaring it (stores: [...])`);
-      return stores.get(ref.name) as T;
-    };
-    this.accessors.set(node, access);
-    return access;
-  }
-
   private batchContext(step: string, node: Node): BatchContext<unknown> {
     const { topology, clock, logger, pool, signal, deps } = this.d;
     return {
@@ -245,7 +231,7 @@ export class RecordProcessor {
       logger,
       pool,
       signal,
-      store: this.storeAccess(step, node),
+      store: <T>(ref: StoreRef<T, unknown>): T => declaredStore<T>(this.d, step, node.stores, ref),
     };
   }
 
@@ -331,9 +317,14 @@ class RecordContext implements StepContext<unknown> {
   }
 
   store<T>(ref: StoreRef<T, unknown>): T {
-    if (!this.declared.some((s) => s.name === ref.name)) throw new PipelineError(ErrorCodes.INTERNAL, `step ${this.step} uses state store ${ref.name} without declaring it (stores: [...])`);
-    return this.d.stores.get(ref.name) as T;
+    return declaredStore<T>(this.d, this.step, this.declared, ref);
   }
+}
+
+/** `ctx.store`: the opened store, for a store the step declared; an undeclared one is a bug. */
+function declaredStore<T>(d: RecordProcessorDeps, step: string, declared: Node['stores'], ref: StoreRef<T, unknown>): T {
+  if (!declared.some((s) => s.name === ref.name)) throw new PipelineError(ErrorCodes.INTERNAL, `step ${step} uses state store ${ref.name} without declaring it (stores: [...])`);
+  return d.stores.get(ref.name) as T;
 }
 
 /** What a step's context says of the record it works on. */
