@@ -4,11 +4,18 @@
  * bytes to the same worker module on the same pool, so the ratio isolates what the topology,
  * the engine and the lake add around sharp. Also: 1 vs N worker threads, and libvips' own
  * thread count (`sharp.concurrency`) inside the workers.
+ * The peer: the same work in Python with Pillow, numpy and imagehash on a process pool of one
+ * process per core (tests/bench/peers/pillow_normalize.py, a venv from PyPI cached in
+ * ~/.cache/captionflow), as the Python/Spark stack we replace would run it.
  * Run: `npx tsx tests/bench/normalize-throughput.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1: each photo 3 times, 3 rounds;
  * CAPTIONFLOW_BENCH_ONLY=topology runs the topology side alone, e.g. under `node --cpu-prof --import tsx`).
  */
-import { availableParallelism } from 'node:os';
-import { basename } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { resolveNormalizeOptions } from '../../processors/image/normalize-options.ts';
 import type { NormalizeTask } from '../../processors/image/normalize-worker.ts';
@@ -21,6 +28,7 @@ import { Topics } from '../../schemas/topics.ts';
 import { ingestImage } from '../../topologies/ingest.ts';
 import { normalizeTopology } from '../../topologies/normalize.ts';
 import { tempLake } from '../topology/lake/harness.ts';
+import { cachedVenv } from '../fixtures/python-venv.ts';
 import { FULL, Samples, formatSpread, peakRssMiB, ratios, report, roundsArg, spread, type Row } from './harness.ts';
 import { benchPhotos, type Photo } from './photos.ts';
 
@@ -175,6 +183,46 @@ async function topology(
   }
 }
 
+/** The Pillow peer's interpreter; its versions are printed, its absence is said and the peer left out. */
+const PILLOW = await cachedVenv({
+  name: 'venv-pillow-bench',
+  requirements: ['pillow==12.1.1', 'numpy==2.4.6', 'imagehash==4.3.2'],
+  probe: 'import PIL, numpy, imagehash; print("pillow", PIL.__version__, "numpy", numpy.__version__, "imagehash", imagehash.__version__)',
+});
+const PILLOW_SCRIPT = fileURLToPath(new URL('./peers/pillow_normalize.py', import.meta.url));
+let photoDir: string | undefined;
+
+/** One round of the Pillow peer on the same photos, in the same order; it times itself after warm-up. */
+async function pillow(photos: readonly Photo[], size: number): Promise<Run> {
+  if ('skip' in PILLOW) throw new Error(PILLOW.skip);
+  if (photoDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'cf-pillow-'));
+    const names = photos.map((p, i) => {
+      const file = join(dir, `${String(i).padStart(4, '0')}.${p.format}`);
+      writeFileSync(file, p.bytes);
+      return file;
+    });
+    writeFileSync(join(dir, 'list.txt'), names.join('\n'));
+    photoDir = dir;
+  }
+  const { stdout } = await promisify(execFile)(
+    PILLOW.python,
+    [
+      PILLOW_SCRIPT,
+      join(photoDir, 'list.txt'),
+      '1',
+      String(size),
+      String(OPTIONS.modelInput.size),
+      String(OPTIONS.thumbnail.maxSide),
+      String(OPTIONS.analysisMaxSide),
+      String(OPTIONS.encode.quality),
+    ],
+    { timeout: 30 * 60_000, maxBuffer: 2 ** 20 },
+  );
+  const out = JSON.parse(stdout) as { seconds: number[]; failed: number };
+  return { seconds: out.seconds[0]!, cpu: Number.NaN, mainBusy: Number.NaN, failed: out.failed };
+}
+
 const set = await benchPhotos({ min: 50 });
 // Largest first, on both sides: the long images are scheduled early and a run ends on small ones,
 // so its tail is short and alike. FULL sends each photo REPEAT times in a row (as distinct events).
@@ -234,10 +282,18 @@ const TOPO1: Variant = {
   size: 1,
   sharpThreads: SHARP_DEFAULT,
 };
-const ALL = [BARE, TOPO, BARE_OTHER, TOPO_OTHER, BARE1, TOPO1];
+const PEER: Variant = {
+  name: `Pillow peer, ${CORES} processes (Python)`,
+  fn: pillow,
+  size: CORES,
+  sharpThreads: SHARP_DEFAULT,
+};
+if ('skip' in PILLOW) console.log(`Pillow peer left out: ${PILLOW.skip}`);
+else console.log(`Pillow peer: ${PILLOW.versions}`);
+const ALL = [BARE, TOPO, BARE_OTHER, TOPO_OTHER, BARE1, TOPO1, ...('skip' in PILLOW ? [] : [PEER])];
 // CAPTIONFLOW_BENCH_ONLY=topology (or bare) runs that side alone at the default sizes: for a clean profile.
 const ONLY = process.env.CAPTIONFLOW_BENCH_ONLY;
-const VARIANTS = ONLY === 'topology' ? [TOPO] : ONLY === 'bare' ? [BARE] : ALL;
+const VARIANTS = ONLY === 'topology' ? [TOPO] : ONLY === 'bare' ? [BARE] : ONLY === 'pillow' ? [PEER] : ALL;
 
 // Interleaved so that a neighbour's load hits every variant alike; median and spread of the rounds.
 const seconds = new Samples();
@@ -254,12 +310,15 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 sharp.concurrency(SHARP_DEFAULT);
+if (photoDir !== undefined) rmSync(photoDir, { recursive: true, force: true });
 
 const cpuPer = (v: Variant): string => formatSpread(spread(cpu.get(v.name).map((c) => (c / N) * 1000)), 1);
 const mainPer = (v: Variant): string => formatSpread(spread(mainBusy.get(v.name).map((c) => (c / N) * 1000)), 2);
 if (VARIANTS !== ALL) {
-  for (const v of VARIANTS)
-    console.log(`${v.name}: ${formatSpread(spread(seconds.get(v.name).map((s) => N / s)), 2)} images/s; CPU ms/image ${cpuPer(v)}; main thread busy ms/image ${mainPer(v)}`);
+  for (const v of VARIANTS) {
+    const own = v === PEER ? '' : `; CPU ms/image ${cpuPer(v)}; main thread busy ms/image ${mainPer(v)}`;
+    console.log(`${v.name}: ${formatSpread(spread(seconds.get(v.name).map((s) => N / s)), 2)} images/s${own}`);
+  }
 } else {
   const row = (v: Variant, baseline?: Variant): Row => ({
     name: v.name,
@@ -273,6 +332,7 @@ if (VARIANTS !== ALL) {
     row(TOPO, BARE),
     row(BARE_OTHER, BARE),
     row(TOPO_OTHER, BARE),
+    ...(seconds.has(PEER.name) ? [row(PEER, BARE)] : []),
   ]);
   report(`normalize: 1 vs ${CORES} worker threads`, [row(BARE1), row(BARE, BARE1), row(TOPO1), row(TOPO, TOPO1)]);
   const rates = (v: Variant): number[] => seconds.get(v.name).map((s) => N / s);
@@ -280,8 +340,10 @@ if (VARIANTS !== ALL) {
   console.log(
     '\nms per image, median [min–max]: CPU of the process (all threads) | main thread busy (engine, lake, serde)',
   );
-  for (const v of VARIANTS) console.log(`  ${v.name.padEnd(48)} ${cpuPer(v).padStart(18)} | ${mainPer(v).padStart(18)}`);
+  for (const v of VARIANTS.filter((x) => x !== PEER))
+    console.log(`  ${v.name.padEnd(48)} ${cpuPer(v).padStart(18)} | ${mainPer(v).padStart(18)}`);
   console.log(`\ntopology / bare, images/s per round (target >= 0.95): ${ratio(TOPO, BARE)}`);
+  if (seconds.has(PEER.name)) console.log(`topology / Pillow peer, images/s per round: ${ratio(TOPO, PEER)}`);
   console.log(`scaling 1 -> ${CORES} threads: topology x${ratio(TOPO, TOPO1)}, bare x${ratio(BARE, BARE1)}`);
   console.log(
     `sharp.concurrency(${SHARP_OTHER}) vs sharp.concurrency(${SHARP_DEFAULT}) with ${CORES} worker threads: bare x${ratio(BARE_OTHER, BARE)}, topology x${ratio(TOPO_OTHER, TOPO)}`,
