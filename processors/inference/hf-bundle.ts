@@ -2,7 +2,7 @@
  * A captioner exported in Hugging Face's VisionEncoderDecoder layout (optimum's
  * `optimum-cli export onnx --task image-to-text`): `encoder_model.onnx` (`pixel_values` →
  * `last_hidden_state`), `decoder_model.onnx` (`input_ids` + `encoder_hidden_states` →
- * `logits`, no KV cache), `config.json`, optional `generation_config.json`,
+ * `logits`, no KV cache), `generation_config.json` and/or `config.json`,
  * `preprocessor_config.json` and a tokenizer. The `onnx/` sub-folder of the transformers.js
  * layout is accepted too. Where transformers reads a value from several places, the same
  * order is used here: generation_config.json, then config.json, then config.json `decoder`.
@@ -124,7 +124,8 @@ export function parseHfBundle(files: BundleFileSet): CaptionModelBundle {
     }
   }
   const decoder = files.require(FORMAT, ...HF_FILES.decoder);
-  const config = files.requiredJson(FORMAT, ConfigSchema, ...HF_FILES.config);
+  // config.json is optional: exports that carry generation_config.json name every token there.
+  const config = files.optionalJson(FORMAT, ConfigSchema, ...HF_FILES.config) ?? {};
   const generation = files.optionalJson(FORMAT, GenerationSchema, ...HF_FILES.generation) ?? {};
   const preprocessor = files.requiredJson(FORMAT, PreprocessorSchema, ...HF_FILES.preprocessor);
   const sub = config.decoder ?? {};
