@@ -121,10 +121,11 @@ async function evaluationDataset(deps: ImportDeps, req: ImportRequest): Promise<
 export async function importModel(deps: ImportDeps, req: ImportRequest): Promise<ImportOutcome> {
   const dir = resolve(req.dir);
   const { files, ignored } = await readModelFolder(dir);
-  const dataset = await evaluationDataset(deps, req);
   const captioner = await loadImportedCaptioner(files, dir);
+  let dataset: DatasetManifest;
   let evaluation: Evaluation;
   try {
+    dataset = await evaluationDataset(deps, req);
     evaluation = await evaluateCaptioner(deps.objects, captioner, '(import)', dataset, { ...(req.decoding ?? DEFAULT_EVAL_DECODING), concepts: SCENE_CONCEPTS });
   } finally {
     await captioner.close();

@@ -257,6 +257,15 @@ describe('HF VisionEncoderDecoder bundles', () => {
     assert.deepEqual(fromDecoder.tokens, { decoderStart: 4, eos: 6, stop: [6], pad: 6 });
   });
 
+  it('reads the tokens from generation_config.json alone when there is no config.json', () => {
+    const { 'config.json': _c, ...noConfig } = hf({ generation: { decoder_start_token_id: 3, eos_token_id: 2, max_length: 12 } });
+    const bundle = parseModelBundle(noConfig);
+    assert.deepEqual(bundle.tokens, { decoderStart: 3, eos: 2, stop: [2], pad: 2 });
+    assert.equal(bundle.maxLength, 12);
+    const { 'config.json': _c2, ...neither } = hf();
+    assert.throws(() => parseModelBundle(neither), modelInvalid(/names no decoder_start_token_id/));
+  });
+
   it('maps shortest_edge + center crop to a cover resize with the crop size', () => {
     const bundle = parseModelBundle(
       hf({
