@@ -3,7 +3,8 @@
  * captioner made by the tests in exactly the Hugging Face ONNX encoder/decoder layout
  * (encoder_model.onnx, decoder_model.onnx, tokenizer.json, preprocessor_config.json,
  * generation_config.json — no config.json): import → list shows it as candidate with test
- * scores → promote → list shows it champion → a second import promoted → rollback. The
+ * scores → promote → list shows it champion → a second import (decoder_model_merged.onnx instead
+ * of decoder_model.onnx) promoted → rollback. The
  * promotions are on the event log as model.promoted. Failures (a missing tokenizer.json, an
  * ONNX file that is not ONNX, a decoder with the wrong input names) name the problem with a
  * stable code and register nothing.
@@ -142,11 +143,18 @@ test('models import → list (candidate, scored) → promote → list (champion)
   listed = await list(dataDir);
   assert.deepEqual(listed.versions[0]!.aliases, ['candidate', 'champion']);
 
-  // A second import (another max_length: other bytes, another version), promoted by version, then rolled back.
-  const second = await modelFolder((d) => writeFileSync(join(d, 'generation_config.json'), JSON.stringify({ decoder_start_token_id: 0, bos_token_id: 0, eos_token_id: 0, pad_token_id: 0, max_length: 10, num_beams: 1 })));
+  // A second import, with optimum's merged decoder instead of decoder_model.onnx (the same model: the
+  // same scores), promoted by version, then rolled back.
+  const { hfMerged } = await tinyModels();
+  const second = await modelFolder((d) => {
+    rmSync(join(d, 'decoder_model.onnx'));
+    copyFileSync(join(hfMerged, 'decoder_model_merged.onnx'), join(d, 'decoder_model_merged.onnx'));
+  });
   folders.push(second);
-  const v2 = (JSON.parse(await ok(dataDir, ['models', 'import', second, '--json'])) as { version: string }).version;
+  const merged = JSON.parse(await ok(dataDir, ['models', 'import', second, '--json'])) as { version: string; metrics: Record<string, number> };
+  const v2 = merged.version;
   assert.notEqual(v2, v1.version);
+  assert.deepEqual(merged.metrics, imported.metrics, 'the merged decoder, run without its cache, says the same');
   await ok(dataDir, ['models', 'promote', v2]);
   listed = await list(dataDir);
   assert.deepEqual(Object.fromEntries(listed.versions.map((v) => [v.version, v.aliases])), { [v2]: ['candidate', 'champion'], [v1.version]: [] });

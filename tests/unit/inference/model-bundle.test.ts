@@ -296,9 +296,12 @@ describe('HF VisionEncoderDecoder bundles', () => {
       modelInvalid(/missing decoder_model\.onnx or onnx\/decoder_model\.onnx/),
     );
     assert.throws(
-      () => parseModelBundle({ ...noDecoder, 'decoder_model_merged.onnx': ONNX }),
-      modelInvalid(/decoder_model_merged\.onnx \(a decoder with a KV cache\)/),
+      () => parseModelBundle({ ...noDecoder, 'decoder_with_past_model.onnx': ONNX }),
+      modelInvalid(/decoder_with_past_model\.onnx \(a decoder that always needs a KV cache\)/),
     );
+    const merged = new Uint8Array([9, 9]);
+    assert.equal(parseModelBundle({ ...noDecoder, 'decoder_model_merged.onnx': merged }).decoder, merged, 'a merged decoder alone is used');
+    assert.equal(parseModelBundle({ ...hf(), 'decoder_model_merged.onnx': merged }).decoder, ONNX, 'the plain decoder is preferred');
     const { 'preprocessor_config.json': _p, ...noPreprocessor } = hf();
     assert.throws(() => parseModelBundle(noPreprocessor), modelInvalid(/missing preprocessor_config\.json/));
     const { 'tokenizer.json': _t, ...noTokenizer } = hf();
