@@ -13,6 +13,7 @@ import { curateTopology } from '../topologies/curate.ts';
 import { labelTopology } from '../topologies/label.ts';
 import { deadLetterIndexTopology } from '../topologies/dead-letters.ts';
 import { doors } from '../services/doors.ts';
+import { modelDoors } from './models/model-doors.ts';
 import { standardJobDeclarations } from './jobs/standard-jobs.ts';
 import type { App } from './app.ts';
 
@@ -43,7 +44,7 @@ export const topologies: readonly Runnable[] = [
 
 /** captionflow's pipeline. */
 export const pipeline: Pipeline = {
-  doors,
+  doors: [...doors, ...modelDoors],
   topologies: topologies.map(({ topology, runsByDefault }) => ({ topology, runsByDefault })),
   jobs: Object.values(standardJobDeclarations),
 };

@@ -20,6 +20,8 @@ import type { App } from './app.ts';
 import { jobScheduler } from './jobs/jobs-cli.ts';
 import { registerAppCaptionRoutes, startAppServing } from './serving.ts';
 import { registerJobAdminRoutes } from './jobs/admin-routes.ts';
+import { registerModelAdminRoutes } from './models/admin-routes.ts';
+import { trainDepsOf } from './jobs/standard-jobs.ts';
 import { ingestDeps } from './pipeline-job.ts';
 import { startTopologies } from './pipeline.ts';
 
@@ -89,7 +91,10 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
   }
   // Jobs: leases in the catalog make one run of a job at a time across replicas.
   const jobs = await jobScheduler(app);
-  if (options.lakeRoutes !== false) registerJobAdminRoutes(http, jobs.scheduler);
+  if (options.lakeRoutes !== false) {
+    registerJobAdminRoutes(http, jobs.scheduler);
+    registerModelAdminRoutes(http, { registry: trainDepsOf(app, producer), modelName: config.models.name });
+  }
   await http.listen({ host: config.http.host, port: config.http.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http.port;

@@ -54,6 +54,12 @@ export const ErrorCodes = {
   MODEL_INVALID: 'MODEL_INVALID',
   /** A worker was asked for a model version it has not loaded and was not given the bundle: resend with it. */
   MODEL_NOT_LOADED: 'MODEL_NOT_LOADED',
+  /** A model folder to import lacks a file its layout needs (the context lists them). */
+  MODEL_FILES_MISSING: 'MODEL_FILES_MISSING',
+  /** A model folder to import holds an ONNX graph onnxruntime cannot load. */
+  MODEL_ONNX_INVALID: 'MODEL_ONNX_INVALID',
+  /** A model folder to import holds graphs whose input/output names or types are not the layout's. */
+  MODEL_IO_MISMATCH: 'MODEL_IO_MISMATCH',
   INFERENCE_FAILED: 'INFERENCE_FAILED',
   TRAINING_FAILED: 'TRAINING_FAILED',
   // jobs

@@ -26,8 +26,7 @@ import { servingOptions } from '../serving.ts';
 import { readFile } from 'node:fs/promises';
 import { directoryModelSource, registryModelSource } from '../../services/serving/model-source.ts';
 import { startServing } from '../../services/serving/serving.ts';
-import { loadEvaluationReport } from '../../runtime/lake/model-reports.ts';
-import { formatModelReport } from '../models/report-text.ts';
+import { modelsCommand } from '../models/models-cli.ts';
 
 /** CLI commands print their result on stdout; their logs go to stderr. */
 function cliLogger(config: Config): Logger {
@@ -174,7 +173,7 @@ program
 
 program
   .command('rollback')
-  .description('point the champion alias back at the previous champion')
+  .description('point the champion alias back at the previous champion (an alias of `captionflow models rollback`)')
   .addHelpText('after', '\nExamples:\n  captionflow rollback\n  captionflow rollback --model captioner')
   .option('--model <name>', 'model name', 'captioner')
   .action(async (opts: { model: string }) => {
@@ -284,24 +283,13 @@ program
     process.stdout.write(`${opts.mermaid ? pipelineMermaid({ doors: [], topologies: [one], jobs: [] }) : describe(one.topology)}\n`);
   });
 
-const models = program.command('models').description('registered model versions');
-models
-  .command('show')
-  .description('a model version, its gate verdict and its evaluation report (by length, by concept, curves, samples, worst captions)')
-  .argument('<version>', 'model version, or an alias of the configured model (champion, challenger)')
-  .option('--json', 'print the stored report as JSON', false)
-  .action(async (version: string, opts: { json: boolean }) => {
-    const config = loadConfig();
+program.addCommand(
+  modelsCommand(async (modelName) => {
+    const config = loadConfig(modelName === undefined ? {} : { overrides: { 'models.name': modelName } });
     const app = await openApp(config, { logger: cliLogger(config) });
-    try {
-      const model = (await app.catalog.models.get(version)) ?? (await app.catalog.models.byAlias(config.models.name, version));
-      if (model === null) throw new Error(`no model version or alias ${version}`);
-      const report = await loadEvaluationReport(app.objects, model);
-      process.stdout.write(opts.json ? `${JSON.stringify({ model, report }, null, 2)}\n` : formatModelReport(model, report));
-    } finally {
-      await app.close();
-    }
-  });
+    return { app, close: () => app.close() };
+  }),
+);
 
 program.addCommand(
   importCommand(async () => {
@@ -336,7 +324,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   dlq: ['captionflow dlq list', 'captionflow dlq show <id>', 'captionflow dlq replay --code OBJECT_NOT_FOUND'],
   lake: ['captionflow lake snapshot', 'captionflow lake export-parquet <dataset-id> --out gold.parquet'],
   jobs: ['captionflow jobs list', 'captionflow jobs run retrain', 'captionflow jobs history retrain'],
-  models: ['captionflow models show champion', 'captionflow models show <version> --json'],
+  models: ['captionflow models list', 'captionflow models show champion', 'captionflow models import ./my-onnx-captioner', 'captionflow models promote candidate', 'captionflow models rollback'],
 };
 for (const [name, lines] of Object.entries(EXAMPLES)) {
   program.commands.find((c) => c.name() === name)?.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`);

@@ -50,29 +50,43 @@ export async function evaluateModel(
   dataset: DatasetManifest,
   options: EvaluateOptions = {},
 ): Promise<Evaluation> {
-  const split = options.split ?? 'test';
-  const items = dataset.items.filter((i) => i.split === split && i.captions.length > 0 && (options.filter?.(i.imageId) ?? true));
   const captioner = await loadCaptioner(objects, model);
-  const samples: { imageId: string; hypothesis: string; references: string[] }[] = [];
-  const decoding = { strategy: options.strategy ?? 'greedy', ...(options.beamSize === undefined ? {} : { beamSize: options.beamSize }) } as const;
   try {
-    const batch = options.batchSize ?? 16;
-    for (let i = 0; i < items.length; i += batch) {
-      const chunk = items.slice(i, i + batch);
-      const images = await Promise.all(chunk.map((it) => objects.get(it.key)));
-      const out = await captioner.caption(images, decoding);
-      chunk.forEach((it, j) => {
-        const references = it.captions.map((c) => c.text);
-        samples.push({ imageId: it.imageId, hypothesis: out[j]!.text, references });
-      });
-    }
+    return await evaluateCaptioner(objects, captioner, model.id, dataset, options);
   } finally {
     await captioner.close();
   }
-  if (items.length === 0) return { modelVersion: model.id, datasetId: dataset.id, split, n: 0, metrics: {}, samples, perImageCiderD: {}, decoding };
+}
+
+/**
+ * {@link evaluateModel} with a captioner already loaded (an import is scored before it is
+ * registered, so a model that cannot be scored is never registered). The caller closes it.
+ */
+export async function evaluateCaptioner(
+  objects: ObjectStore,
+  captioner: OnnxCaptioner,
+  modelVersion: string,
+  dataset: DatasetManifest,
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
+  const split = options.split ?? 'test';
+  const items = dataset.items.filter((i) => i.split === split && i.captions.length > 0 && (options.filter?.(i.imageId) ?? true));
+  const samples: { imageId: string; hypothesis: string; references: string[] }[] = [];
+  const decoding = { strategy: options.strategy ?? 'greedy', ...(options.beamSize === undefined ? {} : { beamSize: options.beamSize }) } as const;
+  const batch = options.batchSize ?? 16;
+  for (let i = 0; i < items.length; i += batch) {
+    const chunk = items.slice(i, i + batch);
+    const images = await Promise.all(chunk.map((it) => objects.get(it.key)));
+    const out = await captioner.caption(images, decoding);
+    chunk.forEach((it, j) => {
+      const references = it.captions.map((c) => c.text);
+      samples.push({ imageId: it.imageId, hypothesis: out[j]!.text, references });
+    });
+  }
+  if (items.length === 0) return { modelVersion, datasetId: dataset.id, split, n: 0, metrics: {}, samples, perImageCiderD: {}, decoding };
   const report = buildEvaluationReport(samples, { ...(options.concepts === undefined ? {} : { concepts: options.concepts }), listSize: 20 });
   return {
-    modelVersion: model.id,
+    modelVersion,
     datasetId: dataset.id,
     split,
     n: items.length,

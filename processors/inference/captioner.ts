@@ -55,6 +55,34 @@ export interface Caption {
 const OPTIONAL_DECODER_INPUTS = ['encoder_attention_mask', 'attention_mask'] as const;
 
 type IdsType = 'int64' | 'int32';
+
+/** The switch input of optimum's merged decoders (decoder_model_merged.onnx): false selects the branch without a KV cache. */
+const USE_CACHE_BRANCH = 'use_cache_branch';
+const PAST_PREFIX = 'past_key_values.';
+
+/** A merged decoder's cache inputs, fed empty (past length 0) with use_cache_branch false. */
+interface MergedCache {
+  readonly past: readonly { readonly name: string; readonly heads: number; readonly headDim: number }[];
+}
+
+/** The cache inputs of a merged decoder (null for a decoder without them), and what is wrong with them. */
+function mergedCacheOf(decoder: ort.InferenceSession): { cache: MergedCache | null; problems: string[] } {
+  if (!decoder.inputNames.includes(USE_CACHE_BRANCH)) return { cache: null, problems: [] };
+  const past: { name: string; heads: number; headDim: number }[] = [];
+  const problems: string[] = [];
+  decoder.inputNames.forEach((name, i) => {
+    if (!name.startsWith(PAST_PREFIX)) return;
+    const meta = decoder.inputMetadata[i];
+    const shape = meta?.isTensor === true ? meta.shape : [];
+    const [, heads, , headDim] = shape;
+    if (meta?.isTensor !== true || meta.type !== 'float32' || shape.length !== 4 || typeof heads !== 'number' || typeof headDim !== 'number') {
+      problems.push(`merged decoder input ${name} is not float32 [batch, heads, past_sequence, head_dim] with fixed heads and head_dim`);
+    } else {
+      past.push({ name, heads, headDim });
+    }
+  });
+  return { cache: { past }, problems };
+}
 type MaskType = IdsType | 'float32' | 'bool';
 
 /** A loaded caption model. Create with {@link OnnxCaptioner.create}; `close()` releases native memory. */
@@ -67,6 +95,7 @@ export class OnnxCaptioner {
     private readonly encoder: ort.InferenceSession,
     private readonly decoder: ort.InferenceSession,
     private readonly idsType: IdsType,
+    private readonly cache: MergedCache | null = null,
   ) {}
 
   /**
@@ -94,8 +123,8 @@ export class OnnxCaptioner {
     let decoder: ort.InferenceSession | undefined;
     try {
       decoder = await load('decoder', bundle.decoder, sessionOptions);
-      const idsType = validateSessions(bundle, encoder, decoder);
-      return new OnnxCaptioner(bundle, encoder, decoder, idsType);
+      const { idsType, cache } = validateSessions(bundle, encoder, decoder);
+      return new OnnxCaptioner(bundle, encoder, decoder, idsType, cache);
     } catch (err) {
       await Promise.allSettled([encoder.release(), decoder?.release()]);
       throw err;
@@ -280,6 +309,11 @@ export class OnnxCaptioner {
         feeds.encoder_attention_mask = onesTensor(this.maskType('encoder_attention_mask'), rows, seq);
       if (names.includes('attention_mask'))
         feeds.attention_mask = onesTensor(this.maskType('attention_mask'), rows, length);
+      if (this.cache !== null) {
+        // A merged decoder runs its no-cache branch: the whole prefix each step, empty past.
+        feeds[USE_CACHE_BRANCH] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
+        for (const p of this.cache.past) feeds[p.name] = new ort.Tensor('float32', new Float32Array(0), [rows, p.heads, 0, p.headDim]);
+      }
       const logits = await runSession(this.decoder, 'decoder', feeds, io.logits);
       const [lRows, lLength, vocab] = logits.dims as [number, number, number];
       if (logits.type !== 'float32' || logits.dims.length !== 3 || lRows !== rows || lLength !== length) {
@@ -321,7 +355,7 @@ function validateSessions(
   bundle: CaptionModelBundle,
   encoder: ort.InferenceSession,
   decoder: ort.InferenceSession,
-): IdsType {
+): { idsType: IdsType; cache: MergedCache | null } {
   const { io, format } = bundle;
   const found = {
     encoderInputs: [...encoder.inputNames],
@@ -340,7 +374,9 @@ function validateSessions(
     if (!decoder.inputNames.includes(name)) problems.push(`decoder has no input ${name}`);
   }
   const known = new Set<string>([io.inputIds, io.encoderHiddenStates, ...OPTIONAL_DECODER_INPUTS]);
-  const extraDecoder = decoder.inputNames.filter((n) => !known.has(n));
+  const merged = mergedCacheOf(decoder);
+  problems.push(...merged.problems);
+  const extraDecoder = decoder.inputNames.filter((n) => !known.has(n) && !(merged.cache !== null && (n === USE_CACHE_BRANCH || n.startsWith(PAST_PREFIX))));
   if (extraDecoder.length > 0)
     problems.push(
       `decoder has inputs this runtime cannot feed (a KV-cache decoder?): ${extraDecoder.join(', ')}`,
@@ -369,7 +405,7 @@ function validateSessions(
       problems,
     });
   }
-  return idsType === 'int32' ? 'int32' : 'int64';
+  return { idsType: idsType === 'int32' ? 'int32' : 'int64', cache: merged.cache };
 }
 
 function idsTensor(type: IdsType, prefixes: readonly (readonly number[])[], length: number): ort.Tensor {

@@ -2,7 +2,8 @@
  * A captioner exported in Hugging Face's VisionEncoderDecoder layout (optimum's
  * `optimum-cli export onnx --task image-to-text`): `encoder_model.onnx` (`pixel_values` →
  * `last_hidden_state`), `decoder_model.onnx` (`input_ids` + `encoder_hidden_states` →
- * `logits`, no KV cache), `config.json`, optional `generation_config.json`,
+ * `logits`, no KV cache; or `decoder_model_merged.onnx`, run without its cache),
+ * `generation_config.json` and/or `config.json`,
  * `preprocessor_config.json` and a tokenizer. The `onnx/` sub-folder of the transformers.js
  * layout is accepted too. Where transformers reads a value from several places, the same
  * order is used here: generation_config.json, then config.json, then config.json `decoder`.
@@ -18,14 +19,10 @@ const FORMAT = 'hf-vision-encoder-decoder';
 /** Candidate paths of each HF file, the flat optimum layout first. */
 export const HF_FILES = {
   encoder: ['encoder_model.onnx', 'onnx/encoder_model.onnx'],
-  decoder: ['decoder_model.onnx', 'onnx/decoder_model.onnx'],
-  /** Decoders with a KV cache: recognised only to explain that they are not supported. */
-  cachedDecoders: [
-    'decoder_model_merged.onnx',
-    'decoder_with_past_model.onnx',
-    'onnx/decoder_model_merged.onnx',
-    'onnx/decoder_with_past_model.onnx',
-  ],
+  /** The merged decoder (a KV cache behind `use_cache_branch`) runs its no-cache branch; the plain one is preferred. */
+  decoder: ['decoder_model.onnx', 'onnx/decoder_model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx'],
+  /** Decoders that always need a KV cache: recognised only to explain that they are not supported. */
+  cachedDecoders: ['decoder_with_past_model.onnx', 'onnx/decoder_with_past_model.onnx'],
   config: ['config.json'],
   generation: ['generation_config.json'],
   preprocessor: ['preprocessor_config.json'],
@@ -118,13 +115,14 @@ export function parseHfBundle(files: BundleFileSet): CaptionModelBundle {
     const cached = files.find(...HF_FILES.cachedDecoders);
     if (cached !== undefined) {
       throw modelInvalid(
-        `${FORMAT} bundle has only ${cached.name} (a decoder with a KV cache); export decoder_model.onnx as well (optimum does by default)`,
+        `${FORMAT} bundle has only ${cached.name} (a decoder that always needs a KV cache); export decoder_model.onnx or decoder_model_merged.onnx as well (optimum does by default)`,
         { format: FORMAT, missing: [...HF_FILES.decoder], files: files.names() },
       );
     }
   }
   const decoder = files.require(FORMAT, ...HF_FILES.decoder);
-  const config = files.requiredJson(FORMAT, ConfigSchema, ...HF_FILES.config);
+  // config.json is optional: exports that carry generation_config.json name every token there.
+  const config = files.optionalJson(FORMAT, ConfigSchema, ...HF_FILES.config) ?? {};
   const generation = files.optionalJson(FORMAT, GenerationSchema, ...HF_FILES.generation) ?? {};
   const preprocessor = files.requiredJson(FORMAT, PreprocessorSchema, ...HF_FILES.preprocessor);
   const sub = config.decoder ?? {};

@@ -34,14 +34,16 @@ export interface RegisterInput {
   readonly params?: Readonly<Record<string, string>>;
   readonly parentVersion?: string | null;
   readonly trainingRunId?: string | null;
+  /** The alias the new version gets (default `challenger`; imports get `candidate`). */
+  readonly alias?: string;
 }
 
 const FILE_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 /**
  * Register a model version: artifacts to `models/<name>/<version>/…` in the lake, a catalog
- * record with metrics, parameters, dataset version and checksums, alias `challenger`, and a
- * model.registered event. The version is derived from the artifacts' checksums, so registering
+ * record with metrics, parameters, dataset version and checksums, alias `challenger` (or
+ * `input.alias`), and a model.registered event. The version is derived from the artifacts' checksums, so registering
  * the same files twice is the same version (idempotent).
  */
 export async function registerModel(deps: RegistryDeps, input: RegisterInput): Promise<ModelRecord> {
@@ -68,7 +70,7 @@ export async function registerModel(deps: RegistryDeps, input: RegisterInput): P
     artifacts: refs,
     params: { ...input.params, format: input.format, parentVersion: input.parentVersion ?? null, trainingRunId: input.trainingRunId ?? null },
   });
-  await deps.catalog.models.setAlias(input.name, 'challenger', version);
+  await deps.catalog.models.setAlias(input.name, input.alias ?? 'challenger', version);
   const event: ModelRegistered = {
     eventId: deriveId('model.registered', version),
     modelName: input.name,
@@ -166,23 +168,25 @@ export async function promoteIfBetter(
   }
   await deps.catalog.models.upsert({ id: model.id, name, status: 'evaluated', metrics: { ...model.metrics, ...candidate.metrics } });
   await deps.catalog.models.setAlias(name, 'champion', candidate.version, { expected: champion?.version ?? null });
-  await announcePromotion(deps, name, model, candidate.metrics, champion, `promoted: ${reason}`);
+  await announcePromotion(deps, name, 'champion', model, candidate.metrics, champion, `promoted: ${reason}`);
   return { promoted: true, reason: `promoted: ${reason}`, champion: candidate.version, ...evidence };
 }
 
 async function announcePromotion(
   deps: RegistryDeps,
   name: string,
+  alias: string,
   model: ModelRecord,
   metrics: Readonly<Record<string, number>>,
   previous: { version: string; metrics: Readonly<Record<string, number>> } | null,
   reason: string,
 ): Promise<void> {
   const event: ModelPromoted = {
-    eventId: deriveId('model.promoted', name, model.id, previous?.version ?? ''),
+    // The champion's ids stay as they were (no alias in them) so replays of old promotions dedupe.
+    eventId: alias === 'champion' ? deriveId('model.promoted', name, model.id, previous?.version ?? '') : deriveId('model.promoted', name, alias, model.id, previous?.version ?? ''),
     modelName: name,
     modelVersion: model.id,
-    alias: 'champion',
+    alias,
     previousVersion: previous?.version ?? null,
     metrics: { ...metrics },
     previousMetrics: { ...previous?.metrics },
@@ -194,16 +198,54 @@ async function announcePromotion(
   await deps.producer.send([{ topic: deps.topicName?.(Topics.modelPromoted.name) ?? Topics.modelPromoted.name, key: name, value: await deps.serde.encode(Topics.modelPromoted.name, event) }]);
 }
 
+/** The aliases an administrator moves by hand (`candidate` is set by imports only). */
+export const PROMOTABLE_ALIASES = ['champion', 'challenger'] as const;
+
+/** An alias an administrator can point at a version. */
+export type PromotableAlias = (typeof PROMOTABLE_ALIASES)[number];
+
+/**
+ * An administrator's promotion: point `alias` of model `name` at `version`, with no gate
+ * (compare-and-set against the alias's current version, so a concurrent promotion is not lost
+ * silently), and announce it with a model.promoted event like the gated promotion does, so
+ * serving replicas hot-swap. Promoting the version the alias already points to changes nothing.
+ */
+export async function promoteVersion(
+  deps: RegistryDeps,
+  name: string,
+  version: string,
+  alias: PromotableAlias = 'champion',
+  reason = 'manual promotion',
+): Promise<PromotionDecision> {
+  const model = await deps.catalog.models.get(version);
+  if (model === null || model.name !== name) {
+    throw new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `model ${name} has no version ${version}`, { context: { name, version } });
+  }
+  if (model.status === 'archived') throw new PipelineError(ErrorCodes.MODEL_INVALID, `model version ${version} is archived`, { context: { version } });
+  const current = await deps.catalog.models.getAlias(name, alias);
+  if (current?.version === version) return { promoted: false, reason: `${version} is already ${alias}`, champion: version };
+  const previous = current === null ? null : await deps.catalog.models.get(current.version);
+  await deps.catalog.models.setAlias(name, alias, version, { expected: current?.version ?? null });
+  const why = `${reason}: ${alias} ${current?.version ?? '(none)'} -> ${version}`;
+  await announcePromotion(deps, name, alias, model, model.metrics, previous === null ? null : { version: previous.id, metrics: previous.metrics }, why);
+  return { promoted: true, reason: why, champion: version };
+}
+
 /** Point `champion` back at the version it pointed to before the last promotion. */
-export async function rollbackChampion(deps: RegistryDeps, name: string): Promise<PromotionDecision> {
-  const alias = await deps.catalog.models.getAlias(name, 'champion');
+export function rollbackChampion(deps: RegistryDeps, name: string): Promise<PromotionDecision> {
+  return rollbackAlias(deps, name, 'champion');
+}
+
+/** Point `alias` (default `champion`) back at the version it pointed to before its last change, with a model.promoted event. */
+export async function rollbackAlias(deps: RegistryDeps, name: string, which: PromotableAlias = 'champion'): Promise<PromotionDecision> {
+  const alias = await deps.catalog.models.getAlias(name, which);
   if (alias === null || alias.previous === null) {
-    throw new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `model ${name} has no previous champion to roll back to`);
+    throw new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `model ${name} has no previous ${which} to roll back to`);
   }
   const target = await deps.catalog.models.get(alias.previous);
-  if (target === null) throw new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `previous champion ${alias.previous} is not registered`);
+  if (target === null) throw new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `previous ${which} ${alias.previous} is not registered`);
   const current = await deps.catalog.models.get(alias.version);
-  await deps.catalog.models.setAlias(name, 'champion', target.id, { expected: alias.version });
-  await announcePromotion(deps, name, target, target.metrics, current === null ? null : { version: current.id, metrics: current.metrics }, `rollback from ${alias.version}`);
+  await deps.catalog.models.setAlias(name, which, target.id, { expected: alias.version });
+  await announcePromotion(deps, name, which, target, target.metrics, current === null ? null : { version: current.id, metrics: current.metrics }, `rollback from ${alias.version}`);
   return { promoted: true, reason: `rolled back from ${alias.version} to ${target.id}`, champion: target.id };
 }

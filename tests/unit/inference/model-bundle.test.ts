@@ -257,6 +257,15 @@ describe('HF VisionEncoderDecoder bundles', () => {
     assert.deepEqual(fromDecoder.tokens, { decoderStart: 4, eos: 6, stop: [6], pad: 6 });
   });
 
+  it('reads the tokens from generation_config.json alone when there is no config.json', () => {
+    const { 'config.json': _c, ...noConfig } = hf({ generation: { decoder_start_token_id: 3, eos_token_id: 2, max_length: 12 } });
+    const bundle = parseModelBundle(noConfig);
+    assert.deepEqual(bundle.tokens, { decoderStart: 3, eos: 2, stop: [2], pad: 2 });
+    assert.equal(bundle.maxLength, 12);
+    const { 'config.json': _c2, ...neither } = hf();
+    assert.throws(() => parseModelBundle(neither), modelInvalid(/names no decoder_start_token_id/));
+  });
+
   it('maps shortest_edge + center crop to a cover resize with the crop size', () => {
     const bundle = parseModelBundle(
       hf({
@@ -287,9 +296,12 @@ describe('HF VisionEncoderDecoder bundles', () => {
       modelInvalid(/missing decoder_model\.onnx or onnx\/decoder_model\.onnx/),
     );
     assert.throws(
-      () => parseModelBundle({ ...noDecoder, 'decoder_model_merged.onnx': ONNX }),
-      modelInvalid(/decoder_model_merged\.onnx \(a decoder with a KV cache\)/),
+      () => parseModelBundle({ ...noDecoder, 'decoder_with_past_model.onnx': ONNX }),
+      modelInvalid(/decoder_with_past_model\.onnx \(a decoder that always needs a KV cache\)/),
     );
+    const merged = new Uint8Array([9, 9]);
+    assert.equal(parseModelBundle({ ...noDecoder, 'decoder_model_merged.onnx': merged }).decoder, merged, 'a merged decoder alone is used');
+    assert.equal(parseModelBundle({ ...hf(), 'decoder_model_merged.onnx': merged }).decoder, ONNX, 'the plain decoder is preferred');
     const { 'preprocessor_config.json': _p, ...noPreprocessor } = hf();
     assert.throws(() => parseModelBundle(noPreprocessor), modelInvalid(/missing preprocessor_config\.json/));
     const { 'tokenizer.json': _t, ...noTokenizer } = hf();

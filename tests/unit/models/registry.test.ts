@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { ModelPromoted } from '../../../schemas/generated/types.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
 import { systemClock } from '../../../runtime/clock.ts';
-import { loadArtifacts, promoteIfBetter, registerModel, rollbackChampion, type RegistryDeps } from '../../../runtime/lake/model-registry.ts';
+import { loadArtifacts, promoteIfBetter, promoteVersion, registerModel, rollbackAlias, rollbackChampion, type RegistryDeps } from '../../../runtime/lake/model-registry.ts';
 import { tempLake } from '../../topology/lake/harness.ts';
 import { pairedBootstrap } from '../../../processors/metrics/index.ts';
 
@@ -75,6 +75,50 @@ test('the paired gate: a mean gain above the margin but inside the noise is reje
     assert.equal(clear.promoted, true, clear.reason);
     assert.match(clear.reason, /lower bound above the margin 0\.01$/);
     assert.equal((await lake.deps.catalog.models.byAlias('captioner', 'champion'))?.id, v3.id);
+  } finally {
+    await log.close();
+    await lake.close();
+  }
+});
+
+test('manual promotion: an alias moves without the gate, model.promoted names the alias, rollback per alias; unknown versions and no-op promotions emit nothing', async () => {
+  const lake = await tempLake();
+  const log = createMemoryLog();
+  const deps: RegistryDeps = { objects: lake.deps.objects, catalog: lake.deps.catalog, producer: await log.producer(), serde: lake.serde, clock: systemClock, bucket: 'lake' };
+  const models = lake.deps.catalog.models;
+  const events = () => Promise.all(log.readAll('model.promoted').map(async (r) => (await lake.serde.decode('model.promoted', r.value!)).value as ModelPromoted));
+  try {
+    const v1 = await registerModel(deps, { name: 'captioner', files: files('1'), format: 'captionflow-onnx', datasetId: 'ds-1', metrics: { ciderD: 0.4 } });
+    const v2 = await registerModel(deps, { name: 'captioner', files: files('2'), format: 'hf-vision-encoder-decoder', datasetId: 'ds-1', alias: 'candidate' });
+    assert.equal((await models.byAlias('captioner', 'candidate'))?.id, v2.id, 'registered under the alias asked for');
+    assert.equal((await models.byAlias('captioner', 'challenger'))?.id, v1.id, 'the challenger is untouched by it');
+
+    assert.equal((await promoteVersion(deps, 'captioner', v1.id)).promoted, true);
+    const swap = await promoteVersion(deps, 'captioner', v2.id, 'champion', 'imported model');
+    assert.match(swap.reason, new RegExp(`imported model: champion ${v1.id} -> ${v2.id}`));
+    assert.equal((await models.byAlias('captioner', 'champion'))?.id, v2.id);
+    assert.equal((await promoteVersion(deps, 'captioner', v2.id)).promoted, false, 'already champion: nothing to do');
+    await assert.rejects(promoteVersion(deps, 'captioner', 'captioner-nope'), { code: 'OBJECT_NOT_FOUND' });
+    await assert.rejects(promoteVersion(deps, 'other-model', v1.id), { code: 'OBJECT_NOT_FOUND' }, 'a version of another model');
+
+    assert.equal((await promoteVersion(deps, 'captioner', v2.id, 'challenger')).promoted, true);
+    assert.equal((await rollbackAlias(deps, 'captioner', 'challenger')).champion, v1.id, 'the challenger goes back to v1');
+    assert.equal((await rollbackAlias(deps, 'captioner')).champion, v1.id, 'the champion goes back to v1');
+
+    const promoted = await events();
+    assert.deepEqual(
+      promoted.map((p) => [p.alias, p.modelVersion, p.previousVersion]),
+      [
+        ['champion', v1.id, null],
+        ['champion', v2.id, v1.id],
+        ['challenger', v2.id, v1.id],
+        ['challenger', v1.id, v2.id],
+        ['champion', v1.id, v2.id],
+      ],
+    );
+    assert.deepEqual(promoted[0]!.metrics, { ciderD: 0.4 }, 'the version\'s recorded metrics travel with the event');
+    assert.equal(new Set(promoted.map((p) => p.eventId)).size, promoted.length, 'distinct event ids');
+    assert.ok(promoted.every((p) => p.artifacts.length === 3));
   } finally {
     await log.close();
     await lake.close();
