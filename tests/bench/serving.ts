@@ -79,6 +79,19 @@ interface Measured {
   readonly p50: number;
   readonly p99: number;
   readonly failed: number;
+  /** CPU time the side's process spent per answered image, in ms (all its threads). */
+  readonly cpuMs: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+async function processCpu(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command (which may hold spaces), counted from field 3: utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
 async function peerPython(): Promise<{ python: string; versions: string }> {
@@ -236,6 +249,7 @@ async function loadHttp(server: Server, images: readonly Buffer[], c: number, am
     headers: { 'content-type': contentType, 'x-api-key': API_KEY },
     body,
   }));
+  const cpu0 = await processCpu(server.child.pid!);
   const started = performance.now();
   const result = await autocannon({
     url: server.url,
@@ -245,12 +259,14 @@ async function loadHttp(server: Server, images: readonly Buffer[], c: number, am
     requests,
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpu = (await processCpu(server.child.pid!)) - cpu0;
   const ok = result['2xx'];
   return {
     rate: ok / seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,
     failed: result.non2xx + result.errors + result.timeouts,
+    cpuMs: (cpu * 1000) / Math.max(1, ok),
   };
 }
 
@@ -282,6 +298,7 @@ async function loadBare(pool: PiscinaPool, bundleDir: string, images: readonly B
   const latencies: number[] = [];
   let sent = 0;
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: batches }, async () => {
@@ -297,9 +314,16 @@ async function loadBare(pool: PiscinaPool, bundleDir: string, images: readonly B
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
-  return { rate: latencies.length / seconds, p50: pct(50), p99: pct(99), failed: 0 };
+  return {
+    rate: latencies.length / seconds,
+    p50: pct(50),
+    p99: pct(99),
+    failed: 0,
+    cpuMs: (cpu.user + cpu.system) / 1000 / latencies.length,
+  };
 }
 
 async function main(): Promise<void> {
@@ -313,7 +337,7 @@ async function main(): Promise<void> {
   const kib = images.reduce((a, b) => a + b.byteLength, 0) / images.length / 1024;
   const peer = await peerPython();
   console.log(`model: ${model.summary}`);
-  console.log(`images: ${images.length} photos of ${photos.summary.split(' from ')[1] ?? 'Debian wallpapers'} re-encoded as JPEG q85 at most ${UPLOAD_SIDE} px (mean ${kib.toFixed(0)} KiB), every side the same bytes`);
+  console.log(`images: ${images.length} of ${photos.summary} re-encoded as JPEG q85 at most ${UPLOAD_SIDE} px (mean ${kib.toFixed(0)} KiB), every side the same bytes`);
   console.log(`cores: ${CORES}; service: ${CORES} workers x 1 intra-op thread, max queue delay 5 ms; bare loop: ${CORES} threads x 1; peer: ${peer.versions}, 1 uvicorn worker, onnxruntime's default intra-op threads`);
 
   const servers: Partial<Record<Side, Server>> = {};
@@ -339,6 +363,8 @@ async function main(): Promise<void> {
           samples.add(`${side}@${c}:p50`, m.p50);
           samples.add(`${side}@${c}:p99`, m.p99);
           samples.add(`${side}@${c}:failed`, m.failed);
+          samples.add(`${side}@${c}:cpu`, m.cpuMs);
+          console.error(`round ${round + 1}/${ROUNDS} c=${c} ${side}: ${formatRate(m.rate)} images/s, p50 ${m.p50.toFixed(0)} ms, p99 ${m.p99.toFixed(0)} ms, ${m.cpuMs.toFixed(0)} CPU ms/image (${loadLine()})`);
         }
       }
     }
@@ -351,11 +377,15 @@ async function main(): Promise<void> {
         const rate = formatSpread(spread(samples.get(`${side}@${c}:rate`)), 0, formatRate);
         const p50 = formatSpread(spread(samples.get(`${side}@${c}:p50`)), 0, ms);
         const p99 = formatSpread(spread(samples.get(`${side}@${c}:p99`)), 0, ms);
+        const cpu = formatSpread(spread(samples.get(`${side}@${c}:cpu`)), 0, ms);
         const failed = samples.get(`${side}@${c}:failed`).reduce((a, b) => a + b, 0);
-        console.log(`${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms${failed > 0 ? `  FAILED ${failed}` : ''}`);
+        console.log(`${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms  CPU ${cpu} ms/image${failed > 0 ? `  FAILED ${failed}` : ''}`);
       }
       const ratio = (other: Side): string => formatSpread(spread(ratios(samples.get(`service@${c}:rate`), samples.get(`${other}@${c}:rate`))));
-      console.log(`ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}`);
+      // CPU per image: the other side's over the service's, so > 1 means the service spends less.
+      const cpuRatio = (other: Side): string => formatSpread(spread(ratios(samples.get(`${other}@${c}:cpu`), samples.get(`service@${c}:cpu`))));
+      console.log(`throughput ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}`);
+      console.log(`CPU-per-image ratios (other/service): (2) ${cpuRatio('bare')}  (3) ${cpuRatio('unbatched')}  (4) ${cpuRatio('fastapi')}`);
     }
     const p99 = (side: Side): string => formatSpread(spread(samples.get(`${side}@32:p99`)), 0, ms);
     console.log(`\nat c = 32: p99 (1) ${p99('service')} ms, (2) ${p99('bare')} ms, (3) ${p99('unbatched')} ms, (4) ${p99('fastapi')} ms`);
