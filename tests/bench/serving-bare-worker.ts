@@ -29,7 +29,8 @@ let loaded: Promise<Loaded> | undefined;
 
 async function load(task: BareTask): Promise<Loaded> {
   const files = new Map<string, Uint8Array>();
-  for (const name of readdirSync(task.bundleDir)) files.set(name, new Uint8Array(readFileSync(join(task.bundleDir, name))));
+  for (const name of readdirSync(task.bundleDir))
+    files.set(name, new Uint8Array(readFileSync(join(task.bundleDir, name))));
   const bundle = parseModelBundle(files);
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
@@ -55,7 +56,9 @@ export default async function bareCaption(task: BareTask): Promise<number[]> {
   const tensors = await Promise.all(task.images.map((image) => preprocessImage(image, spec)));
   tensors.forEach((t, i) => pixels.set(t, i * size));
   const hidden = (
-    await encoder.run({ [bundle.io.pixelValues]: new ort.Tensor('float32', pixels, [n, 3, spec.height, spec.width]) })
+    await encoder.run({
+      [bundle.io.pixelValues]: new ort.Tensor('float32', pixels, [n, 3, spec.height, spec.width]),
+    })
   )[bundle.io.encoderOutput]!;
   const stop = new Set(bundle.tokens.stop);
   const maxLength = bundle.maxLength;

@@ -52,10 +52,11 @@ async function describe(dir: string, what: string): Promise<BenchModel> {
 /** Build (or reuse) the benchmark's captioner. */
 export async function benchModel(): Promise<BenchModel> {
   const tiny = await trainerExport();
-  if (process.env.CAPTIONFLOW_BENCH_MODEL === 'tiny') return describe(tiny.dir, 'the tests\' tiny trained export');
+  if (process.env.CAPTIONFLOW_BENCH_MODEL === 'tiny')
+    return describe(tiny.dir, "the tests' tiny trained export");
   const cache = process.env.CAPTIONFLOW_CACHE ?? join(homedir(), '.cache', 'captionflow');
   const root = join(cache, `serving-bench-model-${await digest()}`);
-  const what = 'the trainer\'s architecture at serving size, untrained weights (captions run to max length)';
+  const what = "the trainer's architecture at serving size, untrained weights (captions run to max length)";
   if (existsSync(join(root, '.complete'))) return describe(join(root, 'onnx'), what);
   const python = await trainerPython();
   await mkdir(cache, { recursive: true });

@@ -47,7 +47,9 @@ const CORES = availableParallelism();
 const ROUNDS = roundsArg(FULL ? 3 : 1);
 const CONCURRENCY = [1, 8, 32] as const;
 /** Requests per measurement at each concurrency: enough for several per connection at c = 32. */
-const REQUESTS: Record<(typeof CONCURRENCY)[number], number> = FULL ? { 1: 24, 8: 96, 32: 192 } : { 1: 8, 8: 32, 32: 96 };
+const REQUESTS: Record<(typeof CONCURRENCY)[number], number> = FULL
+  ? { 1: 24, 8: 96, 32: 192 }
+  : { 1: 8, 8: 32, 32: 96 };
 /** The service's batch limit with batching on (the default of `serving.maxBatchSize`). */
 const MAX_BATCH = 8;
 const API_KEY = 'bench-key';
@@ -99,7 +101,8 @@ async function peerPython(): Promise<{ python: string; versions: string }> {
   const name = `venv-serving-peer-${createHash('sha256').update(PEER_REQUIREMENTS.join('\n')).digest('hex').slice(0, 12)}`;
   const dir = join(cache, name);
   const python = join(dir, 'bin', 'python');
-  const probe = 'import fastapi, uvicorn, onnxruntime, PIL; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "onnxruntime", onnxruntime.__version__)';
+  const probe =
+    'import fastapi, uvicorn, onnxruntime, PIL; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "onnxruntime", onnxruntime.__version__)';
   if (existsSync(join(dir, '.complete'))) {
     const p = await runCommand(python, ['-c', probe]);
     if (p.code === 0) return { python, versions: p.stdout.trim() };
@@ -116,14 +119,22 @@ async function peerPython(): Promise<{ python: string; versions: string }> {
     rmSync(dir, { recursive: true, force: true });
     const venv = await runCommand('python3', ['-m', 'venv', dir]);
     if (venv.code !== 0) throw new Error(`python3 -m venv failed: ${venv.stderr.slice(-2000)}`);
-    const pip = await runCommand(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...PEER_REQUIREMENTS]);
+    const pip = await runCommand(python, [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      ...PEER_REQUIREMENTS,
+    ]);
     if (pip.code !== 0) throw new Error(`pip install failed: ${pip.stderr.slice(-2000)}`);
     await runCommand('touch', [join(dir, '.complete')]);
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
   const p = await runCommand(python, ['-c', probe]);
-  if (p.code !== 0) throw new Error(`the peer venv ${dir} cannot import its packages: ${p.stderr.slice(-2000)}`);
+  if (p.code !== 0)
+    throw new Error(`the peer venv ${dir} cannot import its packages: ${p.stderr.slice(-2000)}`);
   return { python, versions: p.stdout.trim() };
 }
 
@@ -145,12 +156,24 @@ async function servingDataDir(bundleDir: string): Promise<string> {
   const app = await openApp(config, { logger: createLogger({ level: 'warn', destination: process.stderr }) });
   try {
     const files = new Map<string, Uint8Array>();
-    for (const name of await readdir(bundleDir)) files.set(name, new Uint8Array(await readFile(join(bundleDir, name))));
+    for (const name of await readdir(bundleDir))
+      files.set(name, new Uint8Array(await readFile(join(bundleDir, name))));
     const producer = await app.log.producer();
     try {
       const deps = trainDepsOf(app, producer);
-      const { id } = await registerModel(deps, { name: app.config.models.name, files, format: 'captionflow-onnx', datasetId: 'bench' });
-      const decision = await promoteIfBetter(deps, app.config.models.name, { version: id, metrics: { ciderD: 1 } }, null, { metric: 'ciderD', margin: 0 });
+      const { id } = await registerModel(deps, {
+        name: app.config.models.name,
+        files,
+        format: 'captionflow-onnx',
+        datasetId: 'bench',
+      });
+      const decision = await promoteIfBetter(
+        deps,
+        app.config.models.name,
+        { version: id, metrics: { ciderD: 1 } },
+        null,
+        { metric: 'ciderD', margin: 0 },
+      );
       if (!decision.promoted) throw new Error(`could not promote the bench model: ${decision.reason}`);
     } finally {
       await producer.close();
@@ -206,8 +229,8 @@ async function startServe(bundleDir: string, maxBatch: number): Promise<Server> 
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/healthz`, child, log);
   return { url, path: '/v1/captions', field: 'image', child, log, dir };
@@ -219,8 +242,8 @@ async function startPeer(python: string, bundleDir: string): Promise<Server> {
   const log = join(dir, 'peer.log');
   const out = createWriteStream(log);
   const child = spawn(python, [PEER, bundleDir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/docs`, child, log);
   return { url, path: '/api/v1/model/predict-caption', field: 'image', child, log, dir };
@@ -233,7 +256,8 @@ async function stop(server: Server): Promise<void> {
     await Promise.race([exited, sleep(15_000)]);
     if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
   }
-  if (server.dir !== undefined && process.env.CF_KEEP_BENCH_LOGS === undefined) await rm(server.dir, { recursive: true, force: true });
+  if (server.dir !== undefined && process.env.CF_KEEP_BENCH_LOGS === undefined)
+    await rm(server.dir, { recursive: true, force: true });
 }
 
 /** One multipart body per image (the same bytes every side gets). */
@@ -242,7 +266,12 @@ function bodies(images: readonly Buffer[]): { body: Buffer; contentType: string 
 }
 
 /** `amount` requests with `c` connections; checks the first answer is a caption. */
-async function loadHttp(server: Server, images: readonly Buffer[], c: number, amount: number): Promise<Measured> {
+async function loadHttp(
+  server: Server,
+  images: readonly Buffer[],
+  c: number,
+  amount: number,
+): Promise<Measured> {
   const requests = bodies(images).map(({ body, contentType }) => ({
     method: 'POST' as const,
     path: server.path,
@@ -283,7 +312,8 @@ async function checkCaption(server: Server, image: Buffer): Promise<string> {
   if (res.status !== 200) throw new Error(`${server.url}${server.path}: ${res.status} ${text.slice(0, 300)}`);
   const json = JSON.parse(text) as { caption?: string; results?: { ok: boolean; caption?: string }[] };
   const caption = json.caption ?? (json.results?.[0]?.ok === true ? json.results[0].caption : undefined);
-  if (caption === undefined) throw new Error(`${server.url}${server.path}: no caption in ${text.slice(0, 300)}`);
+  if (caption === undefined)
+    throw new Error(`${server.url}${server.path}: no caption in ${text.slice(0, 300)}`);
   return caption;
 }
 
@@ -292,7 +322,13 @@ async function checkCaption(server: Server, image: Buffer): Promise<string> {
  * thread while `c` allows, at most MAX_BATCH images each); a batch's images are answered when it
  * ends. Latency of an image: from its batch's submission to the batch's end.
  */
-async function loadBare(pool: PiscinaPool, bundleDir: string, images: readonly Buffer[], c: number, amount: number): Promise<Measured> {
+async function loadBare(
+  pool: PiscinaPool,
+  bundleDir: string,
+  images: readonly Buffer[],
+  c: number,
+  amount: number,
+): Promise<Measured> {
   const batches = Math.max(Math.min(c, pool.size), Math.ceil(c / MAX_BATCH));
   const per = Math.ceil(c / batches);
   const latencies: number[] = [];
@@ -316,7 +352,8 @@ async function loadBare(pool: PiscinaPool, bundleDir: string, images: readonly B
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   latencies.sort((a, b) => a - b);
-  const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+  const pct = (p: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
   return {
     rate: latencies.length / seconds,
     p50: pct(50),
@@ -330,15 +367,24 @@ async function main(): Promise<void> {
   const model = await benchModel();
   const photos = await benchPhotos({ min: FULL ? 32 : 16 });
   const images = await Promise.all(
-    photos.photos.slice(0, FULL ? 32 : 16).map((p) =>
-      sharp(p.bytes, { autoOrient: true }).resize(UPLOAD_SIDE, UPLOAD_SIDE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 85 }).toBuffer(),
-    ),
+    photos.photos
+      .slice(0, FULL ? 32 : 16)
+      .map((p) =>
+        sharp(p.bytes, { autoOrient: true })
+          .resize(UPLOAD_SIDE, UPLOAD_SIDE, { fit: 'inside', withoutEnlargement: true })
+          .jpeg({ quality: 85 })
+          .toBuffer(),
+      ),
   );
   const kib = images.reduce((a, b) => a + b.byteLength, 0) / images.length / 1024;
   const peer = await peerPython();
   console.log(`model: ${model.summary}`);
-  console.log(`images: ${images.length} of ${photos.summary} re-encoded as JPEG q85 at most ${UPLOAD_SIDE} px (mean ${kib.toFixed(0)} KiB), every side the same bytes`);
-  console.log(`cores: ${CORES}; service: ${CORES} workers x 1 intra-op thread, max queue delay 5 ms; bare loop: ${CORES} threads x 1; peer: ${peer.versions}, 1 uvicorn worker, onnxruntime's default intra-op threads`);
+  console.log(
+    `images: ${images.length} of ${photos.summary} re-encoded as JPEG q85 at most ${UPLOAD_SIDE} px (mean ${kib.toFixed(0)} KiB), every side the same bytes`,
+  );
+  console.log(
+    `cores: ${CORES}; service: ${CORES} workers x 1 intra-op thread, max queue delay 5 ms; bare loop: ${CORES} threads x 1; peer: ${peer.versions}, 1 uvicorn worker, onnxruntime's default intra-op threads`,
+  );
 
   const servers: Partial<Record<Side, Server>> = {};
   const pool = new PiscinaPool({ size: CORES });
@@ -358,18 +404,25 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const c of CONCURRENCY) {
         for (const side of SIDES) {
-          const m = side === 'bare' ? await loadBare(pool, model.dir, images, c, REQUESTS[c]) : await loadHttp(http[side], images, c, REQUESTS[c]);
+          const m =
+            side === 'bare'
+              ? await loadBare(pool, model.dir, images, c, REQUESTS[c])
+              : await loadHttp(http[side], images, c, REQUESTS[c]);
           samples.add(`${side}@${c}:rate`, m.rate);
           samples.add(`${side}@${c}:p50`, m.p50);
           samples.add(`${side}@${c}:p99`, m.p99);
           samples.add(`${side}@${c}:failed`, m.failed);
           samples.add(`${side}@${c}:cpu`, m.cpuMs);
-          console.error(`round ${round + 1}/${ROUNDS} c=${c} ${side}: ${formatRate(m.rate)} images/s, p50 ${m.p50.toFixed(0)} ms, p99 ${m.p99.toFixed(0)} ms, ${m.cpuMs.toFixed(0)} CPU ms/image (${loadLine()})`);
+          console.error(
+            `round ${round + 1}/${ROUNDS} c=${c} ${side}: ${formatRate(m.rate)} images/s, p50 ${m.p50.toFixed(0)} ms, p99 ${m.p99.toFixed(0)} ms, ${m.cpuMs.toFixed(0)} CPU ms/image (${loadLine()})`,
+          );
         }
       }
     }
 
-    console.log(`\n## caption serving (${ROUNDS === 1 ? '1 round' : `median [min–max] of ${ROUNDS} interleaved rounds`}; ${loadLine()})`);
+    console.log(
+      `\n## caption serving (${ROUNDS === 1 ? '1 round' : `median [min–max] of ${ROUNDS} interleaved rounds`}; ${loadLine()})`,
+    );
     const ms = (v: number): string => v.toFixed(0);
     for (const c of CONCURRENCY) {
       console.log(`\nc = ${c} (${REQUESTS[c]} requests of one image each)`);
@@ -379,16 +432,26 @@ async function main(): Promise<void> {
         const p99 = formatSpread(spread(samples.get(`${side}@${c}:p99`)), 0, ms);
         const cpu = formatSpread(spread(samples.get(`${side}@${c}:cpu`)), 0, ms);
         const failed = samples.get(`${side}@${c}:failed`).reduce((a, b) => a + b, 0);
-        console.log(`${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms  CPU ${cpu} ms/image${failed > 0 ? `  FAILED ${failed}` : ''}`);
+        console.log(
+          `${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms  CPU ${cpu} ms/image${failed > 0 ? `  FAILED ${failed}` : ''}`,
+        );
       }
-      const ratio = (other: Side): string => formatSpread(spread(ratios(samples.get(`service@${c}:rate`), samples.get(`${other}@${c}:rate`))));
+      const ratio = (other: Side): string =>
+        formatSpread(spread(ratios(samples.get(`service@${c}:rate`), samples.get(`${other}@${c}:rate`))));
       // CPU per image: the other side's over the service's, so > 1 means the service spends less.
-      const cpuRatio = (other: Side): string => formatSpread(spread(ratios(samples.get(`${other}@${c}:cpu`), samples.get(`service@${c}:cpu`))));
-      console.log(`throughput ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}`);
-      console.log(`CPU-per-image ratios (other/service): (2) ${cpuRatio('bare')}  (3) ${cpuRatio('unbatched')}  (4) ${cpuRatio('fastapi')}`);
+      const cpuRatio = (other: Side): string =>
+        formatSpread(spread(ratios(samples.get(`${other}@${c}:cpu`), samples.get(`service@${c}:cpu`))));
+      console.log(
+        `throughput ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}`,
+      );
+      console.log(
+        `CPU-per-image ratios (other/service): (2) ${cpuRatio('bare')}  (3) ${cpuRatio('unbatched')}  (4) ${cpuRatio('fastapi')}`,
+      );
     }
     const p99 = (side: Side): string => formatSpread(spread(samples.get(`${side}@32:p99`)), 0, ms);
-    console.log(`\nat c = 32: p99 (1) ${p99('service')} ms, (2) ${p99('bare')} ms, (3) ${p99('unbatched')} ms, (4) ${p99('fastapi')} ms`);
+    console.log(
+      `\nat c = 32: p99 (1) ${p99('service')} ms, (2) ${p99('bare')} ms, (3) ${p99('unbatched')} ms, (4) ${p99('fastapi')} ms`,
+    );
     console.log('targets at c = 32: (1)/(2) >= 0.85, (1)/(3) >= 2, (1)/(4) >= 2 with a lower p99 than (4)');
     console.log(`(${loadLine()} at the end)`);
   } finally {
