@@ -14,7 +14,12 @@ import type { Config } from '../runtime/config.ts';
 export function servingOptions(config: Config): CaptionServiceOptions {
   const s = config.serving;
   return {
-    batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs, queueLimit: s.queueLimit },
+    batching: {
+      maxBatchSize: s.maxBatchSize,
+      maxQueueDelayMs: s.maxQueueDelayMs,
+      queueLimit: s.queueLimit,
+      stagedBatches: s.stagedBatches,
+    },
     intraOpThreads: s.intraOpThreads,
     graceMs: s.graceMs,
     maxImageBytes: s.maxImageBytes,

@@ -103,6 +103,8 @@ export const ConfigSchema = z.object({
       maxBatchSize: positiveInt.max(256).default(8),
       /** Longest wait of the oldest queued image for its batch to fill, in ms. */
       maxQueueDelayMs: z.coerce.number().int().min(0).max(10_000).default(5),
+      /** Full batches sent to the worker pool beyond one per worker, so a worker never idles between batches under load (0: none). */
+      stagedBatches: z.coerce.number().int().min(0).max(64).default(1),
       /** Most images waiting; beyond it requests get 503 with Retry-After. */
       queueLimit: positiveInt.default(256),
       /** onnxruntime intra-op threads per session in each worker (see the README: workers x threads <= cores). */
@@ -178,6 +180,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_SERVING_MAX_BATCH_SIZE: 'serving.maxBatchSize',
   CAPTIONFLOW_SERVING_MAX_QUEUE_DELAY_MS: 'serving.maxQueueDelayMs',
   CAPTIONFLOW_SERVING_QUEUE_LIMIT: 'serving.queueLimit',
+  CAPTIONFLOW_SERVING_STAGED_BATCHES: 'serving.stagedBatches',
   CAPTIONFLOW_SERVING_INTRA_OP_THREADS: 'serving.intraOpThreads',
   CAPTIONFLOW_SERVING_REQUEST_TIMEOUT_MS: 'serving.requestTimeoutMs',
   CAPTIONFLOW_SERVING_MAX_REQUEST_TIMEOUT_MS: 'serving.maxRequestTimeoutMs',

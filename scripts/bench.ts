@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 const dir = new URL('../tests/bench/', import.meta.url).pathname;
 /** Shared helpers, not benchmarks. */
-const HELPERS = new Set(['harness', 'events', 'photos']);
+const HELPERS = new Set(['harness', 'events', 'photos', 'serving-model', 'serving-bare-worker']);
 const all = readdirSync(dir)
   .filter((f) => f.endsWith('.ts'))
   .map((f) => f.slice(0, -3))

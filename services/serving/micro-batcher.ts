@@ -26,6 +26,13 @@ export interface MicroBatcherOptions {
   readonly queueLimit: number;
   /** Most batches running at once (the worker threads). */
   readonly maxConcurrentBatches: number;
+  /**
+   * Full batches that may leave beyond `maxConcurrentBatches` (default 0): they wait in the worker
+   * pool's queue, so a thread that finishes a batch starts the next one at once instead of idling
+   * while its result goes back to the main thread and the next batch is sent. Only full batches
+   * are staged (a partial one waits for a free thread and keeps growing meanwhile).
+   */
+  readonly stagedBatches?: number;
 }
 
 /** What an item's promise resolves to. */
@@ -84,6 +91,7 @@ export class MicroBatcher<T, R> {
     positiveInt('maxQueueDelayMs', options.maxQueueDelayMs, 0);
     positiveInt('queueLimit', options.queueLimit, 1);
     positiveInt('maxConcurrentBatches', options.maxConcurrentBatches, 1);
+    positiveInt('stagedBatches', options.stagedBatches ?? 0, 0);
   }
 
   /** Items waiting for a batch. */
@@ -203,11 +211,15 @@ export class MicroBatcher<T, R> {
     return true;
   }
 
-  /** Dispatch every batch that is due while a slot is free; otherwise wake up when the oldest item is due. */
+  /**
+   * Dispatch every batch that is due while a slot is free, and full batches into the staged
+   * slots; otherwise wake up when the oldest item is due.
+   */
   private pump(): void {
     const now = performance.now();
-    while (this.running < this.options.maxConcurrentBatches && this.queued > 0) {
-      const next = this.nextDue(now);
+    const slots = this.options.maxConcurrentBatches + (this.options.stagedBatches ?? 0);
+    while (this.running < slots && this.queued > 0) {
+      const next = this.nextDue(now, this.running >= this.options.maxConcurrentBatches);
       if (next === undefined) break;
       this.dispatch(next);
     }
@@ -230,15 +242,15 @@ export class MicroBatcher<T, R> {
     );
   }
 
-  /** The key whose batch should leave now: full batches first, then the oldest overdue head. */
-  private nextDue(now: number): string | undefined {
+  /** The key whose batch should leave now: full batches first, then the oldest overdue head (`fullOnly`: full batches only). */
+  private nextDue(now: number, fullOnly = false): string | undefined {
     let best: string | undefined;
     let bestAt = Number.POSITIVE_INFINITY;
     for (const [key, queue] of this.queues) {
       const head = queue[0];
       if (head === undefined) continue;
       const full = queue.length >= this.options.maxBatchSize;
-      const overdue = now - head.enqueuedAt >= this.options.maxQueueDelayMs;
+      const overdue = !fullOnly && now - head.enqueuedAt >= this.options.maxQueueDelayMs;
       if (!full && !overdue) continue;
       // A full batch counts as if due since its head arrived; among due queues the oldest head goes first.
       if (head.enqueuedAt < bestAt) {

@@ -89,6 +89,28 @@ describe('MicroBatcher', () => {
     await Promise.all(rest);
   });
 
+  it('stages full batches beyond maxConcurrentBatches (stagedBatches), never a partial one', async () => {
+    const { batcher, gate } = gated({ maxBatchSize: 2, maxQueueDelayMs: 0, maxConcurrentBatches: 1, stagedBatches: 1 });
+    const all = [1, 2, 3, 4, 5].map((i) => batcher.submit('m', i));
+    // [1] left at once (a free worker, delay 0); [2, 3] is full: staged; [4, 5] is full but both slots are taken.
+    assert.deepEqual(gate.batches, [
+      { key: 'm', items: [1] },
+      { key: 'm', items: [2, 3] },
+    ]);
+    assert.equal(batcher.depth, 2);
+    gate.release();
+    await sleep(5);
+    assert.deepEqual(gate.batches.at(-1), { key: 'm', items: [4, 5] });
+    const one = batcher.submit('m', 6);
+    await sleep(5);
+    assert.equal(gate.batches.length, 3, 'a partial batch is not staged while every worker is busy');
+    gate.release();
+    await sleep(5);
+    assert.deepEqual(gate.batches.at(-1), { key: 'm', items: [6] });
+    gate.release();
+    await Promise.all([...all, one]);
+  });
+
   it('batches per key: items of different models or options never share a batch', async () => {
     const { batcher, gate } = gated({ maxBatchSize: 2, maxConcurrentBatches: 2 });
     const all = [

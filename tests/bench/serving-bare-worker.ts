@@ -1,0 +1,92 @@
+/**
+ * The ceiling of the serving benchmark, one worker thread's side: onnxruntime-node sessions on a
+ * bundle folder and a plain batched greedy loop (the encoder once per batch, then the decoder on
+ * the whole prefix of every row each step, argmax of the last position), after the same
+ * preprocessing as the service (processors/inference/preprocess.ts). No HTTP, no queue, no
+ * model host, no per-image error handling: what the hardware gives for this model and batch.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { parseModelBundle } from '../../processors/inference/model-bundle.ts';
+import type { CaptionModelBundle } from '../../processors/inference/bundle-types.ts';
+import { preprocessImage, tensorSize } from '../../processors/inference/preprocess.ts';
+
+/** One batch. */
+export interface BareTask {
+  readonly bundleDir: string;
+  readonly intraOpThreads: number;
+  readonly images: readonly Uint8Array[];
+}
+
+interface Loaded {
+  readonly bundle: CaptionModelBundle;
+  readonly encoder: ort.InferenceSession;
+  readonly decoder: ort.InferenceSession;
+}
+
+let loaded: Promise<Loaded> | undefined;
+
+async function load(task: BareTask): Promise<Loaded> {
+  const files = new Map<string, Uint8Array>();
+  for (const name of readdirSync(task.bundleDir))
+    files.set(name, new Uint8Array(readFileSync(join(task.bundleDir, name))));
+  const bundle = parseModelBundle(files);
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: task.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  };
+  const encoder = await ort.InferenceSession.create(bundle.encoder, options);
+  const decoder = await ort.InferenceSession.create(bundle.decoder, options);
+  return { bundle, encoder, decoder };
+}
+
+/** Caption a batch; returns the token count of each caption. */
+export default async function bareCaption(task: BareTask): Promise<number[]> {
+  loaded ??= load(task);
+  const { bundle, encoder, decoder } = await loaded;
+  const spec = bundle.preprocess;
+  const size = tensorSize(spec);
+  const n = task.images.length;
+  const pixels = new Float32Array(n * size);
+  const tensors = await Promise.all(task.images.map((image) => preprocessImage(image, spec)));
+  tensors.forEach((t, i) => pixels.set(t, i * size));
+  const hidden = (
+    await encoder.run({
+      [bundle.io.pixelValues]: new ort.Tensor('float32', pixels, [n, 3, spec.height, spec.width]),
+    })
+  )[bundle.io.encoderOutput]!;
+  const stop = new Set(bundle.tokens.stop);
+  const maxLength = bundle.maxLength;
+  const ids: bigint[][] = Array.from({ length: n }, () => [BigInt(bundle.tokens.decoderStart)]);
+  const done = new Array<boolean>(n).fill(false);
+  const lengths = new Array<number>(n).fill(0);
+  for (let length = 1; length < maxLength && done.some((d) => !d); length++) {
+    const flat = new BigInt64Array(n * length);
+    ids.forEach((row, r) => flat.set(row, r * length));
+    const out = await decoder.run({
+      [bundle.io.inputIds]: new ort.Tensor('int64', flat, [n, length]),
+      [bundle.io.encoderHiddenStates]: hidden,
+    });
+    const logits = out[bundle.io.logits]!;
+    const vocab = logits.dims[2]!;
+    const data = logits.data as Float32Array;
+    for (let r = 0; r < n; r++) {
+      if (done[r]) {
+        ids[r]!.push(BigInt(bundle.tokens.pad));
+        continue;
+      }
+      const base = (r * length + length - 1) * vocab;
+      let best = 0;
+      for (let v = 1; v < vocab; v++) if (data[base + v]! > data[base + best]!) best = v;
+      ids[r]!.push(BigInt(best));
+      if (stop.has(best)) done[r] = true;
+      else lengths[r]!++;
+    }
+  }
+  return lengths;
+}

@@ -1,0 +1,463 @@
+/**
+ * Caption serving under load, four sides on the same model and the same images, in one run:
+ *  (1) `captionflow serve` (POST /v1/captions, micro-batching on: the defaults, max batch 8);
+ *  (2) the ceiling: a bare onnxruntime-node batched loop (serving-bare-worker.ts) on a Piscina
+ *      pool of as many threads as the service has workers, the same preprocessing, no HTTP;
+ *  (3) `captionflow serve` with micro-batching off (CAPTIONFLOW_SERVING_MAX_BATCH_SIZE=1);
+ *  (4) the stack it replaces: FastAPI + onnxruntime (Python, PyPI) under uvicorn, one image per
+ *      request, same preprocessing and greedy decoding (peers/fastapi_serving.py).
+ * Each HTTP side is its own process, loaded from this process over loopback by autocannon with
+ * `c` connections (closed loop: a connection sends its next request when the last answers) and a
+ * fixed number of requests, so nothing is left running when a measurement ends. The bare loop
+ * keeps `c` images in flight the same way. Prints throughput (images/s) and p50/p99 latency at
+ * c = 1, 8, 32, and the ratios (1)/(2), (1)/(3), (1)/(4) and the p99s at c = 32; the sides run
+ * interleaved for `--rounds N` rounds (median [min–max]).
+ * Run: `npm run bench -- serving [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1: more requests, 3
+ * rounds; CAPTIONFLOW_BENCH_MODEL=tiny: the tests' tiny trained export instead of the
+ * serving-size model of serving-model.ts). Not part of `npm test`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { openApp } from '../../app/app.ts';
+import { trainDepsOf } from '../../app/jobs/standard-jobs.ts';
+import { loadConfig } from '../../runtime/config.ts';
+import { promoteIfBetter, registerModel } from '../../runtime/lake/model-registry.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { PiscinaPool } from '../../runtime/workers/piscina-pool.ts';
+import { runCommand } from '../fixtures/run-command.ts';
+import { multipartBody } from '../integration/serving/serving-fixture.ts';
+import { FULL, Samples, formatRate, formatSpread, loadLine, ratios, roundsArg, spread } from './harness.ts';
+import { benchPhotos } from './photos.ts';
+import type { BareTask } from './serving-bare-worker.ts';
+import { benchModel } from './serving-model.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BARE_WORKER = new URL('./serving-bare-worker.ts', import.meta.url);
+const PEER = fileURLToPath(new URL('./peers/fastapi_serving.py', import.meta.url));
+const CORES = availableParallelism();
+const ROUNDS = roundsArg(FULL ? 3 : 1);
+const CONCURRENCY = [1, 8, 32] as const;
+/** Requests per measurement at each concurrency: enough for several per connection at c = 32. */
+const REQUESTS: Record<(typeof CONCURRENCY)[number], number> = FULL
+  ? { 1: 24, 8: 96, 32: 192 }
+  : { 1: 8, 8: 32, 32: 96 };
+/** The service's batch limit with batching on (the default of `serving.maxBatchSize`). */
+const MAX_BATCH = 8;
+const API_KEY = 'bench-key';
+/** Longest side of an uploaded photo: what a phone app sends after its own resize. */
+const UPLOAD_SIDE = 640;
+
+/** The Python peer's venv: pinned, cached under ~/.cache/captionflow, created from PyPI on first use. */
+const PEER_REQUIREMENTS = [
+  'fastapi==0.165.0',
+  'uvicorn==0.55.0',
+  'python-multipart==0.0.34',
+  'onnxruntime==1.30.0',
+  'numpy==2.4.6',
+  'pillow==13.0.0',
+];
+
+type Side = 'service' | 'bare' | 'unbatched' | 'fastapi';
+const SIDES: readonly Side[] = ['service', 'bare', 'unbatched', 'fastapi'];
+const LABEL: Record<Side, string> = {
+  service: '(1) captionflow serve, micro-batching (max 8)',
+  bare: '(2) bare onnxruntime-node batched loop',
+  unbatched: '(3) captionflow serve, batching off (max 1)',
+  fastapi: '(4) FastAPI + onnxruntime (Python) / uvicorn',
+};
+
+/** One measurement. */
+interface Measured {
+  readonly rate: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly failed: number;
+  /** CPU time the side's process spent per answered image, in ms (all its threads). */
+  readonly cpuMs: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+async function processCpu(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command (which may hold spaces), counted from field 3: utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+async function peerPython(): Promise<{ python: string; versions: string }> {
+  const cache = process.env.CAPTIONFLOW_CACHE ?? join(homedir(), '.cache', 'captionflow');
+  const name = `venv-serving-peer-${createHash('sha256').update(PEER_REQUIREMENTS.join('\n')).digest('hex').slice(0, 12)}`;
+  const dir = join(cache, name);
+  const python = join(dir, 'bin', 'python');
+  const probe =
+    'import fastapi, uvicorn, onnxruntime, PIL; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "onnxruntime", onnxruntime.__version__)';
+  if (existsSync(join(dir, '.complete'))) {
+    const p = await runCommand(python, ['-c', probe]);
+    if (p.code === 0) return { python, versions: p.stdout.trim() };
+  }
+  const lock = `${dir}.lock`;
+  mkdirSync(cache, { recursive: true });
+  try {
+    mkdirSync(lock);
+  } catch {
+    throw new Error(`${lock} exists: another run is creating the peer venv (remove it if stale)`);
+  }
+  try {
+    console.error(`serving bench: creating ${dir} from PyPI (${PEER_REQUIREMENTS.join(' ')})…`);
+    rmSync(dir, { recursive: true, force: true });
+    const venv = await runCommand('python3', ['-m', 'venv', dir]);
+    if (venv.code !== 0) throw new Error(`python3 -m venv failed: ${venv.stderr.slice(-2000)}`);
+    const pip = await runCommand(python, [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      ...PEER_REQUIREMENTS,
+    ]);
+    if (pip.code !== 0) throw new Error(`pip install failed: ${pip.stderr.slice(-2000)}`);
+    await runCommand('touch', [join(dir, '.complete')]);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+  const p = await runCommand(python, ['-c', probe]);
+  if (p.code !== 0)
+    throw new Error(`the peer venv ${dir} cannot import its packages: ${p.stderr.slice(-2000)}`);
+  return { python, versions: p.stdout.trim() };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A data folder with the bundle registered and promoted to `champion`, for `captionflow serve`. */
+async function servingDataDir(bundleDir: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'cf-serving-bench-'));
+  const config = loadConfig({ env: {}, overrides: { dataDir: dir, logLevel: 'warn', 'workers.size': 1 } });
+  const app = await openApp(config, { logger: createLogger({ level: 'warn', destination: process.stderr }) });
+  try {
+    const files = new Map<string, Uint8Array>();
+    for (const name of await readdir(bundleDir))
+      files.set(name, new Uint8Array(await readFile(join(bundleDir, name))));
+    const producer = await app.log.producer();
+    try {
+      const deps = trainDepsOf(app, producer);
+      const { id } = await registerModel(deps, {
+        name: app.config.models.name,
+        files,
+        format: 'captionflow-onnx',
+        datasetId: 'bench',
+      });
+      const decision = await promoteIfBetter(
+        deps,
+        app.config.models.name,
+        { version: id, metrics: { ciderD: 1 } },
+        null,
+        { metric: 'ciderD', margin: 0 },
+      );
+      if (!decision.promoted) throw new Error(`could not promote the bench model: ${decision.reason}`);
+    } finally {
+      await producer.close();
+    }
+  } finally {
+    await app.close();
+  }
+  return dir;
+}
+
+/** A server process of one side. */
+interface Server {
+  readonly url: string;
+  readonly path: string;
+  readonly field: string;
+  readonly child: ChildProcess;
+  readonly log: string;
+  readonly dir?: string;
+}
+
+async function waitHttp(url: string, child: ChildProcess, log: string): Promise<void> {
+  const until = Date.now() + 180_000;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`server exited (${String(child.exitCode)}); see ${log}`);
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(2000) });
+      return;
+    } catch {
+      await sleep(300);
+    }
+  }
+  throw new Error(`server at ${url} did not answer within 180 s; see ${log}`);
+}
+
+async function startServe(bundleDir: string, maxBatch: number): Promise<Server> {
+  const dir = await servingDataDir(bundleDir);
+  const port = await freePort();
+  const log = join(dir, 'serve.log');
+  const out = createWriteStream(log);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/cli/main.ts', 'serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      CAPTIONFLOW_MODE: 'embedded',
+      CAPTIONFLOW_DATA_DIR: dir,
+      CAPTIONFLOW_HTTP_HOST: '127.0.0.1',
+      CAPTIONFLOW_HTTP_PORT: String(port),
+      CAPTIONFLOW_API_KEYS: API_KEY,
+      CAPTIONFLOW_WORKERS: String(CORES),
+      CAPTIONFLOW_LOG_LEVEL: 'warn',
+      CAPTIONFLOW_SERVING_MAX_BATCH_SIZE: String(maxBatch),
+      CAPTIONFLOW_SERVING_REQUEST_TIMEOUT_MS: '120000',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/healthz`, child, log);
+  return { url, path: '/v1/captions', field: 'image', child, log, dir };
+}
+
+async function startPeer(python: string, bundleDir: string): Promise<Server> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'cf-serving-peer-'));
+  const log = join(dir, 'peer.log');
+  const out = createWriteStream(log);
+  const child = spawn(python, [PEER, bundleDir, String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/docs`, child, log);
+  return { url, path: '/api/v1/model/predict-caption', field: 'image', child, log, dir };
+}
+
+async function stop(server: Server): Promise<void> {
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    const exited = new Promise((res) => server.child.once('exit', res));
+    server.child.kill('SIGTERM');
+    await Promise.race([exited, sleep(15_000)]);
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+  }
+  if (server.dir !== undefined && process.env.CF_KEEP_BENCH_LOGS === undefined)
+    await rm(server.dir, { recursive: true, force: true });
+}
+
+/** One multipart body per image (the same bytes every side gets). */
+function bodies(images: readonly Buffer[]): { body: Buffer; contentType: string }[] {
+  return images.map((img) => multipartBody([img]));
+}
+
+/** `amount` requests with `c` connections; checks the first answer is a caption. */
+async function loadHttp(
+  server: Server,
+  images: readonly Buffer[],
+  c: number,
+  amount: number,
+): Promise<Measured> {
+  const requests = bodies(images).map(({ body, contentType }) => ({
+    method: 'POST' as const,
+    path: server.path,
+    headers: { 'content-type': contentType, 'x-api-key': API_KEY },
+    body,
+  }));
+  const cpu0 = await processCpu(server.child.pid!);
+  const started = performance.now();
+  const result = await autocannon({
+    url: server.url,
+    connections: c,
+    amount,
+    timeout: 300,
+    requests,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = (await processCpu(server.child.pid!)) - cpu0;
+  const ok = result['2xx'];
+  return {
+    rate: ok / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed: result.non2xx + result.errors + result.timeouts,
+    cpuMs: (cpu * 1000) / Math.max(1, ok),
+  };
+}
+
+/** Send one image to a server and check the answer is a caption. */
+async function checkCaption(server: Server, image: Buffer): Promise<string> {
+  const { body, contentType } = multipartBody([image]);
+  const res = await fetch(`${server.url}${server.path}`, {
+    method: 'POST',
+    headers: { 'content-type': contentType, 'x-api-key': API_KEY },
+    body,
+    signal: AbortSignal.timeout(120_000),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${server.url}${server.path}: ${res.status} ${text.slice(0, 300)}`);
+  const json = JSON.parse(text) as { caption?: string; results?: { ok: boolean; caption?: string }[] };
+  const caption = json.caption ?? (json.results?.[0]?.ok === true ? json.results[0].caption : undefined);
+  if (caption === undefined)
+    throw new Error(`${server.url}${server.path}: no caption in ${text.slice(0, 300)}`);
+  return caption;
+}
+
+/**
+ * The bare loop at concurrency `c`: `c` images in flight as `k` batches (at least one per pool
+ * thread while `c` allows, at most MAX_BATCH images each); a batch's images are answered when it
+ * ends. Latency of an image: from its batch's submission to the batch's end.
+ */
+async function loadBare(
+  pool: PiscinaPool,
+  bundleDir: string,
+  images: readonly Buffer[],
+  c: number,
+  amount: number,
+): Promise<Measured> {
+  const batches = Math.max(Math.min(c, pool.size), Math.ceil(c / MAX_BATCH));
+  const per = Math.ceil(c / batches);
+  const latencies: number[] = [];
+  let sent = 0;
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: batches }, async () => {
+      while (sent < amount) {
+        const n = Math.min(per, amount - sent);
+        sent += n;
+        const batch = Array.from({ length: n }, () => new Uint8Array(images[next++ % images.length]!));
+        const t0 = performance.now();
+        await pool.run<BareTask, number[]>(BARE_WORKER, { bundleDir, intraOpThreads: 1, images: batch });
+        const ms = performance.now() - t0;
+        for (let i = 0; i < n; i++) latencies.push(ms);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number): number =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+  return {
+    rate: latencies.length / seconds,
+    p50: pct(50),
+    p99: pct(99),
+    failed: 0,
+    cpuMs: (cpu.user + cpu.system) / 1000 / latencies.length,
+  };
+}
+
+async function main(): Promise<void> {
+  const model = await benchModel();
+  const photos = await benchPhotos({ min: FULL ? 32 : 16 });
+  const images = await Promise.all(
+    photos.photos
+      .slice(0, FULL ? 32 : 16)
+      .map((p) =>
+        sharp(p.bytes, { autoOrient: true })
+          .resize(UPLOAD_SIDE, UPLOAD_SIDE, { fit: 'inside', withoutEnlargement: true })
+          .jpeg({ quality: 85 })
+          .toBuffer(),
+      ),
+  );
+  const kib = images.reduce((a, b) => a + b.byteLength, 0) / images.length / 1024;
+  const peer = await peerPython();
+  console.log(`model: ${model.summary}`);
+  console.log(
+    `images: ${images.length} of ${photos.summary} re-encoded as JPEG q85 at most ${UPLOAD_SIDE} px (mean ${kib.toFixed(0)} KiB), every side the same bytes`,
+  );
+  console.log(
+    `cores: ${CORES}; service: ${CORES} workers x 1 intra-op thread, max queue delay 5 ms; bare loop: ${CORES} threads x 1; peer: ${peer.versions}, 1 uvicorn worker, onnxruntime's default intra-op threads`,
+  );
+
+  const servers: Partial<Record<Side, Server>> = {};
+  const pool = new PiscinaPool({ size: CORES });
+  try {
+    [servers.service, servers.unbatched, servers.fastapi] = await Promise.all([
+      startServe(model.dir, MAX_BATCH),
+      startServe(model.dir, 1),
+      startPeer(peer.python, model.dir),
+    ]);
+    const http = { service: servers.service, unbatched: servers.unbatched, fastapi: servers.fastapi };
+    // Warm-up: every side loads its model and answers a caption before any timing.
+    for (const server of Object.values(http)) await checkCaption(server, images[0]!);
+    for (const server of Object.values(http)) await loadHttp(server, images, 8, 16);
+    await loadBare(pool, model.dir, images, 8, 16);
+
+    const samples = new Samples();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of CONCURRENCY) {
+        for (const side of SIDES) {
+          const m =
+            side === 'bare'
+              ? await loadBare(pool, model.dir, images, c, REQUESTS[c])
+              : await loadHttp(http[side], images, c, REQUESTS[c]);
+          samples.add(`${side}@${c}:rate`, m.rate);
+          samples.add(`${side}@${c}:p50`, m.p50);
+          samples.add(`${side}@${c}:p99`, m.p99);
+          samples.add(`${side}@${c}:failed`, m.failed);
+          samples.add(`${side}@${c}:cpu`, m.cpuMs);
+          console.error(
+            `round ${round + 1}/${ROUNDS} c=${c} ${side}: ${formatRate(m.rate)} images/s, p50 ${m.p50.toFixed(0)} ms, p99 ${m.p99.toFixed(0)} ms, ${m.cpuMs.toFixed(0)} CPU ms/image (${loadLine()})`,
+          );
+        }
+      }
+    }
+
+    console.log(
+      `\n## caption serving (${ROUNDS === 1 ? '1 round' : `median [min–max] of ${ROUNDS} interleaved rounds`}; ${loadLine()})`,
+    );
+    const ms = (v: number): string => v.toFixed(0);
+    for (const c of CONCURRENCY) {
+      console.log(`\nc = ${c} (${REQUESTS[c]} requests of one image each)`);
+      for (const side of SIDES) {
+        const rate = formatSpread(spread(samples.get(`${side}@${c}:rate`)), 0, formatRate);
+        const p50 = formatSpread(spread(samples.get(`${side}@${c}:p50`)), 0, ms);
+        const p99 = formatSpread(spread(samples.get(`${side}@${c}:p99`)), 0, ms);
+        const cpu = formatSpread(spread(samples.get(`${side}@${c}:cpu`)), 0, ms);
+        const failed = samples.get(`${side}@${c}:failed`).reduce((a, b) => a + b, 0);
+        console.log(
+          `${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms  CPU ${cpu} ms/image${failed > 0 ? `  FAILED ${failed}` : ''}`,
+        );
+      }
+      const ratio = (other: Side): string =>
+        formatSpread(spread(ratios(samples.get(`service@${c}:rate`), samples.get(`${other}@${c}:rate`))));
+      // CPU per image: the other side's over the service's, so > 1 means the service spends less.
+      const cpuRatio = (other: Side): string =>
+        formatSpread(spread(ratios(samples.get(`${other}@${c}:cpu`), samples.get(`service@${c}:cpu`))));
+      console.log(
+        `throughput ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}`,
+      );
+      console.log(
+        `CPU-per-image ratios (other/service): (2) ${cpuRatio('bare')}  (3) ${cpuRatio('unbatched')}  (4) ${cpuRatio('fastapi')}`,
+      );
+    }
+    const p99 = (side: Side): string => formatSpread(spread(samples.get(`${side}@32:p99`)), 0, ms);
+    console.log(
+      `\nat c = 32: p99 (1) ${p99('service')} ms, (2) ${p99('bare')} ms, (3) ${p99('unbatched')} ms, (4) ${p99('fastapi')} ms`,
+    );
+    console.log('targets at c = 32: (1)/(2) >= 0.85, (1)/(3) >= 2, (1)/(4) >= 2 with a lower p99 than (4)');
+    console.log(`(${loadLine()} at the end)`);
+  } finally {
+    await pool.close();
+    await Promise.all(Object.values(servers).map((s) => stop(s)));
+  }
+}
+
+await main();
