@@ -17,11 +17,10 @@
  * serving-size model of serving-model.ts). Not part of `npm test`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { availableParallelism, homedir, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -33,8 +32,8 @@ import { loadConfig } from '../../runtime/config.ts';
 import { promoteIfBetter, registerModel } from '../../runtime/lake/model-registry.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { PiscinaPool } from '../../runtime/workers/piscina-pool.ts';
-import { runCommand } from '../fixtures/run-command.ts';
 import { multipartBody } from '../integration/serving/serving-fixture.ts';
+import { cachedVenv } from '../fixtures/python-venv.ts';
 import { FULL, Samples, formatRate, formatSpread, loadLine, ratios, roundsArg, spread } from './harness.ts';
 import { benchPhotos } from './photos.ts';
 import type { BareTask } from './serving-bare-worker.ts';
@@ -97,45 +96,14 @@ async function processCpu(pid: number): Promise<number> {
 }
 
 async function peerPython(): Promise<{ python: string; versions: string }> {
-  const cache = process.env.CAPTIONFLOW_CACHE ?? join(homedir(), '.cache', 'captionflow');
-  const name = `venv-serving-peer-${createHash('sha256').update(PEER_REQUIREMENTS.join('\n')).digest('hex').slice(0, 12)}`;
-  const dir = join(cache, name);
-  const python = join(dir, 'bin', 'python');
-  const probe =
-    'import fastapi, uvicorn, onnxruntime, PIL; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "onnxruntime", onnxruntime.__version__)';
-  if (existsSync(join(dir, '.complete'))) {
-    const p = await runCommand(python, ['-c', probe]);
-    if (p.code === 0) return { python, versions: p.stdout.trim() };
-  }
-  const lock = `${dir}.lock`;
-  mkdirSync(cache, { recursive: true });
-  try {
-    mkdirSync(lock);
-  } catch {
-    throw new Error(`${lock} exists: another run is creating the peer venv (remove it if stale)`);
-  }
-  try {
-    console.error(`serving bench: creating ${dir} from PyPI (${PEER_REQUIREMENTS.join(' ')})…`);
-    rmSync(dir, { recursive: true, force: true });
-    const venv = await runCommand('python3', ['-m', 'venv', dir]);
-    if (venv.code !== 0) throw new Error(`python3 -m venv failed: ${venv.stderr.slice(-2000)}`);
-    const pip = await runCommand(python, [
-      '-m',
-      'pip',
-      'install',
-      '--quiet',
-      '--disable-pip-version-check',
-      ...PEER_REQUIREMENTS,
-    ]);
-    if (pip.code !== 0) throw new Error(`pip install failed: ${pip.stderr.slice(-2000)}`);
-    await runCommand('touch', [join(dir, '.complete')]);
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-  const p = await runCommand(python, ['-c', probe]);
-  if (p.code !== 0)
-    throw new Error(`the peer venv ${dir} cannot import its packages: ${p.stderr.slice(-2000)}`);
-  return { python, versions: p.stdout.trim() };
+  const venv = await cachedVenv({
+    name: 'venv-serving-peer',
+    requirements: PEER_REQUIREMENTS,
+    probe:
+      'import fastapi, uvicorn, onnxruntime, PIL; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "onnxruntime", onnxruntime.__version__)',
+  });
+  if ('skip' in venv) throw new Error(venv.skip);
+  return venv;
 }
 
 function freePort(): Promise<number> {
