@@ -112,6 +112,13 @@ describe('POST /v1/captions', () => {
     assert.equal(bad.body.error?.code, 'REQUEST_INVALID');
   });
 
+  it('answers 404 MODEL_ALIAS_UNKNOWN (not a retriable 503) for an alias the registry does not have', async () => {
+    const res = await caption([blue], { alias: 'no-such-alias' });
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error?.code, 'MODEL_ALIAS_UNKNOWN');
+    assert.equal(res.headers['retry-after'], undefined);
+  });
+
   it('captions lake images by id, with its own error for an unknown id', async () => {
     const sha = createHash('sha256').update(red).digest('hex');
     const put = await fx.app.objects.put(`bronze/${sha}`, red);
