@@ -3,7 +3,7 @@
  * (tests/integration/app/schemathesis.test.ts): `startSystem` on a temporary data dir with every
  * route (ingest doors, caption serving, the Query Data Service, admin), the tiny ONNX model of
  * tests/fixtures/onnx promoted and serving, a few synthetic scenes ingested through to gold and a
- * poison image dead-lettered, so the lake routes answer with data. The scheduler does not run
+ * poison image dead-lettered, two dataset versions snapshotted, so the lake routes answer with data. The scheduler does not run
  * (a fuzzer must not start a retrain by the clock).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +11,7 @@ import { freePort } from '../../fixtures/child-process.ts';
 import { startSystem, type RunningSystem } from '../../../app/system.ts';
 import { ingestDeps } from '../../../app/pipeline-job.ts';
 import { ingestImage } from '../../../topologies/ingest.ts';
+import { snapshotDataset } from '../../../runtime/lake/datasets.ts';
 import { generateScene } from '../../../processors/synthetic/index.ts';
 import { makeImageCorpus } from '../../fixtures/bad-input/make-corpus.ts';
 import { multipartBody, servingFixture, solidPng, type ServingFixture } from '../serving/serving-fixture.ts';
@@ -23,8 +24,8 @@ export interface ApiUnderTest {
   readonly url: string;
   readonly fixture: ServingFixture;
   readonly system: RunningSystem;
-  /** Images in gold after seeding. */
-  readonly gold: number;
+  /** Ids that exist after seeding, for a fuzzer to reach past 404 (gold images, two dataset versions, dead letters). */
+  readonly ids: { readonly images: readonly string[]; readonly datasets: readonly string[]; readonly deadLetters: readonly string[] };
   close(): Promise<void>;
 }
 
@@ -83,12 +84,20 @@ export async function startApiUnderTest(): Promise<ApiUnderTest> {
       const letters = Object.values(await app.catalog.deadLetters.countOpenByCode()).reduce((a, b) => a + b, 0);
       return (layers['gold'] ?? 0) === scenes.length && letters >= poisoned;
     });
+    // Two versions (all splits, train only) so that a diff has something to say.
+    const lake = { store: app.objects, catalog: app.catalog };
+    const datasets = [
+      (await snapshotDataset(lake, { name: 'schemathesis' })).record.id,
+      (await snapshotDataset(lake, { name: 'schemathesis-train', filter: { splits: ['train'] } })).record.id,
+    ];
+    const images = (await app.catalog.images.list({ layer: 'gold' }, { limit: 100 })).items.map((i) => i.id);
+    const deadLetters = (await app.catalog.deadLetters.list({ state: 'all' }, { limit: 100 })).items.map((d) => d.id);
     const running = system;
     return {
       url,
       fixture,
       system: running,
-      gold: scenes.length,
+      ids: { images, datasets: [...new Set(datasets)], deadLetters },
       close: async () => {
         await running.stop();
         await fixture.close();
