@@ -25,7 +25,11 @@ export interface ApiUnderTest {
   readonly fixture: ServingFixture;
   readonly system: RunningSystem;
   /** Ids that exist after seeding, for a fuzzer to reach past 404 (gold images, two dataset versions, dead letters). */
-  readonly ids: { readonly images: readonly string[]; readonly datasets: readonly string[]; readonly deadLetters: readonly string[] };
+  readonly ids: {
+    readonly images: readonly string[];
+    readonly datasets: readonly string[];
+    readonly deadLetters: readonly string[];
+  };
   close(): Promise<void>;
 }
 
@@ -69,7 +73,9 @@ export async function startApiUnderTest(): Promise<ApiUnderTest> {
         captions: s.captions.map((text) => ({ text })),
       });
     let poisoned = 0;
-    for (const c of (await makeImageCorpus()).filter((x) => x.options === undefined && x.expectedCode !== null)) {
+    for (const c of (await makeImageCorpus()).filter(
+      (x) => x.options === undefined && x.expectedCode !== null,
+    )) {
       try {
         await ingestImage(deps, { bytes: c.bytes, source: 'upload', producer: 'schemathesis' });
         poisoned++;
@@ -81,7 +87,10 @@ export async function startApiUnderTest(): Promise<ApiUnderTest> {
     await producer.close();
     await until('the scenes in gold and the poison image dead-lettered', async () => {
       const layers = await app.catalog.images.countBy('layer');
-      const letters = Object.values(await app.catalog.deadLetters.countOpenByCode()).reduce((a, b) => a + b, 0);
+      const letters = Object.values(await app.catalog.deadLetters.countOpenByCode()).reduce(
+        (a, b) => a + b,
+        0,
+      );
       return (layers['gold'] ?? 0) === scenes.length && letters >= poisoned;
     });
     // Two versions (all splits, train only) so that a diff has something to say.
@@ -91,7 +100,9 @@ export async function startApiUnderTest(): Promise<ApiUnderTest> {
       (await snapshotDataset(lake, { name: 'schemathesis-train', filter: { splits: ['train'] } })).record.id,
     ];
     const images = (await app.catalog.images.list({ layer: 'gold' }, { limit: 100 })).items.map((i) => i.id);
-    const deadLetters = (await app.catalog.deadLetters.list({ state: 'all' }, { limit: 100 })).items.map((d) => d.id);
+    const deadLetters = (await app.catalog.deadLetters.list({ state: 'all' }, { limit: 100 })).items.map(
+      (d) => d.id,
+    );
     const running = system;
     return {
       url,

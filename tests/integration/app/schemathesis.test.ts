@@ -23,7 +23,12 @@ import { ADMIN_KEY, startApiUnderTest, type ApiUnderTest } from './api-under-tes
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const REPORTS = `${ROOT}test-artifacts/schemathesis`;
-const CHECKS = ['not_a_server_error', 'status_code_conformance', 'content_type_conformance', 'response_schema_conformance'];
+const CHECKS = [
+  'not_a_server_error',
+  'status_code_conformance',
+  'content_type_conformance',
+  'response_schema_conformance',
+];
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -41,9 +46,17 @@ function seed(): string | undefined {
   return raw;
 }
 
-function run(command: string, args: readonly string[], cwd: string): Promise<{ code: number | null; output: string }> {
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(command, args, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
@@ -118,9 +131,20 @@ test(
       const started = Date.now();
       const { code, output } = await run(st, args, REPORTS);
       const summary = output.slice(output.lastIndexOf('SUMMARY'));
-      t.diagnostic(`schemathesis exited ${String(code)} in ${((Date.now() - started) / 1000).toFixed(0)} s on ${api.url}`);
-      t.diagnostic(summary.split('\n').filter((l) => /Test cases|generated|failures|passed/.test(l)).join(' | '));
-      assert.equal(code, 0, `schemathesis found problems (JUnit in ${REPORTS}):\n${output.slice(output.indexOf('FAILURES') >= 0 ? output.indexOf('FAILURES') : 0)}`);
+      t.diagnostic(
+        `schemathesis exited ${String(code)} in ${((Date.now() - started) / 1000).toFixed(0)} s on ${api.url}`,
+      );
+      t.diagnostic(
+        summary
+          .split('\n')
+          .filter((l) => /Test cases|generated|failures|passed/.test(l))
+          .join(' | '),
+      );
+      assert.equal(
+        code,
+        0,
+        `schemathesis found problems (JUnit in ${REPORTS}):\n${output.slice(output.indexOf('FAILURES') >= 0 ? output.indexOf('FAILURES') : 0)}`,
+      );
     } finally {
       await api.close();
     }
