@@ -159,6 +159,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     await reply.code(status).send({ error: { code: pe.code, message: pe.message, ...(status < 500 ? { context: pe.context } : {}) } });
   });
 
+  // An unknown path or method gets the same error body as every other error (Fastify's default is
+  // `{ message, error, statusCode }`).
+  app.setNotFoundHandler(async (req, reply) => {
+    await reply.code(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } });
+  });
+
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const checks: Record<string, string> = {};

@@ -50,7 +50,7 @@ test('bad input is a 4xx with the stable code and reason; infrastructure errors 
   await app.close();
 });
 
-test('router errors get the error body: long path parameters reach the route up to MAX_PARAM_LENGTH, then 414', async () => {
+test('router errors get the error body: long path parameters reach the route up to MAX_PARAM_LENGTH, then 414; unknown routes 404', async () => {
   const { app } = setup();
   const long = await app.inject({ method: 'GET', url: `/named/${'n'.repeat(300)}` });
   assert.equal(long.statusCode, 200, 'past Fastify\'s default of 100 characters the route still answers');
@@ -58,6 +58,9 @@ test('router errors get the error body: long path parameters reach the route up 
   const tooLong = await app.inject({ method: 'GET', url: `/named/${'n'.repeat(MAX_PARAM_LENGTH + 1)}` });
   assert.equal(tooLong.statusCode, 414);
   assert.equal(tooLong.json<{ error: { code: string } }>().error.code, 'FST_ERR_MAX_PARAM_LENGTH');
+  const unknown = await app.inject({ method: 'PUT', url: '/named/x?y=1' });
+  assert.equal(unknown.statusCode, 404);
+  assert.deepEqual(unknown.json(), { error: { code: 'ROUTE_NOT_FOUND', message: 'no route PUT /named/x' } });
   const badEscape = await app.inject({ method: 'GET', url: '/named/%E0%A4%A' });
   assert.equal(badEscape.statusCode, 400);
   assert.equal(badEscape.json<{ error: { code: string } }>().error.code, 'FST_ERR_BAD_URL');
