@@ -29,6 +29,8 @@ export interface ApiUnderTest {
     readonly images: readonly string[];
     readonly datasets: readonly string[];
     readonly deadLetters: readonly string[];
+    /** The model version that serves (alias `champion`). */
+    readonly models: readonly string[];
   };
   close(): Promise<void>;
 }
@@ -108,7 +110,7 @@ export async function startApiUnderTest(): Promise<ApiUnderTest> {
       url,
       fixture,
       system: running,
-      ids: { images, datasets: [...new Set(datasets)], deadLetters },
+      ids: { images, datasets: [...new Set(datasets)], deadLetters, models: [fixture.v1] },
       close: async () => {
         await running.stop();
         await fixture.close();

@@ -10,6 +10,7 @@
  * Bounded for CI: 10 examples per operation and a fixed seed (a minute or two). Env:
  * - CF_SCHEMATHESIS_EXAMPLES=<n>: examples per operation (e.g. 200 for a long hunt);
  * - CF_SCHEMATHESIS_SEED=<n>|random: the seed (default 1; `random` explores new inputs).
+ * - CF_SCHEMATHESIS_INCLUDE=<regex>: only the paths it matches (`--include-path-regex`).
  * The JUnit report goes to test-artifacts/schemathesis/ (gitignored); a failure's message holds
  * schemathesis' own report with a curl line to reproduce each finding.
  */
@@ -79,9 +80,17 @@ function configToml(ids: ApiUnderTest['ids']): string {
     `[dictionaries.images]\nvalues = ${list(ids.images)}\n`,
     `[dictionaries.datasets]\nvalues = ${list(ids.datasets)}\n`,
     `[dictionaries.deadLetters]\nvalues = ${list(ids.deadLetters)}\n`,
+    `[dictionaries.models]\nvalues = ${list(ids.models)}\n`,
+    `[dictionaries.aliases]\nvalues = ["champion"]\n`,
     bind('^/v1/(lake/items|review)/\\{imageId\\}', { 'path.imageId': 'images' }),
     bind('^/v1/lake/datasets/\\{id\\}', { 'path.id': 'datasets', 'query.from': 'datasets' }),
     bind('^/v1/lake/dead-letters/\\{id\\}$', { 'path.id': 'deadLetters' }),
+    // Real images, and the alias and version that serve: otherwise every caption request is a 404.
+    bind('^/v1/captions$', {
+      'body.imageIds[*]': 'images',
+      'body.options.alias': 'aliases',
+      'body.options.version': 'models',
+    }),
   ].join('\n');
 }
 
@@ -94,6 +103,7 @@ test(
     try {
       mkdirSync(REPORTS, { recursive: true });
       const s = seed();
+      const include = process.env['CF_SCHEMATHESIS_INCLUDE'];
       const config = `${REPORTS}/schemathesis.toml`;
       writeFileSync(config, configToml(api.ids));
       const args = [
@@ -127,6 +137,7 @@ test(
         '--report-dir',
         REPORTS,
         ...(s === undefined ? [] : ['--seed', s]),
+        ...(include === undefined || include === '' ? [] : ['--include-path-regex', include]),
       ];
       const started = Date.now();
       const { code, output } = await run(st, args, REPORTS);
