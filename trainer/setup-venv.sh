@@ -9,10 +9,14 @@
 # build is thrown away and redone. Everything but the final path goes to stderr.
 #
 # Env: CAPTIONFLOW_CACHE (cache root), CAPTIONFLOW_PYTHON (interpreter, default python3; must be 3.11).
+#
+# Other pinned Python tools reuse it: `setup-venv.sh <requirements file> <import check>` builds
+# the venv of that file instead (the tests' schemathesis: tests/fixtures/schemathesis.ts).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-req="$here/requirements.txt"
+req="${1:-$here/requirements.txt}"
+check="${2:-import jax, flax, optax, onnx, onnxruntime, PIL, pycocoevalcap}"
 cache="${CAPTIONFLOW_CACHE:-$HOME/.cache/captionflow}"
 python="${CAPTIONFLOW_PYTHON:-python3}"
 sha="$(sha256sum "$req" | cut -c1-16)"
@@ -43,7 +47,7 @@ echo "setup-venv: building $venv with $("$python" --version 2>&1)" >&2
 rm -rf "$venv"
 "$python" -m venv "$venv" >&2
 "$venv/bin/python" -m pip install --disable-pip-version-check --no-input --quiet --only-binary=:all: -r "$req" >&2
-"$venv/bin/python" -c 'import jax, flax, optax, onnx, onnxruntime, PIL, pycocoevalcap' >&2
+"$venv/bin/python" -c "$check" >&2
 touch "$venv/.complete"
 echo "setup-venv: built in $(( $(date +%s) - start ))s ($(du -sh "$venv" | cut -f1))" >&2
 echo "$venv/bin/python"

@@ -94,7 +94,7 @@ export function registerJobAdminRoutes(app: FastifyInstance, scheduler: Schedule
   }));
   app.get(
     '/admin/jobs/:name/runs',
-    { config: { auth: 'api-key' }, schema: { params: NameParams, querystring: HistoryQuery, response: { 200: JobHistorySchema, 404: ErrorBody, ...AUTH_ERRORS } } },
+    { config: { auth: 'api-key' }, schema: { params: NameParams, querystring: HistoryQuery, response: { 200: JobHistorySchema, 400: ErrorBody, 404: ErrorBody, ...AUTH_ERRORS } } },
     async (req, reply) => {
       const { name } = req.params as { name: string };
       if (!scheduler.names.includes(name)) return reply.code(404).send(unknownJob(scheduler, name));

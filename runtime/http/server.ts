@@ -29,6 +29,9 @@ declare module 'fastify' {
   }
 }
 
+/** The longest path parameter a route sees (longer ones are answered 414 `FST_ERR_MAX_PARAM_LENGTH`). */
+export const MAX_PARAM_LENGTH = 512;
+
 /** What an API key may do: `read` the lake; `write` (ingest, review) too; `admin` (snapshots, exports, replay, pause) too. */
 export type ApiKeyRole = 'read' | 'write' | 'admin';
 
@@ -103,6 +106,14 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     loggerInstance,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: true,
+    // Past Fastify's default of 100 characters a path parameter got a bare 414 before any route
+    // saw it; this is above every documented maxLength, so routes answer their own 400/404.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors the router raises before a route is found (a bad %-escape: 400, a path parameter
+    // over the limit: 414) get the same `{ error: { code, message } }` body as every other error.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      void reply.code(err.statusCode ?? 400).send({ error: { code: err.code, message: err.message } });
+    },
   });
 
   const keys = options.apiKeys.map(parseApiKey);
@@ -146,6 +157,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     const status = statusOf(pe);
     if (status >= 500) req.log.error({ code: pe.code, err: pe.message }, 'request failed');
     await reply.code(status).send({ error: { code: pe.code, message: pe.message, ...(status < 500 ? { context: pe.context } : {}) } });
+  });
+
+  // An unknown path or method gets the same error body as every other error (Fastify's default is
+  // `{ message, error, statusCode }`).
+  app.setNotFoundHandler(async (req, reply) => {
+    await reply.code(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } });
   });
 
   app.get('/healthz', () => ({ status: 'ok' }));

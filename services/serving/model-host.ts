@@ -98,14 +98,24 @@ export class ModelHost {
     }
   }
 
-  /** The model a request gets: NO_MODEL (503) when its alias points nowhere yet, OBJECT_NOT_FOUND for an unknown version. */
+  /**
+   * The model a request gets: NO_MODEL (503) while the default alias points nowhere yet (or an
+   * alias' version fails to load), MODEL_ALIAS_UNKNOWN (404) for another alias the registry does
+   * not have, OBJECT_NOT_FOUND for an unknown version.
+   */
   async resolve(choice: ModelChoice = {}): Promise<ServedModel> {
     if (choice.version !== undefined) return this.pinnedModel(choice.version);
     const alias = choice.alias ?? this.options.defaultAlias;
     let model = this.current.get(alias);
     if (model === undefined && alias !== this.options.defaultAlias) {
-      // Other aliases (a challenger, say) load on first use.
-      await this.refresh(alias);
+      // Other aliases (a challenger, say) load on first use; one the registry does not have is the
+      // request's mistake (404), not a state to retry (a 503 NO_MODEL would send clients back forever).
+      const version = await this.options.source.versionOf(alias);
+      if (version === null)
+        throw new PipelineError(ServingErrorCodes.MODEL_ALIAS_UNKNOWN, `the model registry has no alias ${JSON.stringify(alias)}`, {
+          context: { alias },
+        });
+      await this.swap(alias, version);
       model = this.current.get(alias);
     }
     if (model === undefined) {

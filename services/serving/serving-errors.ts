@@ -12,6 +12,8 @@ export const ServingErrorCodes = {
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   /** No model answers the requested alias or version yet (503 for an alias, 404 for a version). */
   NO_MODEL: 'NO_MODEL',
+  /** The request names an alias the registry does not have (404): the request's mistake, not a state to wait out. */
+  MODEL_ALIAS_UNKNOWN: 'MODEL_ALIAS_UNKNOWN',
   /** The request is malformed: no images, an unknown option, a bad value (400). */
   REQUEST_INVALID: 'REQUEST_INVALID',
 } as const;
@@ -20,6 +22,7 @@ const STATUS: Readonly<Record<string, number>> = {
   [ServingErrorCodes.QUEUE_FULL]: 503,
   [ServingErrorCodes.DEADLINE_EXCEEDED]: 504,
   [ServingErrorCodes.NO_MODEL]: 503,
+  [ServingErrorCodes.MODEL_ALIAS_UNKNOWN]: 404,
   [ServingErrorCodes.REQUEST_INVALID]: 400,
   CONFIG_INVALID: 400,
   OBJECT_NOT_FOUND: 404,

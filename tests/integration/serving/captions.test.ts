@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { createHttpServer } from '../../../runtime/http/server.ts';
 import { registerAppCaptionRoutes, startAppServing } from '../../../app/serving.ts';
+import { MIN_REQUEST_TIMEOUT_MS, registerCaptionRoutes } from '../../../services/serving/caption-route.ts';
 import type { Serving } from '../../../services/serving/serving.ts';
 import { multipartBody, servingFixture, solidPng, type ServingFixture } from './serving-fixture.ts';
 
@@ -112,6 +113,13 @@ describe('POST /v1/captions', () => {
     assert.equal(bad.body.error?.code, 'REQUEST_INVALID');
   });
 
+  it('answers 404 MODEL_ALIAS_UNKNOWN (not a retriable 503) for an alias the registry does not have', async () => {
+    const res = await caption([blue], { alias: 'no-such-alias' });
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error?.code, 'MODEL_ALIAS_UNKNOWN');
+    assert.equal(res.headers['retry-after'], undefined);
+  });
+
   it('captions lake images by id, with its own error for an unknown id', async () => {
     const sha = createHash('sha256').update(red).digest('hex');
     const put = await fx.app.objects.put(`bronze/${sha}`, red);
@@ -149,10 +157,29 @@ describe('POST /v1/captions', () => {
     assert.ok(Number(res.headers['retry-after']) >= 1);
   });
 
-  it('answers 504 DEADLINE_EXCEEDED when the deadline passes first', async () => {
-    const res = await caption([red, blue, red], { timeoutMs: 1, strategy: 'beam', beamSize: 4 });
-    assert.equal(res.status, 504);
-    assert.equal(res.body.error?.code, 'DEADLINE_EXCEEDED');
+  it('answers 504 DEADLINE_EXCEEDED when the deadline passes first; a client deadline under a second is 400', async () => {
+    const tooShort = await caption([red], { timeoutMs: MIN_REQUEST_TIMEOUT_MS - 1 });
+    assert.equal(tooShort.status, 400);
+    assert.equal(tooShort.body.error?.code, 'REQUEST_INVALID');
+    // The operator's default deadline has no floor: 1 ms makes the deadline pass first.
+    const strict = createHttpServer({ logger: fx.app.logger, metrics: fx.app.metrics, apiKeys: ['reader-key'] });
+    await registerCaptionRoutes(strict, {
+      service: serving.service,
+      limits: { maxImages: 12, maxImageBytes: 1 << 20, defaultTimeoutMs: 1, maxTimeoutMs: 1 },
+    });
+    try {
+      const { body, contentType } = multipartBody([red, blue, red], { strategy: 'beam', beamSize: 4 });
+      const res = await strict.inject({
+        method: 'POST',
+        url: '/v1/captions',
+        headers: { 'content-type': contentType, 'x-api-key': 'reader-key' },
+        payload: body,
+      });
+      assert.equal(res.statusCode, 504);
+      assert.equal(res.json<{ error: { code: string } }>().error.code, 'DEADLINE_EXCEEDED');
+    } finally {
+      await strict.close();
+    }
   });
 
   it('needs an API key', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createHttpServer } from '../../../runtime/http/server.ts';
+import { createHttpServer, MAX_PARAM_LENGTH } from '../../../runtime/http/server.ts';
 import { createLogger } from '../../../runtime/logger.ts';
 import { Metrics } from '../../../runtime/metrics.ts';
 import { ErrorCodes, PipelineError } from '../../../schemas/errors.ts';
@@ -20,6 +20,7 @@ function setup() {
   app.get('/bad', () => {
     throw new PipelineError(ErrorCodes.IMAGE_DECODE_FAILED, 'not an image', { context: { field: 'file' } });
   });
+  app.get('/named/:name', (req) => ({ length: (req.params as { name: string }).name.length }));
   app.get('/down', () => {
     throw new PipelineError(ErrorCodes.STORAGE_UNAVAILABLE, 'lake unreachable', { retriable: true });
   });
@@ -46,6 +47,23 @@ test('bad input is a 4xx with the stable code and reason; infrastructure errors 
   assert.deepEqual(bad.json(), { error: { code: 'IMAGE_DECODE_FAILED', message: 'not an image', context: { field: 'file' } } });
   const down = await app.inject({ method: 'GET', url: '/down' });
   assert.equal(down.statusCode, 503);
+  await app.close();
+});
+
+test('router errors get the error body: long path parameters reach the route up to MAX_PARAM_LENGTH, then 414; unknown routes 404', async () => {
+  const { app } = setup();
+  const long = await app.inject({ method: 'GET', url: `/named/${'n'.repeat(300)}` });
+  assert.equal(long.statusCode, 200, 'past Fastify\'s default of 100 characters the route still answers');
+  assert.deepEqual(long.json(), { length: 300 });
+  const tooLong = await app.inject({ method: 'GET', url: `/named/${'n'.repeat(MAX_PARAM_LENGTH + 1)}` });
+  assert.equal(tooLong.statusCode, 414);
+  assert.equal(tooLong.json<{ error: { code: string } }>().error.code, 'FST_ERR_MAX_PARAM_LENGTH');
+  const unknown = await app.inject({ method: 'PUT', url: '/named/x?y=1' });
+  assert.equal(unknown.statusCode, 404);
+  assert.deepEqual(unknown.json(), { error: { code: 'ROUTE_NOT_FOUND', message: 'no route PUT /named/x' } });
+  const badEscape = await app.inject({ method: 'GET', url: '/named/%E0%A4%A' });
+  assert.equal(badEscape.statusCode, 400);
+  assert.equal(badEscape.json<{ error: { code: string } }>().error.code, 'FST_ERR_BAD_URL');
   await app.close();
 });
 
