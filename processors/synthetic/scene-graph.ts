@@ -1,6 +1,6 @@
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { ResolvedSceneOptions } from './options.ts';
-import { createRandom } from './random.ts';
+import { createRandom, mix32 } from './random.ts';
 import type { Random } from './random.ts';
 import { BACKGROUND_KINDS, MAX_GROUP_COUNT, MAX_OBJECTS, POSITIONS, SIZES } from './vocabulary.ts';
 import type { BackgroundKind, Colour, Position, Shape, Size } from './vocabulary.ts';
@@ -64,6 +64,12 @@ const BACKGROUND_TONES: readonly (readonly [number, number, number])[] = [
   [100, 104, 110],
   [135, 145, 150],
 ];
+// Each scene's tone is moved off its palette entry by up to this much per channel, drawn from a
+// stream of its own (TONE_STREAM) so the scene graph's stream is unchanged. Eight exact tones
+// made many unrelated scenes look alike to curation's colour signature (mostly background):
+// 1,200 scenes of seed 1 had 92 near-duplicates (7.7 %), 54 (4.5 %) with the jitter; seed 2: 90 → 52.
+const TONE_JITTER = 24;
+const TONE_STREAM = 0x70e5_a11e;
 const PERIODS = [0.0625, 0.08, 0.1, 0.125];
 const ORIENTATIONS = ['horizontal', 'vertical', 'diagonal'] as const;
 const GROUP_COUNT_WEIGHTS = [3, 4, 3, 1]; // 1, 2, 3 or 4 groups
@@ -85,7 +91,7 @@ const MAX_ATTEMPTS = 500;
  */
 export function sampleSceneGraph(seed: number, options: ResolvedSceneOptions): SceneGraph {
   const random = createRandom(seed);
-  const background = sampleBackground(random);
+  const background = sampleBackground(random, createRandom(mix32(seed ^ TONE_STREAM)));
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const groups = sampleGroups(random, options);
     const objects = layOut(random, groups);
@@ -97,9 +103,9 @@ export function sampleSceneGraph(seed: number, options: ResolvedSceneOptions): S
   });
 }
 
-function sampleBackground(random: Random): SceneBackground {
+function sampleBackground(random: Random, tone: Random): SceneBackground {
   const kind = random.pick(BACKGROUND_KINDS);
-  const base = random.pick(BACKGROUND_TONES);
+  const base = random.pick(BACKGROUND_TONES).map((v) => v + tone.int(-TONE_JITTER, TONE_JITTER));
   const shift = random.int(30, 50) * (random.next() < 0.5 ? -1 : 1);
   const other = base.map((v) => Math.min(255, Math.max(0, v + shift)));
   return {

@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="override the preset's epoch count")
     t.add_argument("--batch-size", dest="batch_size", type=int)
     t.add_argument("--learning-rate", dest="learning_rate", type=float)
+    t.add_argument("--captions-per-image", dest="captions_per_image", type=int,
+                   help="references decoded per image per step (override the preset's)")
+    t.add_argument("--label-smoothing", dest="label_smoothing", type=float, help="override the preset's label smoothing")
     t.add_argument("--replay-manifest", dest="replay_manifests", action="append", default=[], metavar="MANIFEST",
                    help="earlier dataset version whose train items are mixed in (repeatable)")
     t.add_argument("--replay-limit", dest="replay_limit", type=int, help="at most this many replayed items")
@@ -67,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 manifest=args.manifest, out=args.out, config=args.config, init_from=args.init_from, seed=args.seed,
                 epochs=args.epochs, replay_manifests=tuple(args.replay_manifests), replay_limit=args.replay_limit,
                 batch_size=args.batch_size, learning_rate=args.learning_rate,
+                captions_per_image=args.captions_per_image, label_smoothing=args.label_smoothing,
             ))
         elif args.command == "export":
             from .export_onnx import export

@@ -59,6 +59,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     label_smoothing: float = 0.0
+    # References decoded per image per step: the encoder runs once per image and its features
+    # are shared by this many distinct captions of that image (the decoder is the cheap half).
+    captions_per_image: int = 1
     # Words seen fewer times than this in the train captions map to <unk>.
     min_word_count: int = 1
     # Progress lines are printed every this many steps (and at the end of every epoch).

@@ -47,6 +47,8 @@ class TrainOptions:
     replay_limit: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
+    captions_per_image: int | None = None
+    label_smoothing: float | None = None
 
 
 def _train_items(main: Manifest, replays: list[Manifest], limit: int | None, rng: np.random.Generator) -> tuple[list[Item], int]:
@@ -98,9 +100,15 @@ def _caption_table(items: list[Item], tokenizer: Tokenizer) -> tuple[np.ndarray,
 
 
 def _loss_fn(model: Captioner, label_smoothing: float):
+    """Token cross-entropy; `tokens` may hold k references per image ([batch * k, len], image-major)."""
+
     def loss(params: dict, images: jnp.ndarray, tokens: jnp.ndarray, weights: jnp.ndarray) -> jnp.ndarray:
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
-        logits = model.apply({"params": params}, images, inputs)
+        encoded = model.apply({"params": params}, images, method=Captioner.encode)
+        per_image = tokens.shape[0] // images.shape[0]
+        if per_image > 1:
+            encoded = jnp.repeat(encoded, per_image, axis=0)
+        logits = model.apply({"params": params}, inputs, encoded, method=Captioner.decode)
         vocab = logits.shape[-1]
         labels = optax.smooth_labels(jax.nn.one_hot(targets, vocab), label_smoothing) if label_smoothing else jax.nn.one_hot(targets, vocab)
         per_token = optax.softmax_cross_entropy(logits, labels)
@@ -108,6 +116,16 @@ def _loss_fn(model: Captioner, label_smoothing: float):
         return jnp.sum(per_token * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
     return loss
+
+
+def _draw_references(rng: np.random.Generator, counts: np.ndarray, k: int) -> np.ndarray:
+    """[len(counts), k] reference indices: k distinct references of each image when it has k or
+    more, else every reference once and the rest drawn again at random."""
+    keys = rng.random((len(counts), max(int(counts.max()), k)))
+    keys[np.arange(keys.shape[1])[None, :] >= counts[:, None]] = 2.0  # absent references sort last
+    order = np.argsort(keys, axis=1)[:, :k]
+    short = np.arange(k)[None, :] >= counts[:, None]
+    return np.where(short, (rng.random((len(counts), k)) * counts[:, None]).astype(np.int64), order).astype(np.int32)
 
 
 def _pad_batch(n: int, batch: int) -> int:
@@ -119,10 +137,16 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
     started = time.time()
     preset = get_preset(opts.config)
     tcfg: TrainConfig = preset.train
-    overrides = {k: v for k, v in {"epochs": opts.epochs, "batch_size": opts.batch_size, "learning_rate": opts.learning_rate}.items() if v is not None}
+    overrides = {k: v for k, v in {"epochs": opts.epochs, "batch_size": opts.batch_size, "learning_rate": opts.learning_rate,
+                                   "captions_per_image": opts.captions_per_image}.items() if v is not None}
     for key, value in overrides.items():
         if value <= 0:
             raise TrainerError(errors.CONFIG_INVALID, f"--{key.replace('_', '-')} must be positive, got {value}", context={key: value})
+    if opts.label_smoothing is not None:
+        if not 0 <= opts.label_smoothing < 1:
+            raise TrainerError(errors.CONFIG_INVALID, f"--label-smoothing must be in [0, 1), got {opts.label_smoothing}",
+                               context={"label_smoothing": opts.label_smoothing})
+        overrides["label_smoothing"] = opts.label_smoothing
     if opts.replay_limit is not None and opts.replay_limit < 0:
         raise TrainerError(errors.CONFIG_INVALID, f"--replay-limit must be >= 0, got {opts.replay_limit}", context={"replay_limit": opts.replay_limit})
     tcfg = dataclasses.replace(tcfg, **overrides)
@@ -156,6 +180,7 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
         learning_rate = tcfg.learning_rate
 
     model = Captioner(mcfg)
+    per_image = tcfg.captions_per_image
     steps_per_epoch = math.ceil(len(train_items) / tcfg.batch_size)
     total_steps = steps_per_epoch * tcfg.epochs
     schedule = optax.warmup_cosine_decay_schedule(
@@ -195,16 +220,22 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
         for b in range(steps_per_epoch):
             idx = order[b * tcfg.batch_size:(b + 1) * tcfg.batch_size]
             pad = _pad_batch(len(idx), tcfg.batch_size)
-            # One reference per image per epoch, drawn at random: every phrasing gets seen.
-            pick = (rng.random(len(idx)) * train_counts[idx]).astype(np.int32)
-            tokens = train_table[idx, pick]
             images = train_images[idx]
             weights = np.ones((len(idx),), np.float32)
+            if per_image == 1:
+                # One reference per image per epoch, drawn at random: every phrasing gets seen.
+                pick = (rng.random(len(idx)) * train_counts[idx]).astype(np.int32)
+                tokens = train_table[idx, pick]
+            else:
+                tokens = train_table[idx[:, None], _draw_references(rng, train_counts[idx], per_image)]
             if pad:
                 # Fixed batch shape (one compilation); padded rows weigh nothing.
                 tokens = np.concatenate([tokens, np.repeat(tokens[:1], pad, 0)])
                 images = np.concatenate([images, np.repeat(images[:1], pad, 0)])
                 weights = np.concatenate([weights, np.zeros((pad,), np.float32)])
+            if per_image > 1:
+                tokens = tokens.reshape(-1, tokens.shape[-1])
+                weights = np.repeat(weights, per_image)
             params, opt_state, loss = train_step(params, opt_state, images, tokens, weights)
             step += 1
             losses.append(float(loss))

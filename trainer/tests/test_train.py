@@ -95,3 +95,31 @@ def test_tokenizer_is_built_from_train_captions_only(trained: tuple[Path, list[d
     train_caps = [c for it in manifest["items"] if it["split"] == "train" for c in it["captions"]]
     expected = Tokenizer.build(train_caps, max_len=load_checkpoint(out).model.max_len)
     assert load_checkpoint(out).tokenizer.vocab == expected.vocab
+
+
+def test_references_drawn_per_image_are_distinct_when_there_are_enough() -> None:
+    from captionflow_trainer.train import _draw_references
+
+    rng = np.random.default_rng(0)
+    counts = np.array([5, 3, 2, 1], np.int32)
+    for _ in range(50):
+        picks = _draw_references(rng, counts, 3)
+        assert picks.shape == (4, 3)
+        assert len(set(picks[0])) == 3 and set(picks[1]) == {0, 1, 2}
+        assert set(picks[2][:2]) == {0, 1} and 0 <= picks[2][2] < 2
+        assert set(picks[3]) == {0}
+        assert all(0 <= p < c for row, c in zip(picks, counts) for p in row)
+
+
+def test_several_references_per_image_train_and_are_recorded(tmp_path: Path, dataset: Path) -> None:
+    _, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "k3"), "--config", "tiny", "--epochs", "1",
+                           "--captions-per-image", "3", "--label-smoothing", "0.1")
+    assert events[-1]["event"] == "done" and np.isfinite(events[-1]["metrics"]["bleu4"])
+    train = load_checkpoint(tmp_path / "k3").meta["train"]
+    assert train["captions_per_image"] == 3 and train["label_smoothing"] == 0.1
+
+
+def test_a_bad_captions_per_image_exits_2(tmp_path: Path, dataset: Path) -> None:
+    code, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "o"), "--config", "tiny",
+                              "--captions-per-image", "0", check=False)
+    assert code == 2 and events[-1]["code"] == "CONFIG_INVALID"
