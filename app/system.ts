@@ -71,6 +71,7 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
     logger: app.logger,
     metrics: app.metrics,
     apiKeys: options.apiKeys ?? config.http.apiKeys,
+    ...(config.http.rateLimit.enabled ? { rateLimit: config.http.rateLimit } : {}),
     readiness: {
       catalog: async () => void (await app.catalog.images.list({}, { limit: 1 })),
       // A serving replica is ready once a model serves (nginx and compose health checks wait for it).

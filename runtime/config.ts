@@ -49,6 +49,17 @@ export const ConfigSchema = z.object({
       host: z.string().default('127.0.0.1'),
       port: port.default(8080),
       apiKeys: list.default([]),
+      /**
+       * Per-API-key token bucket on mutating and caption routes: requests at once, and per second
+       * sustained. Off by default (benchmarks and nginx-fronted replicas set their own limits).
+       */
+      rateLimit: z
+        .object({
+          enabled: bool.default(false),
+          burst: positiveInt.default(60),
+          perSecond: z.coerce.number().positive().default(20),
+        })
+        .prefault({}),
     })
     .prefault({}),
   metrics: z.object({ enabled: bool.default(true), port: port.default(9464) }).prefault({}),
@@ -153,6 +164,9 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_HTTP_HOST: 'http.host',
   CAPTIONFLOW_HTTP_PORT: 'http.port',
   CAPTIONFLOW_API_KEYS: 'http.apiKeys',
+  CAPTIONFLOW_RATE_LIMIT_ENABLED: 'http.rateLimit.enabled',
+  CAPTIONFLOW_RATE_LIMIT_BURST: 'http.rateLimit.burst',
+  CAPTIONFLOW_RATE_LIMIT_PER_SECOND: 'http.rateLimit.perSecond',
   CAPTIONFLOW_METRICS_ENABLED: 'metrics.enabled',
   CAPTIONFLOW_METRICS_PORT: 'metrics.port',
   CAPTIONFLOW_IMAGE_SIZE: 'processing.imageSize',

@@ -23,7 +23,7 @@ import { checkImage } from './image-check.ts';
 import type { IngestLimits } from './limits.ts';
 import { jsonField, readMultipart } from './multipart-reader.ts';
 import { RecentCaptures } from './recent-captures.ts';
-import { AUTH_ERRORS, CaptureAccepted, ErrorBody } from './http-schemas.ts';
+import { AUTH_ERRORS, RATE_LIMIT_ERRORS, CaptureAccepted, ErrorBody } from './http-schemas.ts';
 import { NO_CAPTION_SERVING, type CaptureCaptioner } from './capture-caption.ts';
 
 /** The ingest event id the catalog holds for an image; undefined when unknown or unreachable. */
@@ -64,6 +64,7 @@ export function registerCaptureRoute(
           409: ErrorBody,
           413: ErrorBody,
           415: ErrorBody,
+          ...RATE_LIMIT_ERRORS,
           ...AUTH_ERRORS,
         },
       },

@@ -7,7 +7,7 @@
 import { ErrorBody } from '../../runtime/http/error-body.ts';
 
 /** `{ error: { code, message, context? } }`, the body of every 4xx/5xx answer, lives with the HTTP edge. */
-export { ErrorBody, AUTH_ERRORS } from '../../runtime/http/error-body.ts';
+export { ErrorBody, AUTH_ERRORS, RATE_LIMIT_ERRORS } from '../../runtime/http/error-body.ts';
 
 /** An image id: lowercase hex sha256 of the original bytes. */
 export const IMAGE_ID_PATTERN = '^[0-9a-f]{64}$';
