@@ -10,7 +10,7 @@ import { runTopology, type RunningTopology } from '../runtime/engine/runner.ts';
 import { inNamespace } from '../runtime/engine/namespace.ts';
 import { normalizeTopology } from '../topologies/normalize.ts';
 import { curateTopology } from '../topologies/curate.ts';
-import { labelTopology } from '../topologies/label.ts';
+import { labelBacklogTopology, labelTopology } from '../topologies/label.ts';
 import { deadLetterIndexTopology } from '../topologies/dead-letters.ts';
 import { doors } from '../services/doors.ts';
 import { modelDoors } from './models/model-doors.ts';
@@ -39,6 +39,7 @@ export const topologies: readonly Runnable[] = [
   runnable(normalizeTopology, (app) => app.lake),
   runnable(curateTopology, (app) => app.lake),
   runnable(labelTopology, (app) => app.label),
+  runnable(labelBacklogTopology, (app) => app.label),
   runnable(deadLetterIndexTopology, (app) => ({ catalog: app.catalog })),
 ];
 

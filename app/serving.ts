@@ -39,6 +39,7 @@ export function startAppServing(
     source,
     alias: app.config.serving.alias,
     options: servingOptions(app.config),
+    ...(app.config.serving.canaryShare > 0 ? { canary: { alias: app.config.serving.canaryAlias, share: app.config.serving.canaryShare } } : {}),
     promotions: {
       log: app.log,
       serde: app.serde,

@@ -16,6 +16,7 @@ import { createHttpServer } from '../runtime/http/server.ts';
 import { registerTopologyAdminRoutes } from '../runtime/http/topology-admin.ts';
 import { registerIngestRoutes } from '../services/ingest/routes.ts';
 import { DEFAULT_INGEST_LIMITS } from '../services/ingest/limits.ts';
+import { captureCaptioner } from '../services/serving/capture-captioner.ts';
 import type { App } from './app.ts';
 import { jobScheduler } from './jobs/jobs-cli.ts';
 import { registerAppCaptionRoutes, startAppServing } from './serving.ts';
@@ -72,6 +73,7 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
     logger: app.logger,
     metrics: app.metrics,
     apiKeys: options.apiKeys ?? config.http.apiKeys,
+    ...(config.http.rateLimit.enabled ? { rateLimit: config.http.rateLimit } : {}),
     readiness: {
       catalog: async () => void (await app.catalog.images.list({}, { limit: 1 })),
       // A serving replica is ready once a model serves (nginx and compose health checks wait for it).
@@ -82,7 +84,13 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
   });
   if (serving !== undefined) await registerAppCaptionRoutes(http, app, serving);
   if (options.lakeRoutes !== false) {
-    await registerIngestRoutes(http, { ingest: ingestDeps(app, producer), catalog: app.catalog, limits: DEFAULT_INGEST_LIMITS });
+    await registerIngestRoutes(http, {
+      ingest: ingestDeps(app, producer),
+      catalog: app.catalog,
+      limits: DEFAULT_INGEST_LIMITS,
+      // Captures are answered with a caption at once when this process serves captions.
+      ...(serving === undefined ? {} : { captioner: captureCaptioner(serving.service, config.serving.requestTimeoutMs) }),
+    });
     registerTopologyAdminRoutes(http, running);
     // Query Data Service and lake gauges (services/query).
     registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });

@@ -49,6 +49,17 @@ export const ConfigSchema = z.object({
       host: z.string().default('127.0.0.1'),
       port: port.default(8080),
       apiKeys: list.default([]),
+      /**
+       * Per-API-key token bucket on mutating and caption routes: requests at once, and per second
+       * sustained. Off by default (benchmarks and nginx-fronted replicas set their own limits).
+       */
+      rateLimit: z
+        .object({
+          enabled: bool.default(false),
+          burst: positiveInt.default(60),
+          perSecond: z.coerce.number().positive().default(20),
+        })
+        .prefault({}),
     })
     .prefault({}),
   metrics: z.object({ enabled: bool.default(true), port: port.default(9464) }).prefault({}),
@@ -99,6 +110,9 @@ export const ConfigSchema = z.object({
     .object({
       /** The alias a request gets when it names no model. */
       alias: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'an alias name').default('champion'),
+      /** Canary: this share (0..1) of the requests that name no model go to `canaryAlias`; 0 turns it off. */
+      canaryShare: z.coerce.number().min(0).max(1).default(0),
+      canaryAlias: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'an alias name').default('challenger'),
       /** Most images in one batch sent to a worker (1 turns batching off). */
       maxBatchSize: positiveInt.max(256).default(8),
       /** Longest wait of the oldest queued image for its batch to fill, in ms. */
@@ -155,6 +169,11 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_HTTP_HOST: 'http.host',
   CAPTIONFLOW_HTTP_PORT: 'http.port',
   CAPTIONFLOW_API_KEYS: 'http.apiKeys',
+  CAPTIONFLOW_CANARY_SHARE: 'serving.canaryShare',
+  CAPTIONFLOW_CANARY_ALIAS: 'serving.canaryAlias',
+  CAPTIONFLOW_RATE_LIMIT_ENABLED: 'http.rateLimit.enabled',
+  CAPTIONFLOW_RATE_LIMIT_BURST: 'http.rateLimit.burst',
+  CAPTIONFLOW_RATE_LIMIT_PER_SECOND: 'http.rateLimit.perSecond',
   CAPTIONFLOW_METRICS_ENABLED: 'metrics.enabled',
   CAPTIONFLOW_METRICS_PORT: 'metrics.port',
   CAPTIONFLOW_IMAGE_SIZE: 'processing.imageSize',

@@ -16,11 +16,13 @@ import type { JsonValue } from './canonical-json.ts';
 import type { ObjectRef } from '../lake/object-store.ts';
 import type { DeadLetterRepository } from './dead-letter-repository.ts';
 import type { JobLeaseRepository } from './job-lease-repository.ts';
+import type { AwaitingModelRepository } from './awaiting-model-repository.ts';
 
 export type { JsonValue } from './canonical-json.ts';
 export type { ObjectRef } from '../lake/object-store.ts';
 export type { DeadLetterEntry, DeadLetterQuery, DeadLetterReplay, DeadLetterRepository } from './dead-letter-repository.ts';
 export type { AcquireResult, JobLease, JobLeaseRepository, TriggerClaim } from './job-lease-repository.ts';
+export type { AwaitingModelEntry, AwaitingModelRepository, AwaitingModelResolution, AwaitingModelStatus } from './awaiting-model-repository.ts';
 
 /** The layers an image moves through. */
 export type ImageLayer = 'bronze' | 'silver' | 'gold';
@@ -504,5 +506,7 @@ export interface Catalog {
   readonly nearDuplicates: NearDuplicateRepository;
   /** The dead-letter index (listing and replay bookkeeping). */
   readonly deadLetters: DeadLetterRepository;
+  /** Labeling's parked records: caption-less images waiting for a first model (status awaiting_model). */
+  readonly awaitingModel: AwaitingModelRepository;
   close(): Promise<void>;
 }

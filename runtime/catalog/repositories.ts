@@ -36,6 +36,7 @@ import { KeyedMutex } from './keyed-mutex.ts';
 import type { DocumentCollection, DocumentStore, FindQuery, StoredDocument } from './document-store.ts';
 import { JOB_LEASE_COLLECTIONS, jobLeaseRepository } from './job-lease-repository.ts';
 import { NEAR_DUPLICATE_COLLECTIONS, nearDuplicateRepository } from './near-duplicate-repository.ts';
+import { AWAITING_MODEL_COLLECTIONS, awaitingModelRepository } from './awaiting-model-repository.ts';
 import { DEAD_LETTER_COLLECTIONS, deadLetterRepository } from './dead-letter-repository.ts';
 import { iso, mergeCaption, mergeImage, mergeJobRun, mergeModel } from './merge-rules.ts';
 import {
@@ -453,7 +454,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
   const c = CATALOG_COLLECTIONS;
   const nd = NEAR_DUPLICATE_COLLECTIONS;
   const dl = DEAD_LETTER_COLLECTIONS;
-  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions, dlLetters, dlReplays, leases, triggers] =
+  const [images, captions, datasets, models, modelAliases, jobRuns, ndMembers, ndBands, ndSupersessions, dlLetters, dlReplays, leases, triggers, awaiting] =
     await Promise.all([
       store.collection(c.images),
       store.collection(c.captions),
@@ -468,6 +469,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
       store.collection(dl.replays),
       store.collection(JOB_LEASE_COLLECTIONS.leases),
       store.collection(JOB_LEASE_COLLECTIONS.triggers),
+      store.collection(AWAITING_MODEL_COLLECTIONS.parked),
     ]);
   return {
     kind: store.kind,
@@ -482,6 +484,7 @@ export async function createCatalog(store: DocumentStore, options: CatalogOption
       ctx.clock,
     ),
     deadLetters: deadLetterRepository({ letters: dlLetters, replays: dlReplays }, ctx.clock),
+    awaitingModel: awaitingModelRepository(awaiting, ctx.clock),
     close: () => store.close(),
   };
 }

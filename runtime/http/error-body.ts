@@ -21,3 +21,6 @@ export const ErrorBody = {
 
 /** Error answers every authenticated route can give. */
 export const AUTH_ERRORS = { 401: ErrorBody, 403: ErrorBody, '5xx': ErrorBody } as const;
+
+/** The answer of a rate-limited route past its key's token bucket (`RATE_LIMITED`, with `Retry-After`). */
+export const RATE_LIMIT_ERRORS = { 429: ErrorBody } as const;

@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { bucketKeyOf, TokenBucketLimiter, type RateLimitOptions } from './rate-limit.ts';
 
 /** Options of the HTTP edge. */
 export interface HttpServerOptions {
@@ -18,6 +19,13 @@ export interface HttpServerOptions {
   readonly bodyLimit?: number;
   /** Readiness probes: each returns normally when its dependency is usable. */
   readonly readiness?: Record<string, () => Promise<void>>;
+  /**
+   * Per-API-key token buckets on the routes that take a key and are not GET (mutating routes and
+   * `POST /v1/captions`): beyond them 429 `RATE_LIMITED` with `Retry-After`. None: no limit.
+   */
+  readonly rateLimit?: RateLimitOptions;
+  /** Milliseconds clock of the rate limiter (tests). */
+  readonly now?: () => number;
 }
 
 declare module 'fastify' {
@@ -26,6 +34,8 @@ declare module 'fastify' {
     auth?: 'api-key';
     /** The least role the key must have (default `write`: before roles, keys guarded only mutating routes). */
     role?: ApiKeyRole;
+    /** Rate-limit this route per key (default: routes with an API key that are not GET). */
+    rateLimited?: boolean;
   }
 }
 
@@ -117,6 +127,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   const keys = options.apiKeys.map(parseApiKey);
+  const limiter = options.rateLimit === undefined ? undefined : new TokenBucketLimiter(options.rateLimit, options.now);
+  const limited = options.metrics.counter({ topology: 'http', step: 'rate-limit', outcome: 'RATE_LIMITED' });
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.config.auth !== 'api-key') return;
     const key = presentedKey(req);
@@ -136,6 +148,17 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     const needed = req.routeOptions.config.role ?? 'write';
     if (ROLE_RANK[role] < ROLE_RANK[needed]) {
       await reply.code(403).send({ error: { code: 'ROLE_INSUFFICIENT', message: `this route needs a key with role ${needed}; the key has role ${role}`, context: { needed, role } } });
+      return;
+    }
+    if (limiter !== undefined && (req.routeOptions.config.rateLimited ?? (req.method !== 'GET' && req.method !== 'HEAD'))) {
+      const decision = limiter.take(bucketKeyOf(key));
+      if (!decision.ok) {
+        limited();
+        await reply
+          .code(429)
+          .header('retry-after', String(decision.retryAfterSeconds))
+          .send({ error: { code: 'RATE_LIMITED', message: `too many requests for this API key; retry after ${decision.retryAfterSeconds}s`, context: { retryAfterSeconds: decision.retryAfterSeconds } } });
+      }
     }
   });
 

@@ -7,6 +7,9 @@
  * 200 instead of 202 — when this process still remembers it (it is then answered without
  * re-emitting), or when the catalog already holds the image with this capture's ingest event
  * id (normalize has seen it). Otherwise it is answered 202 with the same ids.
+ *
+ * Given a `captioner` (caption serving in the same process), the answer also carries the image's
+ * caption, made while the capture is stored; the caption is never a reason to fail a capture.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -20,7 +23,8 @@ import { checkImage } from './image-check.ts';
 import type { IngestLimits } from './limits.ts';
 import { jsonField, readMultipart } from './multipart-reader.ts';
 import { RecentCaptures } from './recent-captures.ts';
-import { AUTH_ERRORS, CaptureAccepted, ErrorBody } from './http-schemas.ts';
+import { AUTH_ERRORS, RATE_LIMIT_ERRORS, CaptureAccepted, ErrorBody } from './http-schemas.ts';
+import { NO_CAPTION_SERVING, type CaptureCaptioner } from './capture-caption.ts';
 
 /** The ingest event id the catalog holds for an image; undefined when unknown or unreachable. */
 async function knownIngestEventId(
@@ -44,6 +48,7 @@ export function registerCaptureRoute(
   catalog: Catalog,
   limits: IngestLimits,
   recent = new RecentCaptures(),
+  captioner?: CaptureCaptioner,
 ): void {
   const maxFileBytes = Math.min(limits.maxFileBytes, ingest.maxBytes);
   app.post(
@@ -59,6 +64,7 @@ export function registerCaptureRoute(
           409: ErrorBody,
           413: ErrorBody,
           415: ErrorBody,
+          ...RATE_LIMIT_ERRORS,
           ...AUTH_ERRORS,
         },
       },
@@ -87,8 +93,11 @@ export function registerCaptureRoute(
         const key = RecentCaptures.key(meta.deviceId, meta.clientCaptureId);
         const imageId = createHash('sha256').update(image.bytes).digest('hex');
         const remembered = recent.get(key);
+        const captionOf = (): ReturnType<CaptureCaptioner> =>
+          captioner === undefined ? Promise.resolve(NO_CAPTION_SERVING) : captioner(image.bytes);
         if (remembered !== undefined) {
-          if (remembered.imageId === imageId) return reply.code(200).send(remembered);
+          if (remembered.imageId === imageId)
+            return reply.code(200).send({ ...remembered, ...(await captionOf()) });
           throw new PipelineError(
             EdgeErrorCodes.CAPTURE_CONFLICT,
             `capture ${JSON.stringify(meta.clientCaptureId)} of device ${JSON.stringify(meta.deviceId)} was already received with a different image`,
@@ -101,6 +110,8 @@ export function registerCaptureRoute(
             },
           );
         }
+        // Captioned while the capture is stored; a captioner never rejects, so nothing floats if storing fails.
+        const captioned = captionOf();
         const knownEventId = await knownIngestEventId(catalog, imageId, req);
         const { ingested, capture } = await ingestCapture(ingest, {
           bytes: image.bytes,
@@ -115,7 +126,9 @@ export function registerCaptureRoute(
         });
         const ids = { imageId: ingested.imageId, eventId: ingested.eventId, captureEventId: capture.eventId };
         recent.set(key, ids);
-        return reply.code(knownEventId === ingested.eventId ? 200 : 202).send(ids);
+        return reply
+          .code(knownEventId === ingested.eventId ? 200 : 202)
+          .send({ ...ids, ...(await captioned) });
       }),
   );
 }

@@ -7,7 +7,7 @@
 import { ErrorBody } from '../../runtime/http/error-body.ts';
 
 /** `{ error: { code, message, context? } }`, the body of every 4xx/5xx answer, lives with the HTTP edge. */
-export { ErrorBody, AUTH_ERRORS } from '../../runtime/http/error-body.ts';
+export { ErrorBody, AUTH_ERRORS, RATE_LIMIT_ERRORS } from '../../runtime/http/error-body.ts';
 
 /** An image id: lowercase hex sha256 of the original bytes. */
 export const IMAGE_ID_PATTERN = '^[0-9a-f]{64}$';
@@ -15,7 +15,6 @@ export const IMAGE_ID_PATTERN = '^[0-9a-f]{64}$';
 export const CAPTION_ID_PATTERN = '^cap-[0-9a-f]{64}$';
 /** Longest caption text accepted by the review route. */
 export const MAX_REVIEW_TEXT_CHARS = 2000;
-
 
 /** One image accepted by `POST /v1/images`. */
 export const IngestedImage = {
@@ -36,14 +35,35 @@ export const UploadAccepted = {
   properties: { images: { type: 'array', items: IngestedImage } },
 } as const;
 
+/** The caption a capture is answered with, or null (see services/ingest/capture-caption.ts). */
+export const CaptureCaption = {
+  type: ['object', 'null'],
+  required: ['text', 'score', 'modelVersion'],
+  properties: {
+    text: { type: 'string' },
+    score: { type: 'number' },
+    modelVersion: { type: 'string' },
+  },
+} as const;
+
 /** 200/202 of `POST /v1/captures`. */
 export const CaptureAccepted = {
   type: 'object',
-  required: ['imageId', 'eventId', 'captureEventId'],
+  required: ['imageId', 'eventId', 'captureEventId', 'caption', 'captionStatus'],
   properties: {
     imageId: { type: 'string', pattern: IMAGE_ID_PATTERN },
     eventId: { type: 'string' },
     captureEventId: { type: 'string' },
+    caption: CaptureCaption,
+    captionStatus: {
+      type: 'string',
+      enum: ['captioned', 'no_model', 'serving_unavailable', 'busy', 'timeout', 'failed'],
+    },
+    captionError: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
   },
 } as const;
 
@@ -136,4 +156,3 @@ export const DOCUMENTED_SCHEMAS = {
   ReviewRequest,
   ReviewResult,
 } as const;
-

@@ -27,6 +27,7 @@ import {
 } from './review-queue.ts';
 import {
   AUTH_ERRORS,
+  RATE_LIMIT_ERRORS,
   ErrorBody,
   ImageIdParams,
   ReviewQueuePage,
@@ -97,7 +98,7 @@ export function registerReviewRoutes(app: FastifyInstance, catalog: Catalog, clo
         summary: 'Accept, correct or reject the machine captions of an image',
         params: ImageIdParams,
         body: ReviewRequest,
-        response: { 200: ReviewResult, 400: ErrorBody, 404: ErrorBody, ...AUTH_ERRORS },
+        response: { 200: ReviewResult, 400: ErrorBody, 404: ErrorBody, ...RATE_LIMIT_ERRORS, ...AUTH_ERRORS },
       },
     },
     (req, reply) =>

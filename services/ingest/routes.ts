@@ -13,8 +13,10 @@ import { validateIngestLimits, type IngestLimits } from './limits.ts';
 import { RecentCaptures } from './recent-captures.ts';
 import { registerReviewRoutes } from './review-route.ts';
 import { registerUploadRoute } from './upload-route.ts';
+import type { CaptureCaptioner } from './capture-caption.ts';
 
 export { DEFAULT_INGEST_LIMITS, type IngestLimits } from './limits.ts';
+export type { CaptureCaptionAnswer, CaptureCaptioner, CaptureCaptionStatus } from './capture-caption.ts';
 
 /** What the ingest routes need. */
 export interface IngestRoutesDeps {
@@ -23,6 +25,8 @@ export interface IngestRoutesDeps {
   readonly limits: IngestLimits;
   /** How many recent captures this process remembers to answer retries 200 (default 10 000). */
   readonly recentCaptures?: number;
+  /** Captions a capture's image for its answer (caption serving in this process); without it answers say `serving_unavailable`. */
+  readonly captioner?: CaptureCaptioner;
 }
 
 /**
@@ -48,7 +52,7 @@ export async function registerIngestRoutes(app: FastifyInstance, deps: IngestRou
       },
     });
     registerUploadRoute(scope, deps.ingest, limits);
-    registerCaptureRoute(scope, deps.ingest, deps.catalog, limits, recent);
+    registerCaptureRoute(scope, deps.ingest, deps.catalog, limits, recent, deps.captioner);
     registerReviewRoutes(scope, deps.catalog, deps.ingest.clock);
   });
 }

@@ -12,7 +12,7 @@ import { checkImage } from './image-check.ts';
 import type { IngestLimits } from './limits.ts';
 import { readMultipart } from './multipart-reader.ts';
 import { parseCaptions, parseExternalId, parseMetadata } from './upload-fields.ts';
-import { AUTH_ERRORS, ErrorBody, UploadAccepted } from './http-schemas.ts';
+import { AUTH_ERRORS, RATE_LIMIT_ERRORS, ErrorBody, UploadAccepted } from './http-schemas.ts';
 
 /** Register `POST /v1/images` on `app` (which must have @fastify/multipart). */
 export function registerUploadRoute(app: FastifyInstance, ingest: IngestDeps, limits: IngestLimits): void {
@@ -23,7 +23,7 @@ export function registerUploadRoute(app: FastifyInstance, ingest: IngestDeps, li
       config: { auth: 'api-key' },
       schema: {
         summary: 'Upload images with optional captions',
-        response: { 202: UploadAccepted, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, ...AUTH_ERRORS },
+        response: { 202: UploadAccepted, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, ...RATE_LIMIT_ERRORS, ...AUTH_ERRORS },
       },
     },
     (req, reply) =>

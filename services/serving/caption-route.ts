@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { ErrorCodes, PipelineError, type SerializedError, serializeError } from '../../schemas/errors.ts';
 import type { Catalog } from '../../runtime/catalog/catalog.ts';
 import type { ObjectStore } from '../../runtime/lake/object-store.ts';
-import { AUTH_ERRORS, ErrorBody } from '../../runtime/http/error-body.ts';
+import { AUTH_ERRORS, ErrorBody, RATE_LIMIT_ERRORS } from '../../runtime/http/error-body.ts';
 import { jsonField, readMultipart } from '../ingest/multipart-reader.ts';
 import type { CaptionService, ImageCaption } from './caption-service.ts';
 import type { DecodeOptions } from '../../processors/inference/captioner.ts';
@@ -220,7 +220,8 @@ export async function registerCaptionRoutes(app: FastifyInstance, deps: CaptionR
     scope.post(
       '/v1/captions',
       {
-        config: { auth: 'api-key' },
+        // Captions change nothing: a read key may ask for them (rate-limited like mutating routes).
+        config: { auth: 'api-key', role: 'read', rateLimited: true },
         bodyLimit: limits.maxImages * limits.maxImageBytes + 64 * 1024,
         schema: {
           response: {
@@ -230,6 +231,7 @@ export async function registerCaptionRoutes(app: FastifyInstance, deps: CaptionR
             413: ErrorBody,
             415: ErrorBody,
             504: ErrorBody,
+            ...RATE_LIMIT_ERRORS,
             ...AUTH_ERRORS,
           },
         },

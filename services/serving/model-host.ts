@@ -29,6 +29,13 @@ export interface ModelHostOptions {
   readonly defaultAlias: string;
   /** Pinned versions kept loaded at once (least recently used leaves first). */
   readonly pinnedCache?: number;
+  /**
+   * Canary: `share` (0..1) of the requests that name no model go to `alias` (the challenger),
+   * the rest to the default alias. Deterministic, not random: request n goes to the canary when
+   * floor((n + 1) * share) > floor(n * share), so any run of requests holds the share to within
+   * one. With no model behind the canary alias those requests stay on the default alias.
+   */
+  readonly canary?: { readonly alias: string; readonly share: number };
 }
 
 /** The models being served. */
@@ -38,7 +45,23 @@ export class ModelHost {
   private readonly loggedFailures = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: ModelHostOptions) {}
+  private requests = 0;
+
+  constructor(private readonly options: ModelHostOptions) {
+    const share = options.canary?.share;
+    if (share !== undefined && !(share >= 0 && share <= 1))
+      throw new TypeError(`canary share must be in 0..1, got ${share}`);
+  }
+
+  /** The alias of the next request that names no model: the canary's for its share of them. */
+  private aliasOfNext(): string {
+    const canary = this.options.canary;
+    if (canary === undefined || canary.share === 0) return this.options.defaultAlias;
+    const n = this.requests++;
+    return Math.floor((n + 1) * canary.share) > Math.floor(n * canary.share)
+      ? canary.alias
+      : this.options.defaultAlias;
+  }
 
   /** The alias used when a request names none. */
   get defaultAlias(): string {
@@ -105,6 +128,16 @@ export class ModelHost {
    */
   async resolve(choice: ModelChoice = {}): Promise<ServedModel> {
     if (choice.version !== undefined) return this.pinnedModel(choice.version);
+    if (choice.alias === undefined) {
+      const alias = this.aliasOfNext();
+      if (alias !== this.options.defaultAlias) {
+        try {
+          return await this.resolve({ alias });
+        } catch {
+          // No challenger to send the canary share to: the default alias answers.
+        }
+      }
+    }
     const alias = choice.alias ?? this.options.defaultAlias;
     let model = this.current.get(alias);
     if (model === undefined && alias !== this.options.defaultAlias) {

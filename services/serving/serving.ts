@@ -20,6 +20,8 @@ export interface ServingDeps {
   /** The alias requests get by default (`champion`). */
   readonly alias: string;
   readonly options: CaptionServiceOptions;
+  /** A share of the requests that name no model goes to this alias (see ModelHostOptions.canary). */
+  readonly canary?: { readonly alias: string; readonly share: number };
   /** Hot swap on `model.promoted` of `modelName`; without it the models change only on restart. */
   readonly promotions?: {
     readonly log: EventLog;
@@ -51,6 +53,7 @@ export async function startServing(deps: ServingDeps): Promise<Serving> {
     logger: deps.logger.child({ component: 'serving' }),
     metrics,
     defaultAlias: deps.alias,
+    ...(deps.canary === undefined ? {} : { canary: deps.canary }),
   });
   const service: CaptionService = new CaptionService(deps.pool, host, metrics, deps.options);
   let listener: PromotionListener | undefined;

@@ -603,6 +603,25 @@ export function runLakeContract(label: string, factory: LakeFactory, options: Co
       });
     });
 
+    describe('awaiting-model store', () => {
+      it('parks once, lists the waiting records and those one source record resolved, and counts the waiting', async () => {
+        const am = lake.catalog.awaitingModel;
+        const [a, b] = [sha(randomBytes(16)), sha(randomBytes(16))];
+        assert.equal(await am.park(a, { imageId: a, n: 1 }), true);
+        assert.equal(await am.park(a, { imageId: a, n: 2 }), false, 'a replay writes nothing');
+        assert.equal(await am.park(b, { imageId: b, n: 3 }), true);
+        assert.equal(await am.countAwaiting(), 2);
+        assert.deepEqual((await am.get(a))?.event, { imageId: a, n: 1 });
+        await am.resolve(a, { modelVersion: 'v1', resumedBy: 'model.promoted/0/7' });
+        await am.resolve(sha(randomBytes(16)), { modelVersion: 'v1', resumedBy: 'model.promoted/0/7' });
+        assert.equal(await am.countAwaiting(), 1);
+        assert.equal((await am.get(a))?.status, 'labeled');
+        assert.equal((await am.get(a))?.resolution?.modelVersion, 'v1');
+        assert.deepEqual((await am.toResume('model.promoted/0/7')).map((e) => e.imageId).sort(), [a, b].sort());
+        assert.deepEqual((await am.toResume('model.promoted/0/8')).map((e) => e.imageId), [b]);
+      });
+    });
+
     describe('near-duplicate store', () => {
       const flip = (hex: string, bits: readonly number[]): string => {
         let h = BigInt(`0x${hex}`);

@@ -37,6 +37,7 @@ test('POST /v1/captions is documented with its security and status codes', () =>
     '404',
     '413',
     '415',
+    '429',
     '504',
     '5XX',
   ]);

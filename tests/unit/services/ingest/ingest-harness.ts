@@ -15,6 +15,7 @@ import type { IngestDeps } from '../../../../topologies/ingest.ts';
 import {
   DEFAULT_INGEST_LIMITS,
   registerIngestRoutes,
+  type CaptureCaptioner,
   type IngestLimits,
 } from '../../../../services/ingest/routes.ts';
 import { tempLake } from '../../../topology/lake/harness.ts';
@@ -31,6 +32,8 @@ export interface HarnessOptions {
   readonly maxBytes?: number;
   /** Called on the first server before the ingest routes are registered (e.g. to add an onRoute hook). */
   readonly beforeRoutes?: (app: FastifyInstance) => void;
+  /** The capture captioner (caption serving in the same process); none by default. */
+  readonly captioner?: CaptureCaptioner;
 }
 
 /** A running harness. */
@@ -53,6 +56,7 @@ async function server(
   lake: IngestHarness['lake'],
   limits: IngestLimits,
   beforeRoutes?: (app: FastifyInstance) => void,
+  captioner?: CaptureCaptioner,
 ): Promise<FastifyInstance> {
   const app = createHttpServer({
     logger: createLogger({ level: 'silent' }),
@@ -60,7 +64,12 @@ async function server(
     apiKeys: [API_KEY],
   });
   beforeRoutes?.(app);
-  await registerIngestRoutes(app, { ingest, catalog: lake.deps.catalog, limits });
+  await registerIngestRoutes(app, {
+    ingest,
+    catalog: lake.deps.catalog,
+    limits,
+    ...(captioner === undefined ? {} : { captioner }),
+  });
   return app;
 }
 
@@ -77,7 +86,7 @@ export async function ingestHarness(options: HarnessOptions = {}): Promise<Inges
     maxBytes: options.maxBytes ?? 1_000_000,
   };
   const limits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
-  const apps = [await server(ingest, lake, limits, options.beforeRoutes)];
+  const apps = [await server(ingest, lake, limits, options.beforeRoutes, options.captioner)];
   const decodeAll = async <T>(topic: string): Promise<T[]> =>
     Promise.all(log.readAll(topic).map(async (r) => (await lake.serde.decode(topic, r.value!)).value as T));
   return {
