@@ -4,7 +4,11 @@
  * result as `domain-gate.json` among the version's artifacts, so every replica that loads the
  * version scores images the same way.
  */
+import { deserializeError } from '../../schemas/errors.ts';
 import type { DatasetManifest } from '../../runtime/lake/datasets.ts';
+import type { WorkerPool } from '../../runtime/ports.ts';
+import type { DomainVerdict } from '../../processors/curate/quality-gate.ts';
+import type { DomainTask, DomainTaskResult } from '../../processors/inference/domain-worker.ts';
 import type { ObjectStore } from '../../runtime/lake/object-store.ts';
 import { OnnxCaptioner } from '../../processors/inference/captioner.ts';
 import {
@@ -98,4 +102,28 @@ export async function datasetDomainGate(
     { ...options, source: `dataset ${dataset.id}: fit on train, calibrated on val` },
   );
   return { gate, bytes: new TextEncoder().encode(serializeDomainGate(gate)) };
+}
+
+const DOMAIN_WORKER = new URL('../../processors/inference/domain-worker.ts', import.meta.url);
+
+/**
+ * Curation's view of the domain gate: the current model's verdict on an image, computed on the
+ * worker pool (encoder only, the caption worker's model cache), or null when no model exists
+ * yet or the model has no gate. An image the encoder cannot read fails the step (retried, then
+ * dead-lettered) like any other curation failure.
+ */
+export function domainJudge(
+  pool: WorkerPool,
+  model: () => Promise<{ readonly version: string; readonly bundle: ReadonlyMap<string, Uint8Array> } | null>,
+): (image: Uint8Array) => Promise<DomainVerdict | null> {
+  return async (image) => {
+    const current = await model();
+    if (current === null) return null;
+    const task: DomainTask = { modelVersion: current.version, bundle: current.bundle, images: [image] };
+    const result = await pool.run<DomainTask, DomainTaskResult>(DOMAIN_WORKER, task);
+    const outcome = result.results[0];
+    if (outcome === undefined) return null;
+    if (!outcome.ok) throw deserializeError(outcome.error);
+    return outcome.domain === null ? null : { modelVersion: result.modelVersion, ...outcome.domain };
+  };
 }
