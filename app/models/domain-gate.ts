@@ -89,9 +89,9 @@ export async function fitBundleDomainGate(
  * split (the test split stays untouched for evaluation), as the artifact's bytes.
  */
 export async function datasetDomainGate(
-  objects: ObjectStore,
+  objects: Pick<ObjectStore, 'get'>,
   files: ReadonlyMap<string, Uint8Array>,
-  dataset: DatasetManifest,
+  dataset: Pick<DatasetManifest, 'id' | 'items'>,
   options: Omit<FitBundleOptions, 'source'> = {},
 ): Promise<{ gate: DomainGate; bytes: Uint8Array }> {
   const loaders = (split: string): ImageLoader[] =>

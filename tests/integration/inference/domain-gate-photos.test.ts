@@ -11,6 +11,9 @@ import { detectorFigures, mahalanobis, rocAuc } from '../../../processors/infere
 import { parseModelBundle } from '../../../processors/inference/model-bundle.ts';
 import captionTask, { closeAllModels } from '../../../processors/inference/caption-worker.ts';
 import domainTask from '../../../processors/inference/domain-worker.ts';
+import { datasetDomainGate } from '../../../app/models/domain-gate.ts';
+import type { DatasetItem } from '../../../runtime/lake/datasets.ts';
+import { parseDomainGate } from '../../../processors/inference/domain-gate.ts';
 import { benchPhotos } from '../../bench/photos.ts';
 import { gatedModel } from '../../fixtures/onnx/gated-model.ts';
 
@@ -62,4 +65,33 @@ test('captions and the domain worker carry the same verdict, computed from the e
   } finally {
     await closeAllModels();
   }
+});
+
+test('a dataset version\'s gate is fitted on train, calibrated on val, and never reads the test split', { timeout: 10 * 60_000 }, async () => {
+  const model = await gatedModel();
+  const plain = new Map([...model.bundle].filter(([name]) => name !== 'domain-gate.json'));
+  const photo = new Uint8Array((await benchPhotos({ min: 1, install: false })).photos[0]!.bytes);
+  const bytesOf = new Map<string, Uint8Array>();
+  const items = [...model.heldOut.entries()].map(([i, bytes]) => {
+    const split = i < 8 ? 'train' : 'val';
+    bytesOf.set(`k${i}`, bytes);
+    return { imageId: `i${i}`, key: `k${i}`, split } as unknown as DatasetItem;
+  });
+  items.push({ imageId: 'test-photo', key: 'photo', split: 'test' } as unknown as DatasetItem);
+  bytesOf.set('photo', photo);
+  const read: string[] = [];
+  const objects = {
+    get: (key: string) => {
+      read.push(key);
+      return Promise.resolve(bytesOf.get(key)!);
+    },
+  };
+  const { gate, bytes } = await datasetDomainGate(objects, plain, { id: 'ds-1', items });
+  assert.ok(!read.includes('photo'), 'the test split stays untouched');
+  assert.equal(gate.info.fitCount, 8);
+  assert.equal(gate.info.calibrationCount, model.heldOut.length - 8);
+  assert.match(gate.info.source ?? '', /ds-1/);
+  const back = parseDomainGate(bytes);
+  assert.equal(back.threshold, gate.threshold);
+  assert.equal(back.dim, gate.dim);
 });
