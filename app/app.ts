@@ -25,6 +25,7 @@ import { NearDuplicates } from '../topologies/near-duplicates.ts';
 import type { LakeDeps } from '../topologies/lake-services.ts';
 import type { LabelDeps } from '../topologies/label.ts';
 import { teacherResolver } from '../topologies/teacher.ts';
+import { domainJudge } from './models/domain-gate.ts';
 
 /** Everything a captionflow process runs on, chosen by `config.mode`. */
 export interface App {
@@ -113,6 +114,9 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
       captions: createCaptionNormalizer({}),
       curate,
       dedup: new NearDuplicates(lake.catalog, lake.store, { radius: curate.nearDuplicateDistance, maxColourDistance: curate.maxColourDistance }),
+      ...(config.processing.rejectOutOfDomain
+        ? { domainGate: domainJudge(pool, teacherResolver(lake.catalog, lake.store, { modelName: config.models.name, alias: 'champion' })) }
+        : {}),
     };
     logger.info({ mode: config.mode, dataDir, workers: pool.size, log: log.kind, objects: lake.store.kind, catalog: lake.catalog.kind }, 'captionflow opened');
     return {

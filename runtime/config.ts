@@ -74,6 +74,8 @@ export const ConfigSchema = z.object({
       /** Seeded augmentation variants written to silver per image (0: off). */
       augmentVariants: z.coerce.number().int().min(0).max(32).default(0),
       augmentSeed: z.coerce.number().int().default(1),
+      /** Curation rejects images the champion's domain gate finds out of domain (reason OUT_OF_DOMAIN). */
+      rejectOutOfDomain: bool.default(false),
     })
     .prefault({}),
   models: z
@@ -181,6 +183,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_MAX_COLOUR_DISTANCE: 'processing.maxColourDistance',
   CAPTIONFLOW_AUGMENT_VARIANTS: 'processing.augmentVariants',
   CAPTIONFLOW_AUGMENT_SEED: 'processing.augmentSeed',
+  CAPTIONFLOW_REJECT_OUT_OF_DOMAIN: 'processing.rejectOutOfDomain',
   CAPTIONFLOW_MODEL_NAME: 'models.name',
   CAPTIONFLOW_TEACHER_ALIAS: 'models.teacherAlias',
   CAPTIONFLOW_TEACHER_VERSION: 'models.teacherVersion',

@@ -4,7 +4,7 @@ import { contentKey } from '../runtime/lake/object-keys.ts';
 import { deriveId } from '../runtime/ids.ts';
 import { topology, type Stream } from '../runtime/engine/builder.ts';
 import { stateStore, type StepContext } from '../runtime/engine/topology.ts';
-import { qualityGate } from '../processors/curate/quality-gate.ts';
+import { qualityGate, withDomainVerdict } from '../processors/curate/quality-gate.ts';
 import { splitOf } from '../processors/curate/split.ts';
 import {
   catalogLineage,
@@ -161,7 +161,8 @@ function recordVerdict(s: Stream<ImageCurated, LakeDeps>): void {
  * curate: image.normalized → gold. Near-duplicate detection against the shared state store
  * (pHash candidates from a band index — dHash flips bits in flat regions under re-encoding, the
  * DCT-based pHash does not — confirmed by a colour signature; the earliest ingested survives,
- * whichever replica judges first), the quality gate with reasons, a deterministic
+ * whichever replica judges first), the quality gate with reasons (OUT_OF_DOMAIN too when
+ * `processing.rejectOutOfDomain` asks the champion's domain gate), a deterministic
  * train/val/test split by content hash; images that pass are copied to gold, every image gets
  * its catalog status (curated, duplicate or rejected) and an image.curated event. A judgement
  * that demotes an earlier survivor emits a second image.curated record, for the demoted image.
@@ -177,15 +178,23 @@ export const curateTopology = topology<LakeDeps>(
   (b) => {
     const index = b.store(nearDuplicates);
     b.stream(Topics.imageNormalized, { group: 'captionflow-curate' })
+      // Off by default (processing.rejectOutOfDomain): then no model is consulted at all.
+      .map('domain-gate', async (n, ctx) => {
+        const gate = ctx.deps.domainGate;
+        return { n, domain: gate === undefined ? null : await gate(await ctx.deps.objects.get(n.modelInput.key)) };
+      })
       // The image's own verdict, then the demotions of earlier survivors its arrival announces.
       .flatMap(
         'judge',
-        (n, ctx) =>
+        ({ n, domain }, ctx) =>
           ctx
             .store(index)
             .judge(
               n,
-              qualityGate({ width: n.width, height: n.height, ...n.quality }, ctx.deps.curate.quality),
+              withDomainVerdict(
+                qualityGate({ width: n.width, height: n.height, ...n.quality }, ctx.deps.curate.quality),
+                domain,
+              ),
             ),
         { stores: [index] },
       )

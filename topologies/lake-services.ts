@@ -2,7 +2,7 @@ import type { Catalog, ObjectRef as CatalogObjectRef } from '../runtime/catalog/
 import type { ObjectStore, PutResult } from '../runtime/lake/object-store.ts';
 import type { NormalizeOptions } from '../processors/image/normalize-options.ts';
 import type { CaptionNormalizer } from '../processors/text/normalize-caption.ts';
-import type { QualityGateOptions } from '../processors/curate/quality-gate.ts';
+import type { DomainVerdict, QualityGateOptions } from '../processors/curate/quality-gate.ts';
 import type { SplitRatios } from '../processors/curate/split.ts';
 import type { NearDuplicates } from './near-duplicates.ts';
 import type { Lineage, LineageHop, ObjectRef } from '../schemas/generated/types.ts';
@@ -31,6 +31,11 @@ export type LakeDeps = {
   readonly curate: CurateSettings;
   /** Near-duplicate judging over the catalog's shared state store (every replica sees the same state). */
   readonly dedup: NearDuplicates;
+  /**
+   * The champion's domain gate for curation (`processing.rejectOutOfDomain`): its verdict on a
+   * model input, or null when no model (or no gate) exists yet. Absent: curation does not ask.
+   */
+  readonly domainGate?: (image: Uint8Array) => Promise<DomainVerdict | null>;
 };
 
 /** The Avro object ref of a stored object. */

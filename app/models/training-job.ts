@@ -7,6 +7,7 @@ import { getDataset, type DatasetManifest } from '../../runtime/lake/datasets.ts
 import type { Logger } from '../../runtime/logger.ts';
 import { loadArtifacts, registerModel, type RegistryDeps } from '../../runtime/lake/model-registry.ts';
 import { runTrainer, type TrainerEvent } from './trainer-process.ts';
+import { datasetDomainGate, DOMAIN_GATE_FILE } from './domain-gate.ts';
 
 /** Artifacts of a checkpoint are registered with this prefix (fine-tuning downloads them back). */
 const CHECKPOINT_PREFIX = 'checkpoint.';
@@ -116,6 +117,17 @@ export async function trainModel(deps: TrainDeps, req: TrainRequest): Promise<{ 
 
   const files = new Map<string, Uint8Array>();
   for (const name of readdirSync(join(run, 'export'))) files.set(name, readFileSync(join(run, 'export', name)));
+  // The domain gate is fitted with the exported graphs themselves, so serving scores exactly as fitted.
+  const domain: Record<string, string> = {};
+  try {
+    const { gate, bytes } = await datasetDomainGate(deps.objects, files, manifest);
+    files.set(DOMAIN_GATE_FILE, bytes);
+    domain.domainThreshold = gate.threshold.toFixed(4);
+    domain.domainPercentile = String(gate.info.percentile);
+  } catch (err) {
+    // A dataset without a val split cannot calibrate a gate; the model is still worth registering.
+    log.warn({ err: (err as Error).message }, 'no domain gate for this model');
+  }
   for (const name of readdirSync(join(run, 'checkpoint'))) files.set(`${CHECKPOINT_PREFIX}${name}`, readFileSync(join(run, 'checkpoint', name)));
   const done = events.filter((e) => e.event === 'done').pop();
   const trainMetrics: Record<string, number> = {};
@@ -126,7 +138,7 @@ export async function trainModel(deps: TrainDeps, req: TrainRequest): Promise<{ 
     format: 'captionflow-onnx',
     datasetId: req.datasetId,
     metrics: trainMetrics,
-    params: { config: req.config, seed: String(req.seed ?? 0), ...(req.epochs === undefined ? {} : { epochs: String(req.epochs) }), replay: (req.replayDatasetIds ?? []).join(','), augmentedItems: String(trainerManifest.augmented) },
+    params: { config: req.config, seed: String(req.seed ?? 0), ...(req.epochs === undefined ? {} : { epochs: String(req.epochs) }), replay: (req.replayDatasetIds ?? []).join(','), augmentedItems: String(trainerManifest.augmented), ...domain },
     parentVersion: req.parent?.id ?? null,
     trainingRunId: req.trainingRunId ?? null,
   });

@@ -47,3 +47,21 @@ export function qualityGate(q: QualityInput, o: QualityGateOptions): QualityVerd
   if (q.contrast < o.minContrast) reasons.push(`LOW_CONTRAST: ${q.contrast.toFixed(3)} < ${o.minContrast}`);
   return { passed: reasons.length === 0, reasons };
 }
+
+/** A domain gate's verdict on an image, and the model version that gave it. */
+export interface DomainVerdict {
+  readonly modelVersion: string;
+  readonly score: number;
+  readonly threshold: number;
+  readonly inDomain: boolean;
+}
+
+/**
+ * Add the OUT_OF_DOMAIN reason to a quality verdict when the domain gate judged the image
+ * unlike the model's training data; no verdict (gate off, no model yet) changes nothing.
+ */
+export function withDomainVerdict(verdict: QualityVerdict, domain: DomainVerdict | null): QualityVerdict {
+  if (domain === null || domain.inDomain) return verdict;
+  const reason = `OUT_OF_DOMAIN: score ${domain.score.toFixed(2)} > ${domain.threshold.toFixed(2)} (model ${domain.modelVersion})`;
+  return { passed: false, reasons: [...verdict.reasons, reason] };
+}

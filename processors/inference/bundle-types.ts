@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
+import type { DomainGate } from './domain-gate.ts';
 
 /** Ids → text for one model's vocabulary. */
 export interface TokenDecoder {
@@ -84,6 +85,8 @@ export interface CaptionModelBundle {
   /** Default beam width (HF `num_beams`; 1 for ours): 1 means greedy. */
   readonly numBeams: number;
   readonly tokenizer: TokenDecoder;
+  /** The out-of-domain gate fitted for this model (`domain-gate.json`), when the bundle has one. */
+  readonly domainGate?: DomainGate;
 }
 
 /** A MODEL_INVALID error naming the bundle format and what is wrong. */

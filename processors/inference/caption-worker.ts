@@ -67,8 +67,19 @@ const models = new Map<string, Entry>();
 let current: string | undefined;
 let sweepTimer: NodeJS.Timeout | undefined;
 
-/** Caption the images of one task (the pool calls this). */
-export default async function captionTask(task: CaptionTask): Promise<CaptionTaskResult> {
+/** What a task needs to name (and, the first time in a thread, bring) its model. */
+export type ModelTask = Pick<CaptionTask, 'modelVersion' | 'bundle' | 'intraOpThreads' | 'graceMs' | 'images'>;
+
+/**
+ * Run `fn` on the thread's captioner of the task's model version, loading it from the task's
+ * bundle the first time; the version becomes the thread's current one once it has loaded, and
+ * superseded versions are swept after their grace. Shared by every worker module of this
+ * folder, so a thread loads a version once whatever it is asked to do with it.
+ */
+export async function withCaptioner<T>(
+  task: ModelTask,
+  fn: (captioner: OnnxCaptioner, info: { version: string; loaded: boolean; loadMs: number }) => Promise<T>,
+): Promise<T> {
   const version = validateTask(task);
   const grace = task.graceMs ?? DEFAULT_GRACE_MS;
   const started = performance.now();
@@ -78,8 +89,18 @@ export default async function captionTask(task: CaptionTask): Promise<CaptionTas
     const captioner = await entry.captioner;
     // Only a version that loaded becomes current: a broken new version must not retire the working one.
     current = version;
-    const loadMs = performance.now() - started;
+    return await fn(captioner, { version, loaded, loadMs: performance.now() - started });
+  } finally {
+    entry.active--;
+    entry.lastUsed = Date.now();
+    scheduleSweep(grace);
+  }
+}
 
+/** Caption the images of one task (the pool calls this). */
+export default async function captionTask(task: CaptionTask): Promise<CaptionTaskResult> {
+  return withCaptioner(task, async (captioner, { version, loaded, loadMs }) => {
+    const started = performance.now() - loadMs;
     const spec = captioner.bundle.preprocess;
     const size = tensorSize(spec);
     const prepared = await Promise.all(
@@ -127,11 +148,7 @@ export default async function captionTask(task: CaptionTask): Promise<CaptionTas
       results,
       timings: { loadMs, preprocessMs, inferenceMs },
     };
-  } finally {
-    entry.active--;
-    entry.lastUsed = Date.now();
-    scheduleSweep(grace);
-  }
+  });
 }
 
 /** Model versions loaded (or loading) in this thread, for tests and diagnostics. */
@@ -149,8 +166,8 @@ export async function closeAllModels(): Promise<void> {
   await Promise.allSettled(entries.map(async (e) => (await e.captioner).close()));
 }
 
-function validateTask(task: CaptionTask): string {
-  const version = (task as Partial<CaptionTask> | null)?.modelVersion;
+function validateTask(task: ModelTask): string {
+  const version = (task as Partial<ModelTask> | null)?.modelVersion;
   if (typeof version !== 'string' || version === '') {
     throw new PipelineError(ErrorCodes.CONFIG_INVALID, 'caption task needs a non-empty modelVersion string');
   }
@@ -165,7 +182,7 @@ function validateTask(task: CaptionTask): string {
   return version;
 }
 
-function entryFor(task: CaptionTask, version: string): { entry: Entry; loaded: boolean } {
+function entryFor(task: ModelTask, version: string): { entry: Entry; loaded: boolean } {
   const existing = models.get(version);
   if (existing !== undefined) return { entry: existing, loaded: false };
   if (task.bundle === undefined) {

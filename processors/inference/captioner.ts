@@ -18,6 +18,7 @@ import {
   type NextLogits,
   type ScoreRules,
 } from './decoding.ts';
+import { type DomainScore, type EmbeddingRows, poolEmbeddings, scoreDomain } from './domain-gate.ts';
 import { preprocessBatch, tensorSize } from './preprocess.ts';
 
 /** Options of {@link OnnxCaptioner.create}. */
@@ -49,6 +50,8 @@ export interface Caption {
   readonly score: number;
   /** False when the caption hit maxLength without an end token. */
   readonly finished: boolean;
+  /** How far the image is from the training data, when the bundle has a domain gate. */
+  readonly domain?: DomainScore;
 }
 
 // Decoder inputs some exports add beside ids and encoder states; all-ones masks are correct for them.
@@ -164,11 +167,27 @@ export class OnnxCaptioner {
     await Promise.allSettled([this.encoder.release(), this.decoder.release()]);
   }
 
-  private async run(
-    images: readonly Uint8Array[] | Float32Array,
-    options: DecodeOptions,
-  ): Promise<Caption[]> {
-    const { strategy, beamSize, maxLength, rules } = this.resolve(options);
+  /**
+   * The image embeddings the domain gate works in: the encoder output mean-pooled over its
+   * positions, `[n, D]`. Runs the encoder only (fitting a gate, scoring without a caption).
+   */
+  async embed(images: readonly Uint8Array[] | Float32Array): Promise<EmbeddingRows> {
+    if (this.closed)
+      throw new PipelineError(ErrorCodes.INFERENCE_FAILED, 'captioner is closed', { retriable: true });
+    const run = (async () => {
+      const { pixels, count } = await this.pixels(images);
+      if (count === 0) return { data: new Float32Array(0), count: 0, dim: 0 };
+      return pooled(await this.encode(pixels, count));
+    })();
+    this.inflight.add(run);
+    try {
+      return await run;
+    } finally {
+      this.inflight.delete(run);
+    }
+  }
+
+  private async pixels(images: readonly Uint8Array[] | Float32Array): Promise<{ pixels: Float32Array; count: number }> {
     const { preprocess: spec } = this.bundle;
     const perImage = tensorSize(spec);
     let pixels: Float32Array;
@@ -183,10 +202,21 @@ export class OnnxCaptioner {
     } else {
       pixels = await preprocessBatch(images, spec);
     }
-    const count = pixels.length / perImage;
+    return { pixels, count: pixels.length / perImage };
+  }
+
+  private async run(
+    images: readonly Uint8Array[] | Float32Array,
+    options: DecodeOptions,
+  ): Promise<Caption[]> {
+    const { strategy, beamSize, maxLength, rules } = this.resolve(options);
+    const { pixels, count } = await this.pixels(images);
     if (count === 0) return [];
 
     const hidden = await this.encode(pixels, count);
+    // The gate reuses the encoder output the caption needs anyway: one pooled D-vector and a D x D product per image.
+    const gate = this.bundle.domainGate;
+    const domain = gate === undefined ? undefined : scoreDomain(gate, pooled(hidden));
     const next = this.nextLogits(hidden);
     const params = {
       start: this.bundle.tokens.decoderStart,
@@ -201,11 +231,12 @@ export class OnnxCaptioner {
       hypotheses = [];
       for (let i = 0; i < count; i++) hypotheses.push(await beamDecode(next, i, { ...params, beamSize }));
     }
-    return hypotheses.map((h) => ({
+    return hypotheses.map((h, i) => ({
       text: this.bundle.tokenizer.decode(h.tokens).trim(),
       tokens: h.tokens,
       score: meanLogProb(h),
       finished: h.finished,
+      ...(domain?.[i] === undefined ? {} : { domain: domain[i] }),
     }));
   }
 
@@ -328,6 +359,12 @@ export class OnnxCaptioner {
       );
     };
   }
+}
+
+/** Mean-pool an encoder output tensor `[n, S, D]` into `[n, D]`. */
+function pooled(hidden: ort.Tensor): EmbeddingRows {
+  const [count, positions, dim] = hidden.dims as [number, number, number];
+  return poolEmbeddings(hidden.data as Float32Array, count, positions, dim);
 }
 
 async function load(

@@ -15,6 +15,7 @@ import type { BundleFiles, BundleFormat, CaptionModelBundle } from './bundle-typ
 import { BundleFileSet, modelInvalid } from './bundle-types.ts';
 import { CAPTIONFLOW_FORMAT, CAPTIONFLOW_MODEL_FILE, parseCaptionflowBundle } from './captionflow-bundle.ts';
 import { looksLikeHfBundle, parseHfBundle } from './hf-bundle.ts';
+import { DOMAIN_GATE_FILE, parseDomainGate } from './domain-gate.ts';
 
 export type {
   BundleFiles,
@@ -58,8 +59,13 @@ export function detectBundleFormat(files: BundleFiles | BundleFileSet): BundleFo
   );
 }
 
-/** Detect and parse a bundle; every problem is a MODEL_INVALID {@link PipelineError} naming the file or field. */
+/**
+ * Detect and parse a bundle; every problem is a MODEL_INVALID {@link PipelineError} naming the
+ * file or field. A `domain-gate.json` beside the graphs (either layout) becomes `domainGate`.
+ */
 export function parseModelBundle(files: BundleFiles): CaptionModelBundle {
   const set = new BundleFileSet(files);
-  return detectBundleFormat(set) === 'captionflow' ? parseCaptionflowBundle(set) : parseHfBundle(set);
+  const bundle = detectBundleFormat(set) === 'captionflow' ? parseCaptionflowBundle(set) : parseHfBundle(set);
+  const gate = set.find(DOMAIN_GATE_FILE);
+  return gate === undefined ? bundle : { ...bundle, domainGate: parseDomainGate(gate.bytes) };
 }

@@ -9,6 +9,7 @@ import { ErrorCodes, PipelineError, type SerializedError, serializeError } from 
 import type { WorkerPool } from '../../runtime/ports.ts';
 import type { CaptionTask, CaptionTaskResult } from '../../processors/inference/caption-worker.ts';
 import type { DecodeOptions } from '../../processors/inference/captioner.ts';
+import type { DomainScore } from '../../processors/inference/domain-gate.ts';
 import { checkImageBytes } from '../../processors/image/check-image-bytes.ts';
 import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.ts';
 import type { ModelChoice, ModelHost } from './model-host.ts';
@@ -48,6 +49,8 @@ export type ImageCaption =
       readonly text: string;
       readonly score: number;
       readonly finished: boolean;
+      /** How far the image is from the model's training data; absent when the version has no domain gate. */
+      readonly domain?: DomainScore;
       readonly modelVersion: string;
       readonly batchSize: number;
       readonly timings: ImageTimings;
@@ -70,7 +73,7 @@ interface Item {
 }
 
 type ItemResult =
-  | { ok: true; text: string; score: number; finished: boolean; timings: Omit<ImageTimings, 'queueMs'> }
+  | { ok: true; text: string; score: number; finished: boolean; domain?: DomainScore; timings: Omit<ImageTimings, 'queueMs'> }
   | { ok: false; error: SerializedError };
 
 /** The caption service of one process. */
@@ -137,6 +140,7 @@ export class CaptionService {
         text: result.text,
         score: result.score,
         finished: result.finished,
+        ...(result.domain === undefined ? {} : { domain: result.domain }),
         modelVersion: model.version,
         batchSize,
         timings: { queueMs, ...result.timings },
@@ -203,7 +207,14 @@ export class CaptionService {
     const timings = { preprocessMs: result.timings.preprocessMs, inferenceMs: result.timings.inferenceMs };
     return result.results.map((r): ItemResult =>
       r.ok
-        ? { ok: true, text: r.caption.text, score: r.caption.score, finished: r.caption.finished, timings }
+        ? {
+            ok: true,
+            text: r.caption.text,
+            score: r.caption.score,
+            finished: r.caption.finished,
+            ...(r.caption.domain === undefined ? {} : { domain: r.caption.domain }),
+            timings,
+          }
         : { ok: false, error: r.error },
     );
   }
