@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { dropMongoCatalogDatabase, openMongoCatalog } from '../../../runtime/catalog/mongo-catalog.ts';
 import { openS3ObjectStore } from '../../../runtime/lake/s3-object-store.ts';
-import type { LakeFactory } from '../../unit/lake/lake-fixtures.ts';
+import type { LakeFactory, LakeFixture } from '../../unit/lake/lake-fixtures.ts';
 
 const REQUIRED = ['CF_S3_ENDPOINT', 'CF_S3_ACCESS_KEY', 'CF_S3_SECRET_KEY', 'CF_MONGO_URL'] as const;
 const env = (name: string): string => process.env[name] ?? '';
@@ -20,8 +20,12 @@ export function s3MongoSkip(): { skip?: string } {
     : { skip: `set ${missing.join(', ')} (deploy/services/manager.ts up(['s3','mongo']) prints them)` };
 }
 
-/** Builds a lake on a fresh bucket and database of the test servers. */
-export const s3MongoLake: LakeFactory = async ({ now }) => {
+/** Builds a lake on a fresh bucket and database of the test servers (`bucket`: its name). */
+export async function openS3MongoLake({
+  now,
+}: {
+  now: () => Date;
+}): Promise<LakeFixture & { bucket: string }> {
   const suffix = randomBytes(6).toString('hex');
   const bucket = `cf-test-${suffix}`;
   const dbName = `cf_test_${suffix}`;
@@ -41,6 +45,7 @@ export const s3MongoLake: LakeFactory = async ({ now }) => {
     retry: { attempts: 2, baseDelayMs: 50 },
   });
   return {
+    bucket,
     store,
     catalog,
     cleanup: async () => {
@@ -50,4 +55,7 @@ export const s3MongoLake: LakeFactory = async ({ now }) => {
       await dropMongoCatalogDatabase(env('CF_MONGO_URL'), dbName);
     },
   };
-};
+}
+
+/** {@link openS3MongoLake} as a {@link LakeFactory}. */
+export const s3MongoLake: LakeFactory = openS3MongoLake;
