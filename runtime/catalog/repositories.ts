@@ -104,9 +104,11 @@ async function findPage<T>(
   page: PageRequest | undefined,
 ): Promise<Page<T>> {
   const limit = pageSize(page);
+  const desc = page?.order === 'desc';
   const rows = await coll.find({
-    where: page?.after === undefined ? where : { ...where, id: { gt: page.after } },
-    orderBy: [{ field: 'id', dir: 'asc' }],
+    where:
+      page?.after === undefined ? where : { ...where, id: desc ? { lt: page.after } : { gt: page.after } },
+    orderBy: [{ field: 'id', dir: desc ? 'desc' : 'asc' }],
     limit: limit + 1,
   });
   const items = rows.slice(0, limit).map((r) => fromDoc<T>(r));

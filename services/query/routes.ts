@@ -128,9 +128,9 @@ export function itemView(image: ImageRecord, captions?: readonly CaptionRecord[]
 }
 
 /**
- * One page of items. Scans the catalog by id from the cursor (indexed conditions: layer, status,
- * split, source), applies the other filters to each candidate, and stops at `limit` matches or
- * after scanning 20 × limit candidates — then `next` resumes the scan where it stopped (a page may
+ * One page of items. Scans the catalog by id, either way (`sort`), from the cursor (indexed
+ * conditions: layer, status, split, source), applies the other filters to each candidate, and
+ * stops at `limit` matches or after scanning 20 × limit candidates — then `next` resumes the scan where it stopped (a page may
  * then hold fewer items than asked, never a wrong one).
  */
 async function listItems(
@@ -179,21 +179,7 @@ async function listItems(
   for (;;) {
     let batch: ImageRecord[];
     let more: boolean;
-    if (ids !== null || descending) {
-      if (ids === null) {
-        // Descending by id needs the ids in order: the catalog pages ascending, so read them once.
-        ids = [];
-        let after: string | undefined;
-        do {
-          const page = await lake.catalog.images.list(
-            {},
-            { limit: 1000, ...(after === undefined ? {} : { after }) },
-          );
-          ids.push(...page.items.map((i) => i.id));
-          after = page.next ?? undefined;
-        } while (after !== undefined);
-        ids.reverse();
-      }
+    if (ids !== null) {
       const from =
         cursor === undefined ? 0 : ids.findIndex((id) => (descending ? id < cursor! : id > cursor!));
       const slice = from < 0 ? [] : ids.slice(from, from + want);
@@ -208,7 +194,11 @@ async function listItems(
           ...(q.split === undefined ? {} : { split: q.split === 'none' ? null : q.split }),
           ...(q.source === undefined ? {} : { source: q.source }),
         },
-        { limit: want, ...(cursor === undefined ? {} : { after: cursor }) },
+        {
+          limit: want,
+          ...(descending ? { order: 'desc' as const } : {}),
+          ...(cursor === undefined ? {} : { after: cursor }),
+        },
       );
       batch = [...page.items];
       more = page.next !== null;

@@ -101,6 +101,19 @@ export function runQueryRoutesSuite(
         cursor = page.next;
       } while (cursor !== null);
       assert.equal(paged.length, 4);
+      // Descending pages of one, filtered: every match once, in reverse id order, read through the index.
+      const descPaged: string[] = [];
+      cursor = null;
+      do {
+        const page: Items = (
+          await get(
+            `/v1/lake/items?status=curated&sort=-id&limit=1${cursor === null ? '' : `&cursor=${cursor}`}`,
+          )
+        ).json<Items>();
+        descPaged.push(...page.items.map((i) => i.id));
+        cursor = page.next;
+      } while (cursor !== null);
+      assert.deepEqual(descPaged, curated.items.map((i) => i.id).reverse());
       assert.equal((await get('/v1/lake/items?status=bogus')).statusCode, 400);
     });
 
