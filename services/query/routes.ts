@@ -48,6 +48,8 @@ const ADMIN = { auth: 'api-key', role: 'admin' } as const;
 const IMAGE_ID = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 const DATASET_ID = { type: 'string', pattern: '^ds-[0-9a-f]{12}$' } as const;
 const ISO = { type: 'string', format: 'date-time' } as const;
+/** Lifetime of a presigned image URL, in seconds. */
+const PRESIGN_TTL_S = 300;
 
 /** The querystring of `GET /v1/lake/items`. */
 export const ITEMS_QUERY = {
@@ -356,17 +358,24 @@ export function registerQueryRoutes(app: FastifyInstance, deps: QueryRoutesDeps)
           additionalProperties: false,
           properties: {
             variant: { type: 'string', enum: ['original', 'model-input', 'thumbnail'], default: 'original' },
+            presign: { type: 'boolean', default: false },
           },
         },
       },
     },
     async (req, reply) => {
       const { imageId } = req.params as { imageId: string };
-      const { variant } = req.query as { variant: string };
+      const { variant, presign } = req.query as { variant: string; presign: boolean };
       const image = await lake.catalog.images.get(imageId);
       if (image === null) throw notFound('image', imageId);
       const object = variantObject(image, variant);
       if (object === null) throw notFound(`${variant} of image`, imageId);
+      if (presign) {
+        // On S3 the client fetches the bytes from the object store itself, not through this
+        // process; a store without presigned URLs (fs) streams them as without `presign`.
+        const url = await lake.store.presignGet(object.key, PRESIGN_TTL_S);
+        if (url !== null) return reply.header('cache-control', 'no-store').redirect(url, 307);
+      }
       return sendObject(lake, req, reply, object);
     },
   );

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { KEYS, queryHarness, type QueryHarness } from './query-harness.ts';
 import { deadLetterEntry } from '../../../../topologies/dead-letters.ts';
 import type { LakeFactory } from '../../lake/lake-fixtures.ts';
+import { contentKey } from '../../../../runtime/lake/object-keys.ts';
 
 /** Register the query route suite on the lake `factory` builds (`skip`: the reason, e.g. servers not configured). */
 export function runQueryRoutesSuite(
@@ -176,6 +177,16 @@ export function runQueryRoutesSuite(
       const thumb = await get(`/v1/lake/items/${id}/image?variant=thumbnail`);
       assert.equal(thumb.rawPayload.toString(), 'thumb 0');
       assert.equal((await get(`/v1/lake/items/${id}/image?variant=model-input`)).statusCode, 200);
+      // presign: a redirect to the object store where it has presigned URLs (S3), the bytes otherwise (fs).
+      const presigned = await get(`/v1/lake/items/${id}/image?presign=true`);
+      if ((await h.lake.store.presignGet(contentKey('bronze', id, 'png'), 60)) === null) {
+        assert.equal(presigned.statusCode, 200);
+        assert.deepEqual(presigned.rawPayload, bytes);
+      } else {
+        assert.equal(presigned.statusCode, 307);
+        const direct = await fetch(String(presigned.headers.location));
+        assert.deepEqual(Buffer.from(await direct.arrayBuffer()), bytes);
+      }
     });
 
     test('changes since a watermark: resumable, every change once, later writes on a later poll', async () => {
