@@ -10,7 +10,7 @@
  * The MongoDB connector (`io.trino:trino-mongodb`) is not served by the registry these
  * machines reach, so the catalog is not a Trino catalog here: see deploy/trino/README.md.
  *
- * Opt-in: `npm run services -- up s3 trino`; `up` without names leaves it out (≈600 MB of jars
+ * Opt-in: `npm run services -- up s3 trino`; `up` without names leaves it out (≈350 MB of jars
  * and a 1 GB heap), and tests that need it run only with CAPTIONFLOW_TRINO=1.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,7 +80,7 @@ export const trinoDriver: ServiceDriver = {
   healthTimeoutMs: HEALTH_TIMEOUT_MS.trino,
   stopGraceMs: 15_000,
 
-  installs: `Trino ${TRINO.version} jars and the Hive connector plugin from Maven Central (≈600 MB; ≈2–4 min)`,
+  installs: `Trino ${TRINO.version} jars and the Hive connector plugin from Maven Central (≈350 MB unpacked; ≈3 min)`,
   installed: () => existsSync(join(home(), '.complete')),
 
   async install(ctx: RunContext): Promise<void> {

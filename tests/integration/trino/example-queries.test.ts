@@ -5,7 +5,7 @@
  * the answers equal the dataset manifest's. Each test on a fresh bucket, catalog database and
  * Trino schema.
  *
- * Opt-in, because the server is heavy (≈600 MB of jars from Maven Central on first use, a 1 GB
+ * Opt-in, because the server is heavy (≈350 MB of jars from Maven Central on first use, a 1 GB
  * heap, about two minutes to start on 2 cores): CAPTIONFLOW_TRINO=1 and the servers started with
  * `npm run services -- up s3 mongo trino` (CF_TRINO_URL). The statements on `mongodb.*` need
  * Trino's MongoDB connector, which the registry these machines reach does not serve: they are
