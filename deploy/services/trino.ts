@@ -100,12 +100,19 @@ export const trinoDriver: ServiceDriver = {
       for (const p of PLUGINS) {
         await copyArtifact(`io.trino:${p.artifact}:${TRINO.version}:zip`, zips, ctx.installLog);
         const zip = join(zips, `${p.artifact}-${TRINO.version}.zip`);
-        await runCommand('unzip', ['-q', '-o', zip, '-d', join(home(), 'plugin')], { logFile: ctx.installLog, timeoutMs: 600_000 });
-        // The zip holds one folder named after the artifact and version.
-        await runCommand('mv', [join(home(), 'plugin', `${p.artifact}-${TRINO.version}`), join(home(), 'plugin', p.dir)], {
+        await runCommand('unzip', ['-q', '-o', zip, '-d', join(home(), 'plugin')], {
           logFile: ctx.installLog,
-          timeoutMs: 60_000,
+          timeoutMs: 600_000,
         });
+        // The zip holds one folder named after the artifact and version.
+        await runCommand(
+          'mv',
+          [join(home(), 'plugin', `${p.artifact}-${TRINO.version}`), join(home(), 'plugin', p.dir)],
+          {
+            logFile: ctx.installLog,
+            timeoutMs: 60_000,
+          },
+        );
         rmSync(zip, { force: true });
       }
       writeFileSync(done, `${TRINO.version}\n`);
@@ -115,8 +122,17 @@ export const trinoDriver: ServiceDriver = {
   async start(ctx: RunContext): Promise<Started> {
     const java = await ensureJava(TRINO.javaMin, ctx.installLog);
     // The metastore bucket must exist before the catalog loads.
-    const s3 = new Client({ endPoint: '127.0.0.1', port: S3.s3Port, useSSL: false, accessKey: S3.accessKey, secretKey: S3.secretKey, region: S3.region, pathStyle: true });
-    if (!(await s3.bucketExists(TRINO.metastoreBucket))) await s3.makeBucket(TRINO.metastoreBucket, S3.region);
+    const s3 = new Client({
+      endPoint: '127.0.0.1',
+      port: S3.s3Port,
+      useSSL: false,
+      accessKey: S3.accessKey,
+      secretKey: S3.secretKey,
+      region: S3.region,
+      pathStyle: true,
+    });
+    if (!(await s3.bucketExists(TRINO.metastoreBucket)))
+      await s3.makeBucket(TRINO.metastoreBucket, S3.region);
     mkdirSync(join(ctx.runDir, 'catalog'), { recursive: true });
     mkdirSync(join(ctx.runDir, 'tmp'), { recursive: true });
     writeFileSync(join(ctx.runDir, 'config.properties'), serverConfig(ctx.runDir));
