@@ -6,7 +6,7 @@
  * `--write-env <path>` also writes them as `K=V` lines.
  */
 import { Command } from 'commander';
-import { down, SERVICE_NAMES, status, up } from './manager.ts';
+import { DEFAULT_SERVICE_NAMES, down, SERVICE_NAMES, status, up } from './manager.ts';
 import type { ServiceName } from './manager.ts';
 import { writeFileSync } from 'node:fs';
 import { captionflowEnv, envFileText } from './captionflow-env.ts';
@@ -26,12 +26,12 @@ function stateOpts(): { stateDir?: string } {
 
 program
   .command('up')
-  .argument('[names...]', `services to start (${SERVICE_NAMES.join(', ')}); all by default`)
+  .argument('[names...]', `services to start (${SERVICE_NAMES.join(', ')}); all but trino by default`)
   // Not `--env-file`: Node 20 takes that flag from anywhere in argv, after the script too, and
   // exits when the file does not exist yet.
   .option('--write-env <path>', 'also write the env (CF_* and CAPTIONFLOW_*) to this file as K=V lines')
   .action(async (names: string[], cmd: { writeEnv?: string }) => {
-    const cf = await up((names.length > 0 ? names : [...SERVICE_NAMES]) as ServiceName[], stateOpts());
+    const cf = await up((names.length > 0 ? names : [...DEFAULT_SERVICE_NAMES]) as ServiceName[], stateOpts());
     const env = { ...cf, ...captionflowEnv(cf) };
     for (const [k, v] of Object.entries(env)) process.stdout.write(`export ${k}=${shellQuote(v)}\n`);
     if (cmd.writeEnv !== undefined) writeFileSync(cmd.writeEnv, envFileText(env), { mode: 0o600 });

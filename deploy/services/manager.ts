@@ -20,11 +20,12 @@ import { isOurs, portFree, stopProcess, waitHealthy } from './processes.ts';
 import { registryDriver } from './registry.ts';
 import { withLock } from './run-command.ts';
 import { s3Driver } from './s3.ts';
+import { trinoDriver } from './trino.ts';
 import { SERVICE_NAMES } from './service.ts';
 import type { RunContext, ServiceDriver, ServiceEnv, ServiceName } from './service.ts';
 
 export type { ServiceEnv, ServiceName } from './service.ts';
-export { SERVICE_NAMES } from './service.ts';
+export { DEFAULT_SERVICE_NAMES, SERVICE_NAMES } from './service.ts';
 export { startPrometheus } from './prometheus.ts';
 export type { PrometheusOptions } from './prometheus.ts';
 export { startNginx } from './nginx.ts';
@@ -74,6 +75,7 @@ const DRIVERS: Record<ServiceName, ServiceDriver> = {
   registry: registryDriver,
   s3: s3Driver,
   mongo: mongoDriver,
+  trino: trinoDriver,
 };
 
 const log = pino(

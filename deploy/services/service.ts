@@ -4,10 +4,13 @@
  */
 
 /** The servers `up` knows how to run. */
-export type ServiceName = 'kafka' | 'registry' | 's3' | 'mongo';
+export type ServiceName = 'kafka' | 'registry' | 's3' | 'mongo' | 'trino';
 
 /** Every service name, in start order. */
-export const SERVICE_NAMES: readonly ServiceName[] = ['kafka', 'registry', 's3', 'mongo'];
+export const SERVICE_NAMES: readonly ServiceName[] = ['kafka', 'registry', 's3', 'mongo', 'trino'];
+
+/** The servers `up` starts when none are named: all but the opt-in Trino (heavy; needs s3). */
+export const DEFAULT_SERVICE_NAMES: readonly ServiceName[] = ['kafka', 'registry', 's3', 'mongo'];
 
 /** Env vars the tests and the distributed adapters read (`CF_*`). */
 export type ServiceEnv = Record<string, string>;

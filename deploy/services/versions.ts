@@ -64,6 +64,20 @@ export const MONGO = {
   database: 'captionflow',
 } as const;
 
+/**
+ * Trino, single node (coordinator and worker in one JVM), from trino-main's jars and the Hive
+ * connector plugin on Maven Central. Opt-in: not among the servers `up` starts by default.
+ */
+export const TRINO = {
+  version: '476',
+  /** Trino 476 is compiled for Java 24 and refuses older runtimes; machines here carry Temurin 25. */
+  javaMin: 24,
+  httpPort: 18090,
+  heap: '-Xmx1g',
+  /** The bucket on the S3 server holding the Hive file metastore. */
+  metastoreBucket: 'captionflow-trino',
+} as const;
+
 /** Debian packages for the per-test servers (installed with apt-get when the binary is missing). */
 export const DEBIAN = {
   prometheus: { pkg: 'prometheus', binary: '/usr/bin/prometheus' },
@@ -79,6 +93,8 @@ export const HEALTH_TIMEOUT_MS = {
   registry: 120_000,
   s3: 90_000,
   mongo: 30_000,
+  /** A cold start loads ~250 MB of plugin jars: about two minutes on 2 loaded cores. */
+  trino: 300_000,
   prometheus: 30_000,
   nginx: 15_000,
 } as const;

@@ -312,13 +312,15 @@ export interface UpsertResult<T> {
 
 /** Pagination by id: pass the previous page's `next` as `after`. */
 export interface PageRequest {
-  /** Return records with id greater than this. */
+  /** Return records after this id in the page order (greater ascending, smaller descending). */
   readonly after?: string;
   /** Page size, 1–1000 (default 100). */
   readonly limit?: number;
+  /** Id order of the pages (default ascending; every index ends with id, so both are index reads). */
+  readonly order?: 'asc' | 'desc';
 }
 
-/** A page of records, ascending by id. */
+/** A page of records, by id in the requested order (ascending by default). */
 export interface Page<T> {
   readonly items: readonly T[];
   /** The cursor of the next page, or null on the last page. */

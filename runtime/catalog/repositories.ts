@@ -105,9 +105,11 @@ async function findPage<T>(
   page: PageRequest | undefined,
 ): Promise<Page<T>> {
   const limit = pageSize(page);
+  const desc = page?.order === 'desc';
   const rows = await coll.find({
-    where: page?.after === undefined ? where : { ...where, id: { gt: page.after } },
-    orderBy: [{ field: 'id', dir: 'asc' }],
+    where:
+      page?.after === undefined ? where : { ...where, id: desc ? { lt: page.after } : { gt: page.after } },
+    orderBy: [{ field: 'id', dir: desc ? 'desc' : 'asc' }],
     limit: limit + 1,
   });
   const items = rows.slice(0, limit).map((r) => fromDoc<T>(r));
@@ -218,18 +220,29 @@ function imageRepository(coll: DocumentCollection, ctx: RepoContext): ImageRepos
     },
     async listUpdated(after, until, limit) {
       const size = pageSize({ limit });
-      const range = after === null ? { lt: iso(until) } : { gte: after.updatedAt, lt: iso(until) };
-      // Keyset on (updatedAt, id) without OR: read from the cursor's time on and skip its ties up
-      // to its id, asking for more rows while ties fill the page.
-      let fetch = size + 1;
-      for (;;) {
-        const rows = await coll.find({ where: { updatedAt: range }, orderBy: [{ field: 'updatedAt', dir: 'asc' }, { field: 'id', dir: 'asc' }], limit: fetch });
-        const items = rows
-          .map((r) => fromDoc<ImageRecord>(r))
-          .filter((r) => after === null || r.updatedAt > after.updatedAt || r.id > after.id);
-        if (items.length > size || rows.length < fetch) return items.slice(0, size);
-        fetch *= 2;
-      }
+      const orderBy = [
+        { field: 'updatedAt', dir: 'asc' },
+        { field: 'id', dir: 'asc' },
+      ] as const;
+      // Keyset on (updatedAt, id) without OR, in two index range reads: the cursor's ties after
+      // its id, then what was written later. Each reads at most one page.
+      const ties =
+        after === null
+          ? []
+          : await coll.find({
+              where: { updatedAt: { eq: after.updatedAt, lt: iso(until) }, id: { gt: after.id } },
+              orderBy,
+              limit: size,
+            });
+      const later =
+        ties.length >= size
+          ? []
+          : await coll.find({
+              where: { updatedAt: after === null ? { lt: iso(until) } : { gt: after.updatedAt, lt: iso(until) } },
+              orderBy,
+              limit: size - ties.length,
+            });
+      return [...ties, ...later].map((r) => fromDoc<ImageRecord>(r));
     },
     async countBy(field) {
       const out: Record<string, number> = {};

@@ -48,6 +48,8 @@ const ADMIN = { auth: 'api-key', role: 'admin' } as const;
 const IMAGE_ID = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 const DATASET_ID = { type: 'string', pattern: '^ds-[0-9a-f]{12}$' } as const;
 const ISO = { type: 'string', format: 'date-time' } as const;
+/** Lifetime of a presigned image URL, in seconds. */
+const PRESIGN_TTL_S = 300;
 
 /** The querystring of `GET /v1/lake/items`. */
 export const ITEMS_QUERY = {
@@ -128,9 +130,9 @@ export function itemView(image: ImageRecord, captions?: readonly CaptionRecord[]
 }
 
 /**
- * One page of items. Scans the catalog by id from the cursor (indexed conditions: layer, status,
- * split, source), applies the other filters to each candidate, and stops at `limit` matches or
- * after scanning 20 × limit candidates — then `next` resumes the scan where it stopped (a page may
+ * One page of items. Scans the catalog by id, either way (`sort`), from the cursor (indexed
+ * conditions: layer, status, split, source), applies the other filters to each candidate, and
+ * stops at `limit` matches or after scanning 20 × limit candidates — then `next` resumes the scan where it stopped (a page may
  * then hold fewer items than asked, never a wrong one).
  */
 async function listItems(
@@ -179,21 +181,7 @@ async function listItems(
   for (;;) {
     let batch: ImageRecord[];
     let more: boolean;
-    if (ids !== null || descending) {
-      if (ids === null) {
-        // Descending by id needs the ids in order: the catalog pages ascending, so read them once.
-        ids = [];
-        let after: string | undefined;
-        do {
-          const page = await lake.catalog.images.list(
-            {},
-            { limit: 1000, ...(after === undefined ? {} : { after }) },
-          );
-          ids.push(...page.items.map((i) => i.id));
-          after = page.next ?? undefined;
-        } while (after !== undefined);
-        ids.reverse();
-      }
+    if (ids !== null) {
       const from =
         cursor === undefined ? 0 : ids.findIndex((id) => (descending ? id < cursor! : id > cursor!));
       const slice = from < 0 ? [] : ids.slice(from, from + want);
@@ -208,7 +196,11 @@ async function listItems(
           ...(q.split === undefined ? {} : { split: q.split === 'none' ? null : q.split }),
           ...(q.source === undefined ? {} : { source: q.source }),
         },
-        { limit: want, ...(cursor === undefined ? {} : { after: cursor }) },
+        {
+          limit: want,
+          ...(descending ? { order: 'desc' as const } : {}),
+          ...(cursor === undefined ? {} : { after: cursor }),
+        },
       );
       batch = [...page.items];
       more = page.next !== null;
@@ -366,17 +358,24 @@ export function registerQueryRoutes(app: FastifyInstance, deps: QueryRoutesDeps)
           additionalProperties: false,
           properties: {
             variant: { type: 'string', enum: ['original', 'model-input', 'thumbnail'], default: 'original' },
+            presign: { type: 'boolean', default: false },
           },
         },
       },
     },
     async (req, reply) => {
       const { imageId } = req.params as { imageId: string };
-      const { variant } = req.query as { variant: string };
+      const { variant, presign } = req.query as { variant: string; presign: boolean };
       const image = await lake.catalog.images.get(imageId);
       if (image === null) throw notFound('image', imageId);
       const object = variantObject(image, variant);
       if (object === null) throw notFound(`${variant} of image`, imageId);
+      if (presign) {
+        // On S3 the client fetches the bytes from the object store itself, not through this
+        // process; a store without presigned URLs (fs) streams them as without `presign`.
+        const url = await lake.store.presignGet(object.key, PRESIGN_TTL_S);
+        if (url !== null) return reply.header('cache-control', 'no-store').redirect(url, 307);
+      }
       return sendObject(lake, req, reply, object);
     },
   );

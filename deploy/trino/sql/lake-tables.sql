@@ -14,9 +14,11 @@ CREATE TABLE IF NOT EXISTS lake.gold.dataset_items (
   height        integer,
   format        varchar,
   quality       double,
-  curated_at    timestamp(3) with time zone,
+  -- UTC instants (Parquet TIMESTAMP adjusted to UTC); Hive tables have no 'with time zone' type.
+  curated_at    timestamp(3),
   caption_count integer,
   captions      array(row(id varchar, text varchar, origin varchar)),
+  attributes    map(varchar, varchar),
   dataset_id    varchar
 )
 WITH (

@@ -1,53 +1,9 @@
 /**
- * The lake contract on the distributed adapters: S3 (MinIO) object store + MongoDB (FerretDB)
- * catalog, each test on a fresh bucket and a fresh database. Needs the servers that
- * `deploy/services/manager.ts` starts (`up(['s3', 'mongo'])`) and their env vars; skips with the
- * missing variables named otherwise.
+ * The lake contract on the distributed adapters: S3 object store + MongoDB (FerretDB) catalog,
+ * each test on a fresh bucket and a fresh database (./s3-mongo-lake.ts). Skips with the missing
+ * variables named when the servers are not configured.
  */
-import { randomBytes } from 'node:crypto';
-import { dropMongoCatalogDatabase, openMongoCatalog } from '../../../runtime/catalog/mongo-catalog.ts';
-import { openS3ObjectStore } from '../../../runtime/lake/s3-object-store.ts';
 import { runLakeContract } from '../../unit/lake/lake-contract.ts';
+import { s3MongoLake, s3MongoSkip } from './s3-mongo-lake.ts';
 
-const REQUIRED = ['CF_S3_ENDPOINT', 'CF_S3_ACCESS_KEY', 'CF_S3_SECRET_KEY', 'CF_MONGO_URL'] as const;
-const missing = REQUIRED.filter((name) => (process.env[name] ?? '') === '');
-const env = (name: string): string => process.env[name] ?? '';
-
-runLakeContract(
-  's3 + mongo',
-  async ({ now }) => {
-    const suffix = randomBytes(6).toString('hex');
-    const bucket = `cf-test-${suffix}`;
-    const dbName = `cf_test_${suffix}`;
-    const store = openS3ObjectStore({
-      endpoint: env('CF_S3_ENDPOINT'),
-      accessKey: env('CF_S3_ACCESS_KEY'),
-      secretKey: env('CF_S3_SECRET_KEY'),
-      ...(env('CF_S3_REGION') === '' ? {} : { region: env('CF_S3_REGION') }),
-      bucket,
-      // Few attempts: a test against a dead server should fail fast, not back off for seconds.
-      retry: { attempts: 2, baseDelayMs: 50 },
-    });
-    const catalog = await openMongoCatalog({
-      url: env('CF_MONGO_URL'),
-      dbName,
-      now,
-      retry: { attempts: 2, baseDelayMs: 50 },
-    });
-    return {
-      store,
-      catalog,
-      cleanup: async () => {
-        await catalog.close();
-        await store.destroyBucket();
-        await store.close();
-        await dropMongoCatalogDatabase(env('CF_MONGO_URL'), dbName);
-      },
-    };
-  },
-  {
-    ...(missing.length === 0
-      ? {}
-      : { skip: `set ${missing.join(', ')} (deploy/services/manager.ts up(['s3','mongo']) prints them)` }),
-  },
-);
+runLakeContract('s3 + mongo', s3MongoLake, s3MongoSkip());

@@ -414,6 +414,37 @@ export function runLakeContract(label: string, factory: LakeFactory, options: Co
         assert.equal(auto.curatedAt, clock.now().toISOString());
       });
 
+      it('lists changes by (updatedAt, id) in pages that split ties, each change once, none past `until`', async () => {
+        const ids: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          // Ties of three on updatedAt: pages of two must resume inside a tie.
+          if (i % 3 === 0) clock.tick();
+          ids.push(
+            (await lake.catalog.images.upsert({ id: sha(Buffer.from(`change ${i}`)), source: 'upload' }))
+              .record.id,
+          );
+        }
+        clock.tick();
+        const until = clock.now().toISOString();
+        clock.tick();
+        await lake.catalog.images.upsert({ id: sha(Buffer.from('after until')), source: 'upload' });
+        const seen: { updatedAt: string; id: string }[] = [];
+        let after: { updatedAt: string; id: string } | null = null;
+        for (;;) {
+          const page = await lake.catalog.images.listUpdated(after, until, 2);
+          if (page.length === 0) break;
+          assert.ok(page.length <= 2);
+          seen.push(...page.map((r) => ({ updatedAt: r.updatedAt, id: r.id })));
+          after = seen[seen.length - 1]!;
+        }
+        const expected = [...seen].sort((a, b) =>
+          a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : 1) : a.updatedAt < b.updatedAt ? -1 : 1,
+        );
+        assert.deepEqual(seen, expected);
+        assert.deepEqual(new Set(seen.map((s) => s.id)), new Set(ids));
+        assert.equal(seen.length, ids.length);
+      });
+
       it('refuses invalid records with CATALOG_RECORD_INVALID', async () => {
         await throwsWithCode(
           () => lake.catalog.images.upsert({ id: 'not-a-sha' }),

@@ -1,4 +1,8 @@
-/** A Query Data Service on a seeded temp lake (fs objects + SQLite catalog) and an in-memory log. */
+/**
+ * A Query Data Service on a seeded lake and an in-memory log. The lake is the embedded default
+ * (fs objects + SQLite catalog in a temp directory) unless a {@link LakeFactory} is given (the
+ * integration tier passes S3 + MongoDB wire).
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +17,7 @@ import type { LocalEventLog } from '../../../../runtime/log/local-log.ts';
 import { openSqliteCatalog } from '../../../../runtime/catalog/sqlite-catalog.ts';
 import { openFsObjectStore } from '../../../../runtime/lake/fs-object-store.ts';
 import type { Lake } from '../../../../runtime/lake/lake.ts';
+import type { LakeFactory, LakeFixture } from '../../lake/lake-fixtures.ts';
 import { contentKey } from '../../../../runtime/lake/object-keys.ts';
 import { registerQueryRoutes } from '../../../../services/query/routes.ts';
 
@@ -34,11 +39,27 @@ export interface QueryHarness {
   close(): Promise<void>;
 }
 
-/** Seed `n` images: even ones curated (gold, split train/val by index), odd ones rejected; one caption each (every third machine-made). */
-export async function queryHarness(n = 9): Promise<QueryHarness> {
-  const dir = mkdtempSync(join(tmpdir(), 'cf-query-'));
+/** The embedded default: fs object store + SQLite catalog in a fresh temp directory. */
+export const fsSqliteLake: LakeFactory = async ({ now }): Promise<LakeFixture> => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-query-lake-'));
   const store = await openFsObjectStore({ root: join(dir, 'lake'), durable: false });
-  const catalog = await openSqliteCatalog({ path: join(dir, 'catalog.sqlite') });
+  const catalog = await openSqliteCatalog({ path: join(dir, 'catalog.sqlite'), now });
+  return {
+    store,
+    catalog,
+    async cleanup() {
+      await store.close();
+      await catalog.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+/** Seed `n` images: even ones curated (gold, split train/val by index), odd ones rejected; one caption each (every third machine-made). */
+export async function queryHarness(n = 9, factory: LakeFactory = fsSqliteLake): Promise<QueryHarness> {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-query-'));
+  const fixture = await factory({ now: () => new Date() });
+  const { store, catalog } = fixture;
   const lake: Lake = { store, catalog };
   const log = createMemoryLog();
   const images: Seeded[] = [];
@@ -108,8 +129,7 @@ export async function queryHarness(n = 9): Promise<QueryHarness> {
       await app.close();
       await producer.close();
       await log.close();
-      await store.close();
-      await catalog.close();
+      await fixture.cleanup();
       rmSync(dir, { recursive: true, force: true });
     },
   };

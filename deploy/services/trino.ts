@@ -1,0 +1,172 @@
+/**
+ * Trino as a single-node server (coordinator and worker in one JVM), assembled from Maven
+ * Central the way ./kafka.ts assembles Kafka: trino-main and its runtime jars (`trino/pom.xml`)
+ * plus only the connector plugins captionflow's catalogs use — the Hive connector, whose S3
+ * native file system reads the gold Parquet on the S3 server — unpacked from their
+ * `trino-plugin` zips. No server archive, no launcher script: `trino/TrinoLauncher.java` is the
+ * main class, run by Java's source launcher. Needs Java >= 24 (Temurin 25 on these machines) and
+ * the S3 server (its Hive file metastore lives in a bucket there).
+ *
+ * The MongoDB connector (`io.trino:trino-mongodb`) is not served by the registry these
+ * machines reach, so the catalog is not a Trino catalog here: see deploy/trino/README.md.
+ *
+ * Opt-in: `npm run services -- up s3 trino`; `up` without names leaves it out (≈350 MB of jars
+ * and a 1 GB heap), and tests that need it run only with CAPTIONFLOW_TRINO=1.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'minio';
+import { ensureJava } from './java.ts';
+import { copyArtifact, copyDependencies } from './maven.ts';
+import { cacheDir, servicesSourceDir } from './paths.ts';
+import { spawnLogged } from './processes.ts';
+import { runCommand, withLock } from './run-command.ts';
+import type { RunContext, ServiceDriver, ServiceEnv, Started } from './service.ts';
+import { HEALTH_TIMEOUT_MS, S3, TRINO } from './versions.ts';
+
+/** The connector plugins installed (Maven artifact → plugin folder). */
+const PLUGINS = [{ artifact: 'trino-hive', dir: 'hive' }] as const;
+
+const URL_ = `http://127.0.0.1:${TRINO.httpPort}`;
+
+function home(): string {
+  return join(cacheDir(), 'trino', TRINO.version);
+}
+
+function s3Endpoint(): string {
+  return `http://127.0.0.1:${S3.s3Port}`;
+}
+
+/** The `lake` catalog: the Hive connector over the S3 server, its file metastore in a bucket there. */
+function lakeCatalog(): string {
+  return [
+    'connector.name=hive',
+    'hive.metastore=file',
+    `hive.metastore.catalog.dir=s3://${TRINO.metastoreBucket}/metastore`,
+    'fs.native-s3.enabled=true',
+    `s3.endpoint=${s3Endpoint()}`,
+    `s3.region=${S3.region}`,
+    's3.path-style-access=true',
+    `s3.aws-access-key=${S3.accessKey}`,
+    `s3.aws-secret-key=${S3.secretKey}`,
+    // External tables over captionflow's exports only: Trino never writes the lake.
+    'hive.non-managed-table-writes-enabled=false',
+    '',
+  ].join('\n');
+}
+
+function serverConfig(runDir: string): string {
+  return [
+    'coordinator=true',
+    'node-scheduler.include-coordinator=true',
+    `http-server.http.port=${TRINO.httpPort}`,
+    `discovery.uri=${URL_}`,
+    'node.environment=captionflow',
+    'node.id=captionflow-trino',
+    // Without it the node announces the machine's first interface, which may not route.
+    'node.internal-address=127.0.0.1',
+    `plugin.dir=${join(home(), 'plugin')}`,
+    `catalog.config-dir=${join(runDir, 'catalog')}`,
+    'query.max-memory=512MB',
+    'query.max-memory-per-node=512MB',
+    '',
+  ].join('\n');
+}
+
+/** The Trino driver. */
+export const trinoDriver: ServiceDriver = {
+  name: 'trino',
+  ports: [TRINO.httpPort],
+  healthTimeoutMs: HEALTH_TIMEOUT_MS.trino,
+  stopGraceMs: 15_000,
+
+  installs: `Trino ${TRINO.version} jars and the Hive connector plugin from Maven Central (≈350 MB unpacked; ≈3 min)`,
+  installed: () => existsSync(join(home(), '.complete')),
+
+  async install(ctx: RunContext): Promise<void> {
+    const done = join(home(), '.complete');
+    if (existsSync(done)) return;
+    await withLock(`${home()}.lock`, async () => {
+      if (existsSync(done)) return;
+      rmSync(home(), { recursive: true, force: true });
+      await copyDependencies(
+        join(servicesSourceDir(), 'trino', 'pom.xml'),
+        { 'trino.version': TRINO.version },
+        join(home(), 'lib'),
+        ctx.installLog,
+      );
+      const zips = join(home(), 'zips');
+      mkdirSync(zips, { recursive: true });
+      for (const p of PLUGINS) {
+        await copyArtifact(`io.trino:${p.artifact}:${TRINO.version}:zip`, zips, ctx.installLog);
+        const zip = join(zips, `${p.artifact}-${TRINO.version}.zip`);
+        await runCommand('unzip', ['-q', '-o', zip, '-d', join(home(), 'plugin')], {
+          logFile: ctx.installLog,
+          timeoutMs: 600_000,
+        });
+        // The zip holds one folder named after the artifact and version.
+        await runCommand(
+          'mv',
+          [join(home(), 'plugin', `${p.artifact}-${TRINO.version}`), join(home(), 'plugin', p.dir)],
+          {
+            logFile: ctx.installLog,
+            timeoutMs: 60_000,
+          },
+        );
+        rmSync(zip, { force: true });
+      }
+      writeFileSync(done, `${TRINO.version}\n`);
+    });
+  },
+
+  async start(ctx: RunContext): Promise<Started> {
+    const java = await ensureJava(TRINO.javaMin, ctx.installLog);
+    // The metastore bucket must exist before the catalog loads.
+    const s3 = new Client({
+      endPoint: '127.0.0.1',
+      port: S3.s3Port,
+      useSSL: false,
+      accessKey: S3.accessKey,
+      secretKey: S3.secretKey,
+      region: S3.region,
+      pathStyle: true,
+    });
+    if (!(await s3.bucketExists(TRINO.metastoreBucket)))
+      await s3.makeBucket(TRINO.metastoreBucket, S3.region);
+    mkdirSync(join(ctx.runDir, 'catalog'), { recursive: true });
+    mkdirSync(join(ctx.runDir, 'tmp'), { recursive: true });
+    writeFileSync(join(ctx.runDir, 'config.properties'), serverConfig(ctx.runDir));
+    writeFileSync(join(ctx.runDir, 'catalog', 'lake.properties'), lakeCatalog());
+    const pid = spawnLogged({
+      cmd: java,
+      args: [
+        TRINO.heap,
+        '-XX:+UseG1GC',
+        '-XX:+ExitOnOutOfMemoryError',
+        '-Djdk.attach.allowAttachSelf=true',
+        '--enable-native-access=ALL-UNNAMED',
+        `-Djava.io.tmpdir=${join(ctx.runDir, 'tmp')}`,
+        `-Dconfig=${join(ctx.runDir, 'config.properties')}`,
+        '-cp',
+        `${join(home(), 'lib')}/*`,
+        join(servicesSourceDir(), 'trino', 'TrinoLauncher.java'),
+        TRINO.version,
+      ],
+      cwd: ctx.runDir,
+      logFile: ctx.logFile,
+      detached: true,
+    });
+    return { pid };
+  },
+
+  async healthy(): Promise<boolean> {
+    // /v1/info answers while the server is still loading plugins: `starting` turns false when it takes queries.
+    const res = await fetch(`${URL_}/v1/info`, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) return false;
+    return ((await res.json()) as { starting?: boolean }).starting === false;
+  },
+
+  env(): ServiceEnv {
+    return { CF_TRINO_URL: URL_ };
+  },
+};
