@@ -20,7 +20,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -236,6 +236,10 @@ test(
     const runs = await app.catalog.jobRuns.listByName('retrain', 50);
     t.diagnostic(`retrain runs: ${runs.map((r) => `${r.id} ${r.status} by ${r.holder} (${r.triggerDetail}) ${JSON.stringify(r.result)}`).join('; ')}`);
     assert.equal(runs.length, 1, 'exactly one retrain run across the replicas');
+    // Replicas firing the same trigger share one run id, so the history alone could hide two
+    // replicas training at once: the trainer's scratch space shows which replicas really trained.
+    const trainedIn = replicas.filter((r) => existsSync(join(dirs, r.name, 'training'))).map((r) => r.name);
+    assert.equal(trainedIn.length, 1, `exactly one replica ran the trainer (${trainedIn.join(', ')})`);
     assert.equal(runs[0]!.status, 'succeeded', JSON.stringify(runs[0]!.error));
     assert.equal(runs[0]!.trigger, 'event');
 
