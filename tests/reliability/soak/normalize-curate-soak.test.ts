@@ -137,6 +137,9 @@ test(
       }
       await caughtUp();
       samples.push(sample(sent, started));
+      // Progress on stderr as it happens: a long soak cut short still shows its samples.
+      const last = samples[samples.length - 1]!;
+      process.stderr.write(`soak ${last.records} records ${last.seconds.toFixed(0)}s rss ${last.rssMiB.toFixed(1)} MiB heap ${last.heapMiB.toFixed(1)} MiB fds ${last.fds}\n`);
     }
 
     const counts = await app.catalog.images.countBy('status');
