@@ -50,7 +50,13 @@ const RETRIABLE_NAMES = new Set([
 // PrimarySteppedDown, ExceededTimeLimit, NotWritablePrimary, InterruptedAtShutdown.
 const RETRIABLE_CODES = new Set([6, 7, 89, 91, 189, 262, 10107, 11600, 11602, 13435, 13436]);
 
-function classify(op: string, err: unknown): PipelineError {
+// FerretDB on its SQLite backend answers a write that found another writer's lock with code 1
+// (InternalError) and SQLite's own words: the lock clears, so the write is retried, not failed
+// for good (replicas writing at once dead-lettered good images before this).
+const LOCK_BUSY = /\bdatabase is locked\b|\bSQLITE_BUSY\b/;
+
+/** A MongoDB driver error as CATALOG_UNAVAILABLE, retriable when it clears up (exported for its unit test). */
+export function classifyMongoError(op: string, err: unknown): PipelineError {
   if (err instanceof PipelineError) return err;
   const name = err instanceof Error ? err.name : '';
   const code = (err as { code?: unknown }).code;
@@ -58,6 +64,7 @@ function classify(op: string, err: unknown): PipelineError {
   const retriable =
     RETRIABLE_NAMES.has(name) ||
     (typeof code === 'number' && RETRIABLE_CODES.has(code)) ||
+    (code === 1 && err instanceof Error && LOCK_BUSY.test(err.message)) ||
     (Array.isArray(labels) &&
       (labels.includes('RetryableWriteError') || labels.includes('TransientTransactionError')));
   return new PipelineError(
@@ -122,7 +129,7 @@ class MongoCollection implements DocumentCollection {
   ) {}
 
   private run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    return withRetry(fn, (err) => classify(`${op} ${this.coll.collectionName}`, err), this.retry);
+    return withRetry(fn, (err) => classifyMongoError(`${op} ${this.coll.collectionName}`, err), this.retry);
   }
 
   async get(id: string): Promise<StoredDocument | null> {
@@ -216,7 +223,7 @@ class MongoDocumentStore implements DocumentStore {
       for (const f of fields) keys[mongoField(f)] = 1;
       await withRetry(
         () => coll.createIndex(keys, { name: `${spec.name}_by_${fields.join('_')}` }),
-        (err) => classify(`create index on ${spec.name}`, err),
+        (err) => classifyMongoError(`create index on ${spec.name}`, err),
         this.retry,
       );
     }
@@ -250,7 +257,7 @@ export async function openMongoCatalog(options: MongoCatalogOptions): Promise<Ca
   try {
     await withRetry(
       () => client.connect(),
-      (err) => classify('connect', err),
+      (err) => classifyMongoError('connect', err),
       retry,
     );
   } catch (err) {

@@ -79,8 +79,12 @@ async function* scanRecords(catalog: Catalog): AsyncGenerator<ScannedRecord> {
   do {
     const page = await catalog.images.list({}, { limit: 1000, ...(after === undefined ? {} : { after }) });
     for (const image of page.items) {
-      const refs = Object.values(image.objects).filter((r): r is ObjectRef => r !== undefined);
-      yield { owner: { kind: 'image', id: image.id }, integrity: image.integrity, refs };
+      // The lineage lists every object the pipeline wrote for the image, thumbnails included
+      // (`objects` holds one per layer): without it every thumbnail counted as an orphan, and
+      // the lake-consistency job deleted thumbnails once they were past the grace period.
+      const byKey = new Map<string, ObjectRef>();
+      for (const r of [...(image.lineage?.objects ?? []), ...Object.values(image.objects)]) if (r !== undefined) byKey.set(r.key, r);
+      yield { owner: { kind: 'image', id: image.id }, integrity: image.integrity, refs: [...byKey.values()] };
     }
     after = page.next ?? undefined;
   } while (after !== undefined);
