@@ -27,6 +27,7 @@ import { ingestDeps } from '../../../app/pipeline-job.ts';
 import { startTopologies } from '../../../app/pipeline.ts';
 import { ingestImage } from '../../../topologies/ingest.ts';
 import { deferrer } from '../../fixtures/defer.ts';
+import { createRandom } from '../../../processors/synthetic/random.ts';
 
 const RECORDS = Number.parseInt(process.env.CAPTIONFLOW_SOAK_RECORDS ?? (process.env.CI === 'true' ? '2000' : '5000'), 10);
 const SLICES = 20;
@@ -38,17 +39,6 @@ const MINUTE = 60_000;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-/** A small mulberry32 generator: the same seed draws the same image. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Image `i`: a two-colour gradient with a few coloured rectangles drawn from seed `i`, as PNG —
@@ -56,7 +46,8 @@ function random(seed: number): () => number {
  * near-duplicate (the synthetic scenes take ~10 ms each to render; this takes well under one).
  */
 async function imageOf(i: number): Promise<Buffer> {
-  const rand = random(0x50a4 + i * 7919);
+  const draw = createRandom(0x50a4 + i * 7919);
+  const rand = (): number => draw.next();
   const px = Buffer.alloc(SIZE * SIZE * 3);
   const from = [rand() * 255, rand() * 255, rand() * 255];
   const to = [rand() * 255, rand() * 255, rand() * 255];
