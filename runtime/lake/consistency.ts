@@ -12,6 +12,7 @@
 import { PipelineError } from '../../schemas/errors.ts';
 import type { Catalog, Integrity, ObjectRef } from '../catalog/catalog.ts';
 import { iso } from '../catalog/merge-rules.ts';
+import { evaluationReportRef } from './model-reports.ts';
 import { sha256Hex } from './object-body.ts';
 import { LAKE_LAYERS, type LakeLayer } from './object-keys.ts';
 import type { ObjectListEntry, ObjectStore } from './object-store.ts';
@@ -96,8 +97,10 @@ async function* scanRecords(catalog: Catalog): AsyncGenerator<ScannedRecord> {
   } while (after !== undefined);
   do {
     const page = await catalog.models.list({ limit: 1000, ...(after === undefined ? {} : { after }) });
-    for (const model of page.items)
-      yield { owner: { kind: 'model', id: model.id }, integrity: model.integrity, refs: model.artifacts };
+    for (const model of page.items) {
+      const report = evaluationReportRef(model);
+      yield { owner: { kind: 'model', id: model.id }, integrity: model.integrity, refs: report === null ? model.artifacts : [...model.artifacts, report] };
+    }
     after = page.next ?? undefined;
   } while (after !== undefined);
 }

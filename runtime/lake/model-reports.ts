@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { CurvePoint, EvaluationReport, PairedComparison } from '../../processors/metrics/index.ts';
-import type { Catalog, ModelRecord } from '../catalog/catalog.ts';
+import type { Catalog, ModelRecord, ObjectRef } from '../catalog/catalog.ts';
 import type { ObjectStore } from './object-store.ts';
 
 /** Format tag of a stored report; bumped when its shape changes incompatibly. */
@@ -56,6 +56,17 @@ export async function saveEvaluationReport(
   const pointer: ReportPointer = { key: put.key, sha256: put.sha256, size: put.size, datasetId: report.datasetId, split: report.split };
   await deps.catalog.models.upsert({ id: model.id, name: model.name, params: { evaluationReport: { ...pointer } } });
   return pointer;
+}
+
+/**
+ * The model record's report as an object reference (null when it has none), so the lake's
+ * consistency check counts the report as referenced, not as an orphan beside the artifacts.
+ */
+export function evaluationReportRef(model: ModelRecord): ObjectRef | null {
+  const pointer = model.params.evaluationReport as Partial<ReportPointer> | null | undefined;
+  if (pointer === undefined || pointer === null || typeof pointer.key !== 'string' || typeof pointer.sha256 !== 'string' || typeof pointer.size !== 'number') return null;
+  const bucket = model.artifacts[0]?.bucket ?? '';
+  return { layer: 'models', bucket, key: pointer.key, sha256: pointer.sha256, size: pointer.size, versionId: null };
 }
 
 /** The report a model record points to, checked against its checksum; null when it has none. */

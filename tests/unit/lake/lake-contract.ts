@@ -938,6 +938,21 @@ export function runLakeContract(label: string, factory: LakeFactory, options: Co
     });
 
     describe('consistency', () => {
+      it("counts a model's evaluation report as referenced, and an unpointed file beside it as an orphan", async () => {
+        const artifact = await lake.store.put('models/cap/cap-1/model.onnx', randomBytes(64));
+        const report = await lake.store.put('models/cap/cap-1/evaluation-ds-1-test.json', Buffer.from('{}'), { contentType: 'application/json' });
+        const stray = await lake.store.put('models/cap/cap-1/evaluation-ds-0-test.json', Buffer.from('{}'));
+        await lake.catalog.models.upsert({
+          id: 'cap-1',
+          name: 'cap',
+          artifacts: [{ layer: 'models', bucket: lake.store.location, key: artifact.key, sha256: artifact.sha256, size: artifact.size, versionId: null }],
+          params: { evaluationReport: { key: report.key, sha256: report.sha256, size: report.size, datasetId: 'ds-1', split: 'test' } },
+        });
+        const found = await checkConsistency(lake.store, lake.catalog, { orphanLayers: ['models'] });
+        assert.deepEqual(found.orphanObjects.map((o) => o.key), [stray.key]);
+        assert.deepEqual(found.missingObjects, []);
+      });
+
       it('finds orphans and missing objects, repairs after the grace period, and clears marks once fixed', async () => {
         const image = await seedCuratedImage(lake, { captions: [{ text: 'x' }] });
         const ds = await snapshotDataset(lake, { name: 'c', now: clock.now });
