@@ -5,6 +5,14 @@ import { parseModelBundle } from '../../processors/inference/model-bundle.ts';
 import { OnnxCaptioner } from '../../processors/inference/captioner.ts';
 import { buildEvaluationReport, type ConceptTagger, type EvaluationReport } from '../../processors/metrics/index.ts';
 import { loadArtifacts } from '../../runtime/lake/model-registry.ts';
+import type { Catalog } from '../../runtime/catalog/catalog.ts';
+import type { Clock } from '../../runtime/ports.ts';
+import {
+  EVALUATION_REPORT_FORMAT,
+  saveEvaluationReport,
+  type ReportPointer,
+  type StoredEvaluationReport,
+} from '../../runtime/lake/model-reports.ts';
 
 /** Scores of a model on a split, and what it said. */
 export interface Evaluation {
@@ -96,4 +104,27 @@ export async function evaluateCaptioner(
     decoding,
     report,
   };
+}
+
+/**
+ * Store an evaluation's report with the model version it scored (trained or imported), with the
+ * learning curves and gate verdict when there are any; undefined when the split was empty.
+ */
+export async function saveEvaluation(
+  deps: { readonly objects: ObjectStore; readonly catalog: Catalog; readonly clock: Clock },
+  model: ModelRecord,
+  evaluation: Evaluation,
+  extra: Pick<StoredEvaluationReport, 'curves' | 'gate'>,
+): Promise<ReportPointer | undefined> {
+  if (evaluation.report === undefined) return undefined;
+  return saveEvaluationReport(deps, model, {
+    format: EVALUATION_REPORT_FORMAT,
+    modelVersion: model.id,
+    datasetId: evaluation.datasetId,
+    split: evaluation.split,
+    decoding: evaluation.decoding,
+    ...evaluation.report,
+    ...extra,
+    createdAt: new Date(deps.clock.now()).toISOString(),
+  });
 }

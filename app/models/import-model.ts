@@ -11,11 +11,11 @@ import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { ModelRecord } from '../../runtime/catalog/catalog.ts';
 import { getDataset, type DatasetManifest } from '../../runtime/lake/datasets.ts';
 import { registerModel, type RegistryDeps } from '../../runtime/lake/model-registry.ts';
-import { EVALUATION_REPORT_FORMAT, saveEvaluationReport, type ReportPointer } from '../../runtime/lake/model-reports.ts';
+import type { ReportPointer } from '../../runtime/lake/model-reports.ts';
 import { parseHfBundle } from '../../processors/inference/hf-bundle.ts';
 import { BundleFileSet } from '../../processors/inference/bundle-types.ts';
 import { OnnxCaptioner } from '../../processors/inference/captioner.ts';
-import { evaluateCaptioner, type Evaluation } from './evaluate.ts';
+import { evaluateCaptioner, saveEvaluation, type Evaluation } from './evaluate.ts';
 import { DEFAULT_EVAL_DECODING, SCENE_CONCEPTS } from './retrain.ts';
 
 /** The alias an imported version gets: never champion until an administrator promotes it. */
@@ -142,19 +142,7 @@ export async function importModel(deps: ImportDeps, req: ImportRequest): Promise
     alias: IMPORT_ALIAS,
   });
   await deps.catalog.models.upsert({ id: registered.id, name: req.name, status: 'evaluated', metrics: evaluation.metrics });
-  const report =
-    evaluation.report === undefined
-      ? undefined
-      : await saveEvaluationReport(deps, registered, {
-          format: EVALUATION_REPORT_FORMAT,
-          modelVersion: registered.id,
-          datasetId: dataset.id,
-          split: evaluation.split,
-          decoding: evaluation.decoding,
-          ...evaluation.report,
-          curves: [],
-          createdAt: new Date(deps.clock.now()).toISOString(),
-        });
+  const report = await saveEvaluation(deps, registered, evaluation, { curves: [] });
   const model = (await deps.catalog.models.get(registered.id)) ?? registered;
   return { model, alias: IMPORT_ALIAS, evaluation: { ...evaluation, modelVersion: model.id }, ...(report === undefined ? {} : { report }), ignored };
 }

@@ -1,9 +1,9 @@
 import type { ModelRecord } from '../../runtime/catalog/catalog.ts';
 import { getDataset, snapshotDataset } from '../../runtime/lake/datasets.ts';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
-import { evaluateModel, type EvaluateOptions, type Evaluation } from './evaluate.ts';
+import { evaluateModel, saveEvaluation, type EvaluateOptions, type Evaluation } from './evaluate.ts';
 import { promoteIfBetter, type GateOptions } from '../../runtime/lake/model-registry.ts';
-import { EVALUATION_REPORT_FORMAT, saveEvaluationReport, type ReportPointer } from '../../runtime/lake/model-reports.ts';
+import type { ReportPointer } from '../../runtime/lake/model-reports.ts';
 import { pairedBootstrap, type ConceptTagger, type CurvePoint, type PairedComparison } from '../../processors/metrics/index.ts';
 import { sceneConcepts, sceneImageConcepts } from '../../processors/synthetic/index.ts';
 import { trainModel, type TrainDeps } from './training-job.ts';
@@ -136,20 +136,10 @@ export async function retrain(deps: TrainDeps, opts: RetrainOptions): Promise<Re
     paired,
   );
   const status = decision.promoted ? 'promoted' : 'rejected';
-  const report =
-    candidateEval.report === undefined
-      ? undefined
-      : await saveEvaluationReport(deps, candidate, {
-          format: EVALUATION_REPORT_FORMAT,
-          modelVersion: candidate.id,
-          datasetId: dataset.id,
-          split: candidateEval.split,
-          decoding: candidateEval.decoding,
-          ...candidateEval.report,
-          curves: learningCurves(events),
-          gate: { status, reason: decision.reason, metric: opts.gate.metric, margin: opts.gate.margin, champion: champion?.id ?? null, ...(paired === undefined ? {} : { paired }) },
-          createdAt: new Date(deps.clock.now()).toISOString(),
-        });
+  const report = await saveEvaluation(deps, candidate, candidateEval, {
+    curves: learningCurves(events),
+    gate: { status, reason: decision.reason, metric: opts.gate.metric, margin: opts.gate.margin, champion: champion?.id ?? null, ...(paired === undefined ? {} : { paired }) },
+  });
   return {
     status,
     reason: decision.reason,
