@@ -41,8 +41,8 @@ function identities(): string {
   );
 }
 
-/** A client for the health probe. */
-function client(): Client {
+/** A client of the local S3 server (its health probe, and services that need a bucket before they start). */
+export function s3Client(): Client {
   return new Client({
     endPoint: '127.0.0.1',
     port: S3.s3Port,
@@ -134,7 +134,7 @@ export const s3Driver: ServiceDriver = {
   async healthy(): Promise<boolean> {
     // Listing answers as soon as the gateway is up, before a volume can take writes: a write
     // round trip proves that the whole chain (S3 → filer → master → volume) is ready.
-    const c = client();
+    const c = s3Client();
     const bucket = 'captionflow-health';
     if (!(await c.bucketExists(bucket))) await c.makeBucket(bucket, S3.region);
     await c.putObject(bucket, 'probe', Buffer.from('ok'));

@@ -15,12 +15,12 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'minio';
 import { ensureJava } from './java.ts';
 import { copyArtifact, copyDependencies } from './maven.ts';
 import { cacheDir, servicesSourceDir } from './paths.ts';
 import { spawnLogged } from './processes.ts';
 import { runCommand, withLock } from './run-command.ts';
+import { s3Client } from './s3.ts';
 import type { RunContext, ServiceDriver, ServiceEnv, Started } from './service.ts';
 import { HEALTH_TIMEOUT_MS, S3, TRINO } from './versions.ts';
 
@@ -122,15 +122,7 @@ export const trinoDriver: ServiceDriver = {
   async start(ctx: RunContext): Promise<Started> {
     const java = await ensureJava(TRINO.javaMin, ctx.installLog);
     // The metastore bucket must exist before the catalog loads.
-    const s3 = new Client({
-      endPoint: '127.0.0.1',
-      port: S3.s3Port,
-      useSSL: false,
-      accessKey: S3.accessKey,
-      secretKey: S3.secretKey,
-      region: S3.region,
-      pathStyle: true,
-    });
+    const s3 = s3Client();
     if (!(await s3.bucketExists(TRINO.metastoreBucket)))
       await s3.makeBucket(TRINO.metastoreBucket, S3.region);
     mkdirSync(join(ctx.runDir, 'catalog'), { recursive: true });
