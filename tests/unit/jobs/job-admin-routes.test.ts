@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import type { RouteOptions } from 'fastify';
 import { FakeClock } from '../../../runtime/clock.ts';
 import { createMemoryLog } from '../../../runtime/log/memory-log.ts';
@@ -11,22 +9,8 @@ import { createHttpServer } from '../../../runtime/http/server.ts';
 import { Scheduler } from '../../../app/jobs/scheduler.ts';
 import { JOB_ADMIN_SCHEMAS, registerJobAdminRoutes } from '../../../app/jobs/admin-routes.ts';
 import { tempLake } from '../../topology/lake/harness.ts';
+import { openApiDoc as doc, resolveRefs as resolve, type Json } from '../../fixtures/openapi-doc.ts';
 
-type Json = Record<string, unknown>;
-const doc = parse(readFileSync(new URL('../../../docs/openapi.yaml', import.meta.url), 'utf8')) as Json;
-
-function resolve(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(resolve);
-  if (typeof v !== 'object' || v === null) return v;
-  const { $ref, description: _d, summary: _s, ...rest } = v as Json;
-  let base: Json = {};
-  if (typeof $ref === 'string') {
-    let node: unknown = doc;
-    for (const k of $ref.slice(2).split('/')) node = (node as Json)[k];
-    base = resolve(node) as Json;
-  }
-  return { ...base, ...Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, resolve(x)])) };
-}
 
 test('job admin routes: list, run (API key), history with duration and log lines, 404 on unknown jobs; documented in docs/openapi.yaml', async () => {
   const lake = await tempLake();

@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import type { RouteOptions } from 'fastify';
 import type { ModelPromoted } from '../../../schemas/generated/types.ts';
 import { systemClock } from '../../../runtime/clock.ts';
@@ -12,22 +10,8 @@ import { createHttpServer } from '../../../runtime/http/server.ts';
 import { registerModel, type RegistryDeps } from '../../../runtime/lake/model-registry.ts';
 import { MODEL_ADMIN_SCHEMAS, registerModelAdminRoutes } from '../../../app/models/admin-routes.ts';
 import { tempLake } from '../../topology/lake/harness.ts';
+import { openApiDoc as doc, resolveRefs as resolve, type Json } from '../../fixtures/openapi-doc.ts';
 
-type Json = Record<string, unknown>;
-const doc = parse(readFileSync(new URL('../../../docs/openapi.yaml', import.meta.url), 'utf8')) as Json;
-
-function resolve(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(resolve);
-  if (typeof v !== 'object' || v === null) return v;
-  const { $ref, description: _d, summary: _s, ...rest } = v as Json;
-  let base: Json = {};
-  if (typeof $ref === 'string') {
-    let node: unknown = doc;
-    for (const k of $ref.slice(2).split('/')) node = (node as Json)[k];
-    base = resolve(node) as Json;
-  }
-  return { ...base, ...Object.fromEntries(Object.entries(rest).map(([k, x]) => [k, resolve(x)])) };
-}
 
 const files = (tag: string) => new Map([['encoder_model.onnx', Buffer.from(`enc-${tag}`)], ['decoder_model.onnx', Buffer.from(`dec-${tag}`)], ['tokenizer.json', Buffer.from('{}')]]);
 
