@@ -61,6 +61,8 @@ export const S3 = {
 export const MONGO = {
   version: 'v1.24.2',
   port: 17017,
+  /** The PostgreSQL server under FerretDB (loopback only). */
+  postgresPort: 17432,
   database: 'captionflow',
 } as const;
 
@@ -83,6 +85,8 @@ export const DEBIAN = {
   prometheus: { pkg: 'prometheus', binary: '/usr/bin/prometheus' },
   nginx: { pkg: 'nginx-light', binary: '/usr/sbin/nginx' },
   chromium: { pkg: 'chromium', binary: '/usr/bin/chromium' },
+  /** FerretDB's storage (Debian 12 ships PostgreSQL 15). */
+  postgresql: { pkg: 'postgresql', binary: '/usr/lib/postgresql/15/bin/postgres' },
   /** Compose 1.29 (Python): validates deploy/compose/compose.yaml (`config`); needs no Docker engine for that. */
   dockerCompose: { pkg: 'docker-compose', binary: '/usr/bin/docker-compose' },
 } as const;
