@@ -16,6 +16,9 @@ import type {
   TopicSpec,
 } from '../ports.ts';
 
+/** Attempts at making missing topics before giving up (a retriable broker answer waits 250 ms × attempt). */
+const ENSURE_TOPICS_ATTEMPTS = 5;
+
 /** Options of the Kafka event log. */
 export interface KafkaLogOptions {
   readonly brokers: readonly string[];
@@ -99,21 +102,28 @@ export class KafkaEventLog implements EventLog {
     const missing = topics.filter((t) => !this.known.has(t.name));
     if (missing.length === 0) return;
     const admin = await this.admin();
-    try {
-      const existing = new Set(await admin.listTopics());
-      const toCreate = missing.filter((t) => !existing.has(t.name));
-      if (toCreate.length > 0) {
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: toCreate.map((t) => ({
-            topic: t.name,
-            numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
-            replicationFactor: this.options.replicationFactor ?? 1,
-          })),
-        });
+    // A broker busy electing leaders for topics just made answers UNKNOWN_TOPIC_OR_PARTITION
+    // (retriable) to the leader wait; the next attempt lists the topics again and waits anew.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const existing = new Set(await admin.listTopics());
+        const toCreate = missing.filter((t) => !existing.has(t.name));
+        if (toCreate.length > 0) {
+          await admin.createTopics({
+            waitForLeaders: true,
+            topics: toCreate.map((t) => ({
+              topic: t.name,
+              numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
+              replicationFactor: this.options.replicationFactor ?? 1,
+            })),
+          });
+        }
+        break;
+      } catch (err) {
+        const retriable = (err as { retriable?: unknown }).retriable === true;
+        if (!retriable || attempt >= ENSURE_TOPICS_ATTEMPTS) throw brokerError('could not create topics', err);
+        await new Promise((r) => setTimeout(r, 250 * attempt));
       }
-    } catch (err) {
-      throw brokerError('could not create topics', err);
     }
     for (const t of missing) this.known.add(t.name);
   }
