@@ -34,6 +34,9 @@ import type { ImageRecord } from '../../../runtime/catalog/catalog.ts';
 import { ingestDeps } from '../../../app/pipeline-job.ts';
 import { ingestImage } from '../../../topologies/ingest.ts';
 import { generateScenes } from '../../../processors/synthetic/index.ts';
+import { normalizeImage } from '../../../processors/image/normalize.ts';
+import { resolveNormalizeOptions } from '../../../processors/image/normalize-options.ts';
+import { QualityGateOptionsSchema, qualityGate } from '../../../processors/curate/quality-gate.ts';
 import { deferrer } from '../../fixtures/defer.ts';
 import { freePort, outputTail } from '../../fixtures/child-process.ts';
 import { distributedEnv, eventually, mustEnv, skipUnless, uniqueName } from '../../integration/services/service-env.ts';
@@ -45,8 +48,17 @@ const POISON = Math.max(3, Math.round(IMAGES / 200));
 const SCENES = IMAGES - PAIRS - POISON;
 const PARTITIONS = 6;
 const MINUTE = 60_000;
+/** Waits scale with the run's size: a minute per 50 images for a stage, a minute per 20 for the whole test. */
+const STAGE_TIMEOUT = Math.max(15, IMAGES / 50) * MINUTE;
 
 const skip = skipUnless('CF_KAFKA_BROKERS', 'CF_SCHEMA_REGISTRY_URL', 'CF_S3_ENDPOINT', 'CF_MONGO_URL');
+
+/** The quality gate's verdict on `bytes` with the application's defaults, as curate would reach it. */
+async function passesQualityGate(bytes: Uint8Array): Promise<boolean> {
+  const { quality: q } = await normalizeImage(bytes, resolveNormalizeOptions({}));
+  const input = { width: q.width, height: q.height, blur: q.blurVariance, brightness: q.brightness, contrast: q.contrast };
+  return qualityGate(input, QualityGateOptionsSchema.parse({})).passed;
+}
 
 /** One `captionflow run` process. */
 interface Replica {
@@ -65,7 +77,7 @@ interface Input {
 
 test(
   `three captionflow run replicas on Kafka + registry + S3 + FerretDB, ${IMAGES} images on ${PARTITIONS} partitions, one SIGKILLed and restarted, a fourth added: every input in gold once or with its reason, every planted pair caught, catalog = lake, one retrain`,
-  { skip, timeout: 40 * MINUTE },
+  { skip, timeout: Math.max(40, IMAGES / 20) * MINUTE },
   async (t) => {
     const defer = deferrer(t);
     const started = Date.now();
@@ -132,7 +144,7 @@ test(
     const live = (): Replica[] => replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
 
     const curatedCount = async (): Promise<number> => (await app.catalog.images.countBy('status')).curated ?? 0;
-    const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 15 * MINUTE): Promise<void> => {
+    const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = STAGE_TIMEOUT): Promise<void> => {
       const deadline = Date.now() + timeoutMs;
       while (!(await check())) {
         // A replica that died on its own (not the one the test killed) fails the run at once.
@@ -183,7 +195,9 @@ test(
         if (s === undefined) break;
         const id = await ingestScene(s.image, 'bulk', s.id, s.captions);
         inputs.push({ id, kind: 'scene' });
-        if (sent % pairEvery === 0 && originals.length < PAIRS) {
+        // A pair's original is a scene the quality gate passes: a pair rejected on quality before
+        // the near-duplicate check would prove nothing about it.
+        if (sent % pairEvery === 0 && originals.length < PAIRS && (await passesQualityGate(s.image))) {
           originals.push({ id, image: s.image, sceneId: s.id });
           pendingCopies.push({ id, image: s.image, sceneId: s.id });
         }
@@ -218,7 +232,7 @@ test(
 
     const groups = ['captionflow-normalize', 'captionflow-curate', 'captionflow-dead-letters'].map((g) => app.topics.topic(g));
     const topics = ['image.ingested', 'image.normalized', 'dead-letter'].map((x) => app.topics.topic(x));
-    await waitForCatchUp(app.log, groups.map((group, i) => ({ group, topic: topics[i]! })), { timeoutMs: 20 * MINUTE, settleMs: 3_000 });
+    await waitForCatchUp(app.log, groups.map((group, i) => ({ group, topic: topics[i]! })), { timeoutMs: STAGE_TIMEOUT + 5 * MINUTE, settleMs: 3_000 });
     t.diagnostic(`${elapsed()} caught up; lag ${await groupLag(app.log, groups[1]!, topics[1]!)}`);
 
     // The retrain trigger fired during the run; wait for its run to end, then for more polls.
