@@ -9,7 +9,7 @@
  *
  * The MongoDB connector (`io.trino:trino-mongodb`) is not served by the registry these
  * machines reach, so the `mongodb` catalog runs on captionflow's own read-only connector
- * (`trino/mongodb-connector`, connector.name=captionflow-mongodb), built by Maven at install
+ * (`trino/mongodb-connector`, connector.name=captionflow_mongodb), built by Maven at install
  * time into the cache under a key of its sources' hash, like ./mongo.ts's FerretDB wrapper; its
  * catalog file is deploy/trino/catalog-captionflow/mongodb.properties (see deploy/trino/README.md).
  *

@@ -6,7 +6,7 @@ import io.trino.spi.connector.ConnectorFactory;
 import java.util.List;
 
 /**
- * captionflow's read-only MongoDB connector for Trino, registered as {@code captionflow-mongodb}.
+ * captionflow's read-only MongoDB connector for Trino, registered as {@code captionflow_mongodb}.
  * Found by Trino through META-INF/services/io.trino.spi.Plugin in the plugin folder.
  */
 public final class CaptionflowMongoPlugin

@@ -23,7 +23,7 @@ public final class MongoConnectorFactory
         implements ConnectorFactory
 {
     /** The {@code connector.name} of catalogs served by this plugin. */
-    public static final String NAME = "captionflow-mongodb";
+    public static final String NAME = "captionflow_mongodb";
 
     static final String CONNECTION_URL = "mongodb.connection-url";
     static final String SCHEMA_FILE = "mongodb.schema-file";
