@@ -17,12 +17,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { MongoClient } from 'mongodb';
 import { getDataset, snapshotDataset } from '../../../runtime/lake/datasets.ts';
 import { datasetTableKey, exportDatasetParquet } from '../../../runtime/lake/lake-sql.ts';
 import { runLakeSql } from '../../../services/query/sql-tables.ts';
 import { queryHarness, type QueryHarness } from '../../unit/services/query/query-harness.ts';
 import { openS3MongoLake, s3MongoSkip } from '../lake/s3-mongo-lake.ts';
-import { uniqueName } from '../services/service-env.ts';
+import { mustEnv, uniqueName } from '../services/service-env.ts';
 import { trinoQuery } from './trino-client.ts';
 
 const SQL_DIR = new URL('../../../deploy/trino/sql/', import.meta.url);
@@ -184,6 +185,31 @@ describe(
       );
       const manifest = (await getDataset(h.lake, datasetId))!;
       assert.deepEqual(datasets.rows, [[datasetId, false, manifest.items.length]]);
+      // _rev and _hash are hidden: out of SELECT *, there when named.
+      const star = await trinoQuery(trinoUrl, `SELECT * FROM mongodb.${dbName}.captions LIMIT 1`);
+      assert.ok(star.columns.includes('_id') && !star.columns.includes('_rev'), star.columns.join());
+      const revs = await trinoQuery(
+        trinoUrl,
+        `SELECT min(_rev), count(_hash) FROM mongodb.${dbName}.captions`,
+      );
+      assert.deepEqual(revs.rows, [[1, h.images.length]]);
+    });
+
+    test('the mongodb catalog: a value that does not fit its declared type fails the query, naming the field and _id', async () => {
+      const client = new MongoClient(mustEnv('CF_MONGO_URL'), { serverSelectionTimeoutMS: 5_000 });
+      try {
+        await client
+          .db(dbName)
+          .collection<{ _id: string }>('job_runs')
+          .insertOne({ _id: 'bad-run', name: 'x', attempts: 'three' });
+        await assert.rejects(
+          trinoQuery(trinoUrl, `SELECT sum(attempts) FROM mongodb.${dbName}.job_runs`),
+          /TYPE_MISMATCH: .*job_runs: field attempts of document _id="bad-run" holds String "three", declared bigint/,
+        );
+      } finally {
+        await client.db(dbName).collection<{ _id: string }>('job_runs').deleteOne({ _id: 'bad-run' });
+        await client.close();
+      }
     });
 
     test('example-queries.sql: items and captions per split of a dataset version equal the manifest', async () => {
