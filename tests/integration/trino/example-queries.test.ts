@@ -17,7 +17,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MongoClient } from 'mongodb';
+import { MongoClient, ObjectId } from 'mongodb';
 import { getDataset, snapshotDataset } from '../../../runtime/lake/datasets.ts';
 import { datasetTableKey, exportDatasetParquet } from '../../../runtime/lake/lake-sql.ts';
 import { runLakeSql } from '../../../services/query/sql-tables.ts';
@@ -200,14 +200,47 @@ describe(
       try {
         await client
           .db(dbName)
-          .collection<{ _id: string }>('job_runs')
+          .collection<{ _id: string; [field: string]: unknown }>('job_runs')
           .insertOne({ _id: 'bad-run', name: 'x', attempts: 'three' });
         await assert.rejects(
           trinoQuery(trinoUrl, `SELECT sum(attempts) FROM mongodb.${dbName}.job_runs`),
           /TYPE_MISMATCH: .*job_runs: field attempts of document _id="bad-run" holds String "three", declared bigint/,
         );
       } finally {
-        await client.db(dbName).collection<{ _id: string }>('job_runs').deleteOne({ _id: 'bad-run' });
+        await client
+          .db(dbName)
+          .collection<{ _id: string; [field: string]: unknown }>('job_runs')
+          .deleteOne({ _id: 'bad-run' });
+        await client.close();
+      }
+    });
+
+    test('the mongodb catalog: equality on a varchar column goes into find(), for string and ObjectId _ids alike', async () => {
+      const plan = await trinoQuery(
+        trinoUrl,
+        `EXPLAIN SELECT text FROM mongodb.${dbName}.captions WHERE origin = 'machine'`,
+      );
+      assert.match(String(plan.rows[0]?.[0]), /captions find \{"origin":"machine"\}/);
+      const image = h.images[0]!;
+      const one = await trinoQuery(
+        trinoUrl,
+        `SELECT _id, source FROM mongodb.${dbName}.images WHERE _id = '${image.id}'`,
+      );
+      assert.deepEqual(one.rows, [[image.id, (await h.lake.catalog.images.get(image.id))!.source]]);
+      const client = new MongoClient(mustEnv('CF_MONGO_URL'), { serverSelectionTimeoutMS: 5_000 });
+      const oid = new ObjectId();
+      try {
+        await client
+          .db(dbName)
+          .collection('job_runs')
+          .insertOne({ _id: oid, name: 'from-the-shell', status: 'queued' });
+        const run = await trinoQuery(
+          trinoUrl,
+          `SELECT _id, name FROM mongodb.${dbName}.job_runs WHERE _id = '${oid.toHexString()}'`,
+        );
+        assert.deepEqual(run.rows, [[oid.toHexString(), 'from-the-shell']]);
+      } finally {
+        await client.db(dbName).collection('job_runs').deleteOne({ _id: oid });
         await client.close();
       }
     });

@@ -1,6 +1,7 @@
 package dev.captionflow.trino.mongodb;
 
 import com.mongodb.client.MongoClient;
+import io.airlift.slice.Slice;
 import io.trino.spi.TrinoException;
 import io.trino.spi.connector.ColumnHandle;
 import io.trino.spi.connector.ColumnMetadata;
@@ -11,6 +12,10 @@ import io.trino.spi.connector.ConnectorTableMetadata;
 import io.trino.spi.connector.ConnectorTableVersion;
 import io.trino.spi.connector.SchemaTableName;
 import io.trino.spi.connector.SchemaTablePrefix;
+import io.trino.spi.connector.Constraint;
+import io.trino.spi.connector.ConstraintApplicationResult;
+import io.trino.spi.predicate.Domain;
+import io.trino.spi.predicate.TupleDomain;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,6 +24,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 
 import static io.trino.spi.StandardErrorCode.AMBIGUOUS_NAME;
 import static io.trino.spi.StandardErrorCode.NOT_SUPPORTED;
@@ -26,8 +32,8 @@ import static io.trino.spi.StandardErrorCode.NOT_SUPPORTED;
 /**
  * Schemas are the server's databases, tables the declared collections that exist in them,
  * columns the declared fields. Trino hands us lower-cased names; the exact MongoDB names are
- * found by a case-insensitive match and kept in the handles. No writes, no pushdown: Trino
- * filters the scanned rows itself, which is correct for every predicate.
+ * found by a case-insensitive match and kept in the handles. No writes. Only equality on varchar
+ * columns is pushed down, and Trino re-checks every predicate on the rows it reads.
  */
 final class MongoMetadata
         implements ConnectorMetadata
@@ -116,6 +122,43 @@ final class MongoMetadata
             }
         }
         return out;
+    }
+
+    /**
+     * Pushes {@code varchar column = 'literal'} into the scan's {@code find()}. Trino still applies
+     * the whole predicate to the rows it gets (nothing is reported as enforced), so a pushdown can
+     * only drop rows Trino would drop too: a varchar column holds strings or ObjectIds (the cursor
+     * refuses anything else), and the filter matches the literal as either.
+     */
+    @Override
+    public Optional<ConstraintApplicationResult<ConnectorTableHandle>> applyFilter(ConnectorSession session, ConnectorTableHandle table, Constraint constraint)
+    {
+        MongoTableHandle handle = (MongoTableHandle) table;
+        TupleDomain<ColumnHandle> summary = constraint.getSummary();
+        if (summary.isNone() || summary.getDomains().isEmpty()) {
+            return Optional.empty();
+        }
+        Map<String, String> equalities = new TreeMap<>(handle.equalities());
+        for (Map.Entry<ColumnHandle, Domain> entry : summary.getDomains().get().entrySet()) {
+            MongoColumnHandle column = (MongoColumnHandle) entry.getKey();
+            Domain domain = entry.getValue();
+            if (column.type().equals("varchar") && !domain.isNullAllowed() && domain.isSingleValue()) {
+                String value = ((Slice) domain.getSingleValue()).toStringUtf8();
+                String before = equalities.putIfAbsent(column.field(), value);
+                if (before != null && !before.equals(value)) {
+                    // Two different values for one field: no row matches; Trino's own filter says so.
+                    return Optional.empty();
+                }
+            }
+        }
+        if (equalities.equals(handle.equalities())) {
+            return Optional.empty();
+        }
+        return Optional.of(new ConstraintApplicationResult<>(
+                new MongoTableHandle(handle.database(), handle.collection(), equalities),
+                summary,
+                constraint.getExpression(),
+                false));
     }
 
     private List<MongoColumnHandle> columns(MongoTableHandle handle)

@@ -11,7 +11,6 @@ import org.bson.Document;
 import org.bson.types.Decimal128;
 import org.bson.types.ObjectId;
 
-import java.util.Date;
 import java.util.List;
 
 import static io.trino.spi.StandardErrorCode.TYPE_MISMATCH;
@@ -40,8 +39,10 @@ final class MongoRecordCursor
         for (MongoColumnHandle column : columns) {
             projection.put(column.field(), 1);
         }
+        Document filter = new Document();
+        table.equalities().forEach((field, value) -> filter.put(field, ObjectId.isValid(value) ? new Document("$in", List.of(value, new ObjectId(value))) : value));
         long start = System.nanoTime();
-        this.cursor = collection.find().projection(projection).iterator();
+        this.cursor = collection.find(filter).projection(projection).iterator();
         readTimeNanos += System.nanoTime() - start;
     }
 
@@ -141,13 +142,11 @@ final class MongoRecordCursor
         if (columns.get(field).type().equals("json")) {
             return Slices.utf8Slice(JsonText.of(v));
         }
+        // Strings and ObjectIds only: what the pushed-down equality matches (see MongoMetadata.applyFilter).
         return switch (v) {
             case String s -> Slices.utf8Slice(s);
             case ObjectId id -> Slices.utf8Slice(id.toHexString());
-            case Date d -> Slices.utf8Slice(d.toInstant().toString());
-            case Number n -> Slices.utf8Slice(JsonText.of(n));
-            case Boolean b -> Slices.utf8Slice(b.toString());
-            default -> Slices.utf8Slice(JsonText.of(v));
+            default -> throw mismatch(field);
         };
     }
 

@@ -4,14 +4,21 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.trino.spi.connector.ConnectorTableHandle;
 
+import java.util.Map;
+import java.util.TreeMap;
+
 import static java.util.Objects.requireNonNull;
 
 /**
- * A collection, by its exact database and collection names (Trino's names are lower-cased).
- * Handles cross from the coordinator to the worker as JSON, hence the Jackson annotations
- * (Trino's object mapper does not auto-detect properties).
+ * A collection, by its exact database and collection names (Trino's names are lower-cased), and
+ * the equalities pushed down into its {@code find()} (field → string value). Handles cross from
+ * the coordinator to the worker as JSON, hence the Jackson annotations (Trino's object mapper
+ * does not auto-detect properties).
  */
-public record MongoTableHandle(@JsonProperty("database") String database, @JsonProperty("collection") String collection)
+public record MongoTableHandle(
+        @JsonProperty("database") String database,
+        @JsonProperty("collection") String collection,
+        @JsonProperty("equalities") Map<String, String> equalities)
         implements ConnectorTableHandle
 {
     @JsonCreator
@@ -19,11 +26,22 @@ public record MongoTableHandle(@JsonProperty("database") String database, @JsonP
     {
         requireNonNull(database, "database is null");
         requireNonNull(collection, "collection is null");
+        equalities = Map.copyOf(equalities == null ? Map.of() : equalities);
+    }
+
+    MongoTableHandle(String database, String collection)
+    {
+        this(database, collection, Map.of());
     }
 
     @Override
     public String toString()
     {
-        return database + "." + collection;
+        StringBuilder out = new StringBuilder(database).append('.').append(collection);
+        if (!equalities.isEmpty()) {
+            out.append(" find ");
+            out.append(JsonText.of(new TreeMap<>(equalities)));
+        }
+        return out.toString();
     }
 }
