@@ -45,3 +45,18 @@ export async function copyArtifact(coordinates: string, outDir: string, logFile:
     { logFile, timeoutMs: 20 * 60_000, cwd: outDir },
   );
 }
+
+/** Runs `mvn package` on `pom` (with `props` set) under the JDK at `javaHome`. */
+export async function packageProject(
+  pom: string,
+  props: Record<string, string>,
+  javaHome: string,
+  logFile: string,
+): Promise<void> {
+  const defines = Object.entries(props).map(([k, v]) => `-D${k}=${v}`);
+  await runCommand('mvn', [...baseArgs(), '-f', pom, ...defines, 'package'], {
+    logFile,
+    timeoutMs: 20 * 60_000,
+    env: { ...process.env, JAVA_HOME: javaHome },
+  });
+}

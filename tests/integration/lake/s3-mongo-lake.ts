@@ -20,12 +20,12 @@ export function s3MongoSkip(): { skip?: string } {
     : { skip: `set ${missing.join(', ')} (deploy/services/manager.ts up(['s3','mongo']) prints them)` };
 }
 
-/** Builds a lake on a fresh bucket and database of the test servers (`bucket`: its name). */
+/** Builds a lake on a fresh bucket and database of the test servers (`bucket`, `dbName`: their names). */
 export async function openS3MongoLake({
   now,
 }: {
   now: () => Date;
-}): Promise<LakeFixture & { bucket: string }> {
+}): Promise<LakeFixture & { bucket: string; dbName: string }> {
   const suffix = randomBytes(6).toString('hex');
   const bucket = `cf-test-${suffix}`;
   const dbName = `cf_test_${suffix}`;
@@ -46,6 +46,7 @@ export async function openS3MongoLake({
   });
   return {
     bucket,
+    dbName,
     store,
     catalog,
     cleanup: async () => {
