@@ -60,12 +60,13 @@ if (needsServers) {
   const manager = await import('../deploy/services/manager.ts');
   console.log('# starting servers for integration tests (first run installs them; later runs reuse the cache)');
   // Say what a first run installs and how long it takes, before the long part starts.
-  for (const p of manager.installPlan(['kafka', 'registry', 's3', 'mongo'])) console.log(`#   first use: installing ${p.name}: ${p.installs}`);
+  // Trino too (the SQL-over-the-lake test), unless CAPTIONFLOW_TRINO=0 leaves the heavy server out.
+  const wanted = process.env.CAPTIONFLOW_TRINO === '0' ? (['kafka', 'registry', 's3', 'mongo'] as const) : (['kafka', 'registry', 's3', 'mongo', 'trino'] as const);
+  for (const p of manager.installPlan([...wanted])) console.log(`#   first use: installing ${p.name}: ${p.installs}`);
   const started = Date.now();
   // Servers already running belong to someone else (a developer's `npm run services -- up`):
   // use them, and stop only the ones this run started.
   const before = new Set((await manager.status()).filter((s) => s.healthy).map((s) => s.name));
-  const wanted = ['kafka', 'registry', 's3', 'mongo'] as const;
   const ours = wanted.filter((n) => !before.has(n));
   try {
     Object.assign(env, await manager.up([...wanted]));

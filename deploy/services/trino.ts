@@ -13,8 +13,8 @@
  * time into the cache under a key of its sources' hash, like ./mongo.ts's FerretDB wrapper; its
  * catalog file is deploy/trino/catalog-captionflow/mongodb.properties (see deploy/trino/README.md).
  *
- * Opt-in: `npm run services -- up s3 mongo trino`; `up` without names leaves it out (≈350 MB of
- * jars and a 1 GB heap), and tests that need it run only with CAPTIONFLOW_TRINO=1.
+ * Opt-in by hand: `npm run services -- up s3 mongo trino`; `up` without names leaves it out (≈350 MB
+ * of jars and a 1 GB heap). `npm test` starts it (CAPTIONFLOW_TRINO=0 leaves it out).
  */
 import { createHash } from 'node:crypto';
 import {
