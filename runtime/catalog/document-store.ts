@@ -47,11 +47,24 @@ export interface CollectionSpec {
 }
 
 /** One collection (a table in SQLite). */
+/** A document to insert: its id, body and content hash. */
+export interface NewDocument {
+  readonly id: string;
+  readonly doc: Record<string, JsonValue>;
+  readonly hash: string;
+}
+
 export interface DocumentCollection {
   get(id: string): Promise<StoredDocument | null>;
   getMany(ids: readonly string[]): Promise<StoredDocument[]>;
   /** Insert unless the id exists; false when it did. */
   insert(id: string, doc: Record<string, JsonValue>, hash: string): Promise<boolean>;
+  /**
+   * {@link insert} for several documents in one round trip (one transaction on SQLite, one
+   * unordered bulk insert on MongoDB): each is inserted unless its id exists, in no promised
+   * order; per entry, false when it did.
+   */
+  insertMany(entries: readonly NewDocument[]): Promise<boolean[]>;
   /** Replace if the stored revision is still `expectedRev`; false when it was not (or the document is gone). */
   replace(id: string, doc: Record<string, JsonValue>, hash: string, expectedRev: number): Promise<boolean>;
   /** Set one top-level field without changing rev or hash (bookkeeping that is not content, e.g. integrity marks). */

@@ -8,7 +8,7 @@
  * are. Upserts are compare-and-set on `_rev` (`insertOne` / `replaceOne({_id, _rev})`), which is
  * atomic on one document everywhere.
  */
-import { MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { withRetry, type RetryOptions } from '../lake/retry.ts';
 import type { JsonValue } from './canonical-json.ts';
@@ -20,6 +20,7 @@ import {
   type DocumentCollection,
   type DocumentStore,
   type FindQuery,
+  type NewDocument,
   type Scalar,
   type StoredDocument,
 } from './document-store.ts';
@@ -82,8 +83,11 @@ export function classifyMongoError(op: string, err: unknown): PipelineError {
   );
 }
 
+/** MongoDB's duplicate-key error code. */
+const DUPLICATE_KEY = 11000;
+
 function isDuplicateKey(err: unknown): boolean {
-  return err instanceof MongoServerError && err.code === 11000;
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
 }
 
 function mongoField(field: string): string {
@@ -122,10 +126,30 @@ function toMongo(id: string, doc: Record<string, JsonValue>, rev: number, hash: 
   return { _id: id, ...rest, _rev: rev, _hash: hash };
 }
 
+/** How many equality queries one split `in` runs at a time (see {@link MongoCollection.find}). */
+const SPLIT_IN_CONCURRENCY = 16;
+
+/** The field of `where` whose condition is an `in` list alone (the one a split can fan out), if exactly one is. */
+function splittableIn(where: FindQuery['where']): { field: string; values: readonly Scalar[] } | null {
+  let found: { field: string; values: readonly Scalar[] } | null = null;
+  for (const [field, cond] of Object.entries(where ?? {})) {
+    if (!isCondition(cond) || cond.in === undefined) continue;
+    if (Object.values(cond).filter((v) => v !== undefined).length !== 1 || found !== null) return null;
+    found = { field, values: cond.in };
+  }
+  return found;
+}
+
 class MongoCollection implements DocumentCollection {
   constructor(
     private readonly coll: Collection<MongoDoc>,
     private readonly retry: RetryOptions,
+    /**
+     * FerretDB pushes equality filters down to its SQL backend but not `$in`, which it answers by
+     * reading the whole collection; with this set, an unsorted, unlimited find with one `in`
+     * condition runs as one equality query per value instead.
+     */
+    private readonly splitIn: boolean,
   ) {}
 
   private run<T>(op: string, fn: () => Promise<T>): Promise<T> {
@@ -157,6 +181,29 @@ class MongoCollection implements DocumentCollection {
     });
   }
 
+  insertMany(entries: readonly NewDocument[]): Promise<boolean[]> {
+    if (entries.length === 0) return Promise.resolve([]);
+    return this.run('insert', async () => {
+      try {
+        await this.coll.insertMany(
+          entries.map((e) => toMongo(e.id, e.doc, 1, e.hash)),
+          { ordered: false },
+        );
+        return entries.map(() => true);
+      } catch (err) {
+        // Unordered: every document was tried; the ones refused as duplicates existed already.
+        if (!(err instanceof MongoBulkWriteError)) throw err;
+        const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+        const existed = new Set<number>();
+        for (const e of errors) {
+          if (e.code !== DUPLICATE_KEY) throw err;
+          existed.add(e.index);
+        }
+        return entries.map((_, i) => !existed.has(i));
+      }
+    });
+  }
+
   replace(id: string, doc: Record<string, JsonValue>, hash: string, expectedRev: number): Promise<boolean> {
     return this.run('replace', async () => {
       const res = await this.coll.replaceOne(
@@ -175,6 +222,8 @@ class MongoCollection implements DocumentCollection {
   }
 
   find(query: FindQuery): Promise<StoredDocument[]> {
+    const split = this.splitIn && query.orderBy === undefined && query.limit === undefined ? splittableIn(query.where) : null;
+    if (split !== null) return this.findSplit(query, split.field, split.values);
     return this.run('find', async () => {
       let cursor = this.coll.find(toFilter(query.where));
       const order = query.orderBy ?? [];
@@ -186,6 +235,20 @@ class MongoCollection implements DocumentCollection {
       if (query.limit !== undefined) cursor = cursor.limit(Math.max(0, Math.floor(query.limit)));
       return (await cursor.toArray()).map(toStored);
     });
+  }
+
+  private async findSplit(query: FindQuery, field: string, values: readonly Scalar[]): Promise<StoredDocument[]> {
+    const byId = new Map<string, StoredDocument>();
+    const distinct = [...new Set(values)];
+    for (let i = 0; i < distinct.length; i += SPLIT_IN_CONCURRENCY) {
+      const pages = await Promise.all(
+        distinct.slice(i, i + SPLIT_IN_CONCURRENCY).map((value) =>
+          this.run('find', async () => (await this.coll.find(toFilter({ ...query.where, [field]: value })).toArray()).map(toStored)),
+        ),
+      );
+      for (const page of pages) for (const d of page) byId.set(d.id, d);
+    }
+    return [...byId.values()];
   }
 
   count(where?: FindQuery['where']): Promise<number> {
@@ -214,20 +277,23 @@ class MongoDocumentStore implements DocumentStore {
     private readonly client: MongoClient,
     private readonly db: Db,
     private readonly retry: RetryOptions,
+    private readonly ferretdb: boolean,
   ) {}
 
   async collection(spec: CollectionSpec): Promise<DocumentCollection> {
     const coll = this.db.collection<MongoDoc>(spec.name);
-    for (const fields of spec.indexes) {
-      const keys: Record<string, 1> = {};
-      for (const f of fields) keys[mongoField(f)] = 1;
+    // All of a collection's indexes in one createIndexes command: one DDL round trip, not one each.
+    const indexes = spec.indexes.map((fields) => ({
+      key: Object.fromEntries(fields.map((f) => [mongoField(f), 1 as const])),
+      name: `${spec.name}_by_${fields.join('_')}`,
+    }));
+    if (indexes.length > 0)
       await withRetry(
-        () => coll.createIndex(keys, { name: `${spec.name}_by_${fields.join('_')}` }),
-        (err) => classifyMongoError(`create index on ${spec.name}`, err),
+        () => coll.createIndexes(indexes),
+        (err) => classifyMongoError(`create indexes on ${spec.name}`, err),
         this.retry,
       );
-    }
-    return new MongoCollection(coll, this.retry);
+    return new MongoCollection(coll, this.retry, this.ferretdb);
   }
 
   async close(): Promise<void> {
@@ -268,7 +334,10 @@ export async function openMongoCatalog(options: MongoCatalogOptions): Promise<Ca
   const db = client.db(
     options.dbName ?? (fromUrl === undefined ? 'captionflow' : decodeURIComponent(fromUrl)),
   );
-  return createCatalog(new MongoDocumentStore(client, db, retry), options);
+  // FerretDB says so in buildInfo (`ferretdbVersion`); it needs `in` filters split (see MongoCollection).
+  const buildInfo = await db.admin().command({ buildInfo: 1 }).catch(() => ({}) as Document);
+  const ferretdb = 'ferretdbVersion' in buildInfo;
+  return createCatalog(new MongoDocumentStore(client, db, retry, ferretdb), options);
 }
 
 /** Drop a catalog database. For tests that use a fresh database per test; never called by the pipeline. */

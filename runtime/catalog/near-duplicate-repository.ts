@@ -108,19 +108,21 @@ export function nearDuplicateRepository(
         createdAt: iso(clock()),
       });
       // Band entries carry the stored member's facts, not this call's: a replay with a later
-      // ingest time must not enter the image under two ranks.
-      for (const { band, value } of bandsOf(stored.pHash, radius)) {
+      // ingest time must not enter the image under two ranks. All of them in one round trip;
+      // a replay after a crash between two of them inserts the missing ones.
+      const entries = bandsOf(stored.pHash, radius).map(({ band, value }) => {
         const id = `ndb-${digest(radius, band, value, stored.imageId)}`;
-        const doc: BandDoc = {
+        const doc = toDoc({
           id,
           key: bandKey(radius, band, value),
           imageId: stored.imageId,
           pHash: stored.pHash,
           ingestedAt: stored.ingestedAt,
           silverKey: stored.silverKey,
-        };
-        await insertOnce<BandDoc>(bands, id, doc);
-      }
+        } satisfies BandDoc);
+        return { id, doc, hash: contentHash(doc) };
+      });
+      await bands.insertMany(entries);
       return memberOf(stored);
     },
     async within(pHash: string, radius: number) {

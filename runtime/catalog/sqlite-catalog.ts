@@ -22,6 +22,7 @@ import {
   type DocumentCollection,
   type DocumentStore,
   type FindQuery,
+  type NewDocument,
   type Scalar,
   type StoredDocument,
 } from './document-store.ts';
@@ -206,6 +207,21 @@ class SqliteCollection implements DocumentCollection {
         `INSERT INTO ${this.table} (id, rev, hash, doc) VALUES (?, 1, ?, ?) ON CONFLICT(id) DO NOTHING`,
       ).run(id, hash, JSON.stringify(doc));
       return Promise.resolve(info.changes === 1);
+    } catch (err) {
+      return Promise.reject(unavailable('insert', err));
+    }
+  }
+
+  insertMany(entries: readonly NewDocument[]): Promise<boolean[]> {
+    try {
+      const stmt = this.stmt(
+        `INSERT INTO ${this.table} (id, rev, hash, doc) VALUES (?, 1, ?, ?) ON CONFLICT(id) DO NOTHING`,
+      );
+      // One transaction: one WAL commit for the lot instead of one per document.
+      const run = this.db.transaction((list: readonly NewDocument[]) =>
+        list.map((e) => stmt.run(e.id, e.hash, JSON.stringify(e.doc)).changes === 1),
+      );
+      return Promise.resolve(run(entries));
     } catch (err) {
       return Promise.reject(unavailable('insert', err));
     }
