@@ -322,7 +322,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   caption: ['captionflow caption photo.jpg other.png', 'captionflow caption photo.jpg --strategy beam --beam-size 5 --no-repeat-ngram-size 2', 'captionflow caption photo.jpg --model-dir ./my-onnx-captioner'],
   sql: [`captionflow sql "select status, count(*) from images group by 1"`, `captionflow sql --json "select * from dataset_items limit 5"`],
   dlq: ['captionflow dlq list', 'captionflow dlq show <id>', 'captionflow dlq replay --code OBJECT_NOT_FOUND'],
-  lake: ['captionflow lake snapshot', 'captionflow lake export-parquet <dataset-id> --out gold.parquet'],
+  lake: ['captionflow lake snapshot', 'captionflow lake export-parquet <dataset-id> --out gold.parquet', 'captionflow lake export <dataset-id> --format webdataset --out shards/ --shard-size 1000'],
   jobs: ['captionflow jobs list', 'captionflow jobs run retrain', 'captionflow jobs history retrain'],
   models: ['captionflow models list', 'captionflow models show champion', 'captionflow models import ./my-onnx-captioner', 'captionflow models promote candidate', 'captionflow models rollback'],
 };

@@ -56,6 +56,8 @@ test('every Query Data Service route is in docs/openapi.yaml with its security a
     '/v1/lake/datasets/{id}/diff',
     '/v1/lake/datasets/{id}/export.parquet',
     '/v1/lake/datasets/{id}/manifest',
+    '/v1/lake/datasets/{id}/webdataset',
+    '/v1/lake/datasets/{id}/webdataset/{shard}',
     '/v1/lake/dead-letters',
     '/v1/lake/dead-letters/replay',
     '/v1/lake/dead-letters/{id}',
