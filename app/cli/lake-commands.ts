@@ -231,17 +231,25 @@ export function lakeCommand(): Command {
           split?: Split;
           json: boolean;
         },
+        command: Command,
       ) => {
+        // `--json` after the subcommand is also the program's global option: either one counts.
+        const json = command.optsWithGlobals<{ json?: boolean }>().json === true;
         await withApp(async (app) => {
           const lake = { store: app.objects, catalog: app.catalog };
           if (o.format === 'parquet') {
             const result = await exportDatasetParquet(lake, id, o.out ?? `${id}.parquet`);
-            print(result, o.json, () => `${result.rows} rows → ${result.path}`);
+            print(result, json, () => `${result.rows} rows → ${result.path}`);
             return;
           }
           const manifest = await getDataset(lake, id);
           if (manifest === null) throw new Error(`dataset version ${id} not found`);
-          const bar = progress('webdataset', manifest.items.length, app.logger);
+          // A bar on a terminal, else progress lines on stderr (at info, whatever the app logs at).
+          const bar = progress(
+            'webdataset',
+            manifest.items.length,
+            createLogger({ level: 'info', destination: process.stderr }),
+          );
           try {
             const result = await exportWebDataset(lake, manifest, o.out ?? id, {
               shardSize: o.shardSize,
@@ -255,7 +263,7 @@ export function lakeCommand(): Command {
             const { shards: _s, ...plan } = result.plan;
             print(
               { ...plan, files: result.files },
-              o.json,
+              json,
               () =>
                 `${plan.samples} samples in ${result.files.length} shards → ${plan.pattern ?? '(none)'} in ${o.out ?? id}`,
             );

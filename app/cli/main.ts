@@ -1,6 +1,6 @@
 /**
  * The captionflow command line: `pipeline` (the main job), `run` (long-running topologies and
- * HTTP edges), `describe` (print topology graphs), `import` (bulk datasets).
+ * HTTP edges), `serve` and `query` (serving and Query Data Service replicas), `describe` (print topology graphs), `import` (bulk datasets).
  */
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../../runtime/config.ts';
@@ -13,7 +13,7 @@ import { ingestDeps, runPipelineJob } from '../pipeline-job.ts';
 import { trainingProgress } from './progress.ts';
 import { pipelineSummaryTable, type PipelineResult } from './summary.ts';
 import { pipeline } from '../pipeline.ts';
-import { localApiKeys, startSystem, type RunningSystem } from '../system.ts';
+import { localApiKeys, QUERY_REPLICA, SERVING_REPLICA, startSystem, type RunningSystem } from '../system.ts';
 import { whatToTry } from './summary.ts';
 import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
 import type { App } from '../app.ts';
@@ -228,7 +228,17 @@ program
   .action(async () => {
     const config = loadConfig();
     const app = await openApp(config, { logger: createLogger({ level: config.logLevel, format: logFormat(process.stdout) }) });
-    await runUntilSignal(app, await startSystem(app, { topologies: false, scheduler: false, lakeRoutes: false }));
+    await runUntilSignal(app, await startSystem(app, SERVING_REPLICA));
+  });
+
+program
+  .command('query')
+  .description('a Query Data Service replica: the /v1/lake routes, the dashboard at / and lake gauges on /metrics; no lake topologies, no jobs, no serving, no ingest doors')
+  .addHelpText('after', '\nExamples:\n  captionflow query                                            # port from CAPTIONFLOW_HTTP_PORT\n  CAPTIONFLOW_MODE=distributed CAPTIONFLOW_HTTP_PORT=8083 captionflow query   # beside run and serve replicas')
+  .action(async () => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: createLogger({ level: config.logLevel, format: logFormat(process.stdout) }) });
+    await runUntilSignal(app, await startSystem(app, QUERY_REPLICA));
   });
 
 program
