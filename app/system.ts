@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerQueryRoutes } from '../services/query/routes.ts';
+import { registerModelReadRoutes } from '../services/query/model-routes.ts';
 import { registerLakeGauges } from '../services/query/lake-gauges.ts';
 import { registerDashboardRoutes } from '../services/dashboard/routes.ts';
 import type { RunningTopology } from '../runtime/engine/runner.ts';
@@ -109,6 +110,7 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
   if (options.lakeRoutes !== false) {
     // Query Data Service and lake gauges (services/query).
     registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });
+    registerModelReadRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, modelName: config.models.name });
     registerDashboardRoutes(http); // the lake dashboard at / (services/dashboard)
     registerLakeGauges(app.metrics, { store: app.objects, catalog: app.catalog }, { modelName: config.models.name });
   }

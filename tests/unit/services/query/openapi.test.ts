@@ -8,6 +8,7 @@ import { createLogger } from '../../../../runtime/logger.ts';
 import { Metrics } from '../../../../runtime/metrics.ts';
 import { systemClock } from '../../../../runtime/clock.ts';
 import { registerQueryRoutes } from '../../../../services/query/routes.ts';
+import { registerModelReadRoutes } from '../../../../services/query/model-routes.ts';
 
 type Json = Record<string, unknown>;
 const doc = parse(readFileSync(new URL('../../../../docs/openapi.yaml', import.meta.url), 'utf8')) as {
@@ -27,6 +28,7 @@ test('every Query Data Service route is in docs/openapi.yaml with its security a
   });
   try {
     registerQueryRoutes(app, { lake: h.lake, clock: systemClock, cacheDir: '/nonexistent' });
+    registerModelReadRoutes(app, { lake: h.lake, modelName: 'captioner' });
     await app.ready();
   } finally {
     await app.close();
@@ -64,6 +66,8 @@ test('every Query Data Service route is in docs/openapi.yaml with its security a
     '/v1/lake/items',
     '/v1/lake/items/{imageId}',
     '/v1/lake/items/{imageId}/image',
+    '/v1/lake/models',
+    '/v1/lake/models/{version}/report',
     '/v1/lake/sql',
     '/v1/lake/summary',
   ]);
