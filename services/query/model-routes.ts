@@ -56,17 +56,42 @@ export function registerModelReadRoutes(app: FastifyInstance, deps: ModelReadRou
     const history: HistoryEntry[] = [];
     const versions = await Promise.all(
       models.map(async (m) => {
-        history.push({ at: m.createdAt, event: 'registered', version: m.id, alias: null, previous: null, reason: null });
+        history.push({
+          at: m.createdAt,
+          event: 'registered',
+          version: m.id,
+          alias: null,
+          previous: null,
+          reason: null,
+        });
         // An unreadable report hides the gate verdict only; the version is still listed.
-        const report = reportPointer(m) === null ? null : await loadEvaluationReport(lake.store, m).catch(() => null);
+        const report =
+          reportPointer(m) === null ? null : await loadEvaluationReport(lake.store, m).catch(() => null);
         const gate = report?.gate ?? null;
         if (gate !== null && report !== null)
-          history.push({ at: report.createdAt, event: gate.status, version: m.id, alias: gate.status === 'promoted' ? 'champion' : null, previous: gate.champion, reason: gate.reason });
+          history.push({
+            at: report.createdAt,
+            event: gate.status,
+            version: m.id,
+            alias: gate.status === 'promoted' ? 'champion' : null,
+            previous: gate.champion,
+            reason: gate.reason,
+          });
         else if (m.status === 'rejected')
-          history.push({ at: m.updatedAt, event: 'rejected', version: m.id, alias: null, previous: null, reason: typeof m.params.rejectedReason === 'string' ? m.params.rejectedReason : null });
+          history.push({
+            at: m.updatedAt,
+            event: 'rejected',
+            version: m.id,
+            alias: null,
+            previous: null,
+            reason: typeof m.params.rejectedReason === 'string' ? m.params.rejectedReason : null,
+          });
         return {
           version: m.id,
-          aliases: aliases.filter((a) => a.version === m.id).map((a) => a.alias).sort(),
+          aliases: aliases
+            .filter((a) => a.version === m.id)
+            .map((a) => a.alias)
+            .sort(),
           source: m.params.source === 'imported' ? 'imported' : 'trained',
           status: m.status,
           datasetId: m.datasetId,
@@ -78,11 +103,23 @@ export function registerModelReadRoutes(app: FastifyInstance, deps: ModelReadRou
       }),
     );
     for (const a of aliases)
-      history.push({ at: a.updatedAt, event: 'alias', version: a.version, alias: a.alias, previous: a.previous, reason: null });
+      history.push({
+        at: a.updatedAt,
+        event: 'alias',
+        version: a.version,
+        alias: a.alias,
+        previous: a.previous,
+        reason: null,
+      });
     history.sort((x, y) => (x.at < y.at ? 1 : x.at > y.at ? -1 : 0));
     return {
       model: modelName,
-      aliases: aliases.map((a) => ({ alias: a.alias, version: a.version, previous: a.previous, updatedAt: a.updatedAt })),
+      aliases: aliases.map((a) => ({
+        alias: a.alias,
+        version: a.version,
+        previous: a.previous,
+        updatedAt: a.updatedAt,
+      })),
       versions,
       history,
     };
@@ -103,11 +140,16 @@ export function registerModelReadRoutes(app: FastifyInstance, deps: ModelReadRou
     async (req) => {
       const { version } = req.params as { version: string };
       const model = await lake.catalog.models.get(version);
-      const report = model === null || model.name !== modelName ? null : await loadEvaluationReport(lake.store, model);
+      const report =
+        model === null || model.name !== modelName ? null : await loadEvaluationReport(lake.store, model);
       if (report === null)
-        throw new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `no evaluation report of model version ${version}`, {
-          context: { id: version },
-        });
+        throw new PipelineError(
+          ErrorCodes.OBJECT_NOT_FOUND,
+          `no evaluation report of model version ${version}`,
+          {
+            context: { id: version },
+          },
+        );
       // Per-image scores are what paired comparisons resample: large, and not for reading.
       const { perImageCiderD: _p, ...rest } = report;
       return rest;
