@@ -57,7 +57,11 @@ export interface WebDatasetPlan {
   /** `<prefix>-{000000..00000N}.tar` (null when there is no sample). */
   readonly pattern: string | null;
   readonly shards: readonly WebDatasetShard[];
-  /** Changes whenever the bytes of any shard would: the manifest's content and the options. */
+  /**
+   * Changes whenever the bytes of any shard would. The version id is already a hash of its name and
+   * items, and a version's creation time (the entries' mtime) never changes, so hashing those with
+   * the options is enough — no pass over a large manifest per request.
+   */
   readonly etag: string;
 }
 
@@ -99,7 +103,7 @@ export function webDatasetPlan(manifest: DatasetManifest, options: WebDatasetOpt
     pattern:
       count === 0 ? null : count === 1 ? shards[0]!.name : `${prefix}-{${pad(0)}..${pad(count - 1)}}.tar`,
     shards,
-    etag: contentHash({ manifest: contentHash(manifest), shardSize, split }).slice(0, 32),
+    etag: contentHash({ id: manifest.id, createdAt: manifest.createdAt, shardSize, split }).slice(0, 32),
   };
 }
 
