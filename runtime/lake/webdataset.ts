@@ -28,6 +28,8 @@ import type { Lake } from './lake.ts';
 
 /** Default samples per shard. */
 export const DEFAULT_SHARD_SIZE = 1000;
+/** The layout of a sample (files and their content); bumped when it changes, so ETags do. */
+const SAMPLE_LAYOUT = 1;
 /** Most samples per shard a caller may ask for. */
 export const MAX_SHARD_SIZE = 100_000;
 
@@ -103,7 +105,13 @@ export function webDatasetPlan(manifest: DatasetManifest, options: WebDatasetOpt
     pattern:
       count === 0 ? null : count === 1 ? shards[0]!.name : `${prefix}-{${pad(0)}..${pad(count - 1)}}.tar`,
     shards,
-    etag: contentHash({ id: manifest.id, createdAt: manifest.createdAt, shardSize, split }).slice(0, 32),
+    etag: contentHash({
+      layout: SAMPLE_LAYOUT,
+      id: manifest.id,
+      createdAt: manifest.createdAt,
+      shardSize,
+      split,
+    }).slice(0, 32),
   };
 }
 
