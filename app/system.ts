@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerQueryRoutes } from '../services/query/routes.ts';
+import { registerModelReadRoutes } from '../services/query/model-routes.ts';
 import { registerLakeGauges } from '../services/query/lake-gauges.ts';
 import { registerDashboardRoutes } from '../services/dashboard/routes.ts';
 import type { RunningTopology } from '../runtime/engine/runner.ts';
@@ -34,11 +35,23 @@ export interface SystemOptions {
   readonly scheduler?: boolean;
   /** The ingest doors, the Query Data Service, lake gauges and admin routes (default true; false for a serving replica). */
   readonly lakeRoutes?: boolean;
+  /** With `lakeRoutes`: the ingest doors and the topology, job and model admin routes too (default true; false for a query replica). */
+  readonly doorsAndAdmin?: boolean;
   /** Caption serving: `POST /v1/captions`, hot-swapped on `model.promoted` (default true). */
   readonly serving?: boolean;
   /** API keys accepted on mutating and admin routes; default: the configured ones. */
   readonly apiKeys?: readonly string[];
 }
+
+/** `captionflow serve`: caption serving only. */
+export const SERVING_REPLICA: SystemOptions = { topologies: false, scheduler: false, lakeRoutes: false };
+
+/**
+ * `captionflow query`: the Query Data Service (`/v1/lake/…`), the dashboard at `/`, lake gauges
+ * on /metrics — no topologies, no scheduler, no serving, no ingest doors or admin routes, so it
+ * consumes no topic and needs no model; it produces only when an admin replays dead letters.
+ */
+export const QUERY_REPLICA: SystemOptions = { topologies: false, scheduler: false, serving: false, doorsAndAdmin: false };
 
 /** A running system. */
 export interface RunningSystem {
@@ -83,7 +96,8 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
     },
   });
   if (serving !== undefined) await registerAppCaptionRoutes(http, app, serving);
-  if (options.lakeRoutes !== false) {
+  const doorsAndAdmin = options.lakeRoutes !== false && options.doorsAndAdmin !== false;
+  if (doorsAndAdmin) {
     await registerIngestRoutes(http, {
       ingest: ingestDeps(app, producer),
       catalog: app.catalog,
@@ -92,14 +106,17 @@ export async function startSystem(app: App, options: SystemOptions = {}): Promis
       ...(serving === undefined ? {} : { captioner: captureCaptioner(serving.service, config.serving.requestTimeoutMs) }),
     });
     registerTopologyAdminRoutes(http, running);
+  }
+  if (options.lakeRoutes !== false) {
     // Query Data Service and lake gauges (services/query).
     registerQueryRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, producer, clock: app.clock, cacheDir: join(app.dataDir, 'cache', 'sql') });
+    registerModelReadRoutes(http, { lake: { store: app.objects, catalog: app.catalog }, modelName: config.models.name });
     registerDashboardRoutes(http); // the lake dashboard at / (services/dashboard)
     registerLakeGauges(app.metrics, { store: app.objects, catalog: app.catalog }, { modelName: config.models.name });
   }
   // Jobs: leases in the catalog make one run of a job at a time across replicas.
   const jobs = await jobScheduler(app);
-  if (options.lakeRoutes !== false) {
+  if (doorsAndAdmin) {
     registerJobAdminRoutes(http, jobs.scheduler);
     registerModelAdminRoutes(http, { registry: trainDepsOf(app, producer), modelName: config.models.name });
   }

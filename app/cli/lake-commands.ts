@@ -1,14 +1,17 @@
 /**
  * The lake commands of the CLI: `captionflow sql "<query>"`, `captionflow dlq list|show|replay`,
- * `captionflow lake export-parquet <datasetId>` (the export the Trino catalogs read) and
- * `captionflow lake snapshot`. Each prints JSON with `--json`, a short table otherwise.
+ * `captionflow lake export-parquet <datasetId>` (the export the Trino catalogs read),
+ * `captionflow lake export <datasetId> --format webdataset|parquet` and `captionflow lake snapshot`. Each prints JSON with `--json`, a short table otherwise.
  */
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { exportDatasetParquet } from '../../runtime/lake/lake-sql.ts';
-import { snapshotDataset } from '../../runtime/lake/datasets.ts';
+import { getDataset, snapshotDataset } from '../../runtime/lake/datasets.ts';
+import { DEFAULT_SHARD_SIZE, exportWebDataset } from '../../runtime/lake/webdataset.ts';
+import type { Split } from '../../runtime/catalog/catalog.ts';
+import { progress } from './progress.ts';
 import type { DeadLetterQuery } from '../../runtime/catalog/catalog.ts';
 import { runLakeSql } from '../../services/query/sql-tables.ts';
 import { replayDeadLetters } from '../../services/query/dead-letter-replay.ts';
@@ -176,7 +179,6 @@ export function lakeCommand(): Command {
   const lake = new Command('lake').description('dataset versions and their gold tables');
   lake
     .command('export-parquet')
-    .alias('export')
     .description(
       "write a dataset version's gold metadata as Parquet; --upload puts it at gold/tables/dataset_items/dataset_id=<id>/items.parquet for Trino",
     )
@@ -200,6 +202,77 @@ export function lakeCommand(): Command {
         );
       });
     });
+  lake
+    .command('export')
+    .description(
+      'export a dataset version: --format webdataset writes tar shards <out>/<id>-000000.tar… (image, captions .txt, metadata .json per sample); parquet as export-parquet',
+    )
+    .argument('<datasetId>', 'ds-…')
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['webdataset', 'parquet'])
+        .makeOptionMandatory(),
+    )
+    .option('--out <path>', 'webdataset: the folder of the shards (default <datasetId>); parquet: the file')
+    .addOption(
+      new Option('--shard-size <n>', 'webdataset: samples per shard')
+        .default(DEFAULT_SHARD_SIZE)
+        .argParser((v) => Number.parseInt(v, 10)),
+    )
+    .addOption(new Option('--split <split>', 'webdataset: only this split').choices(['train', 'val', 'test']))
+    .option('--json', 'print JSON', false)
+    .action(
+      async (
+        id: string,
+        o: {
+          format: 'webdataset' | 'parquet';
+          out?: string;
+          shardSize: number;
+          split?: Split;
+          json: boolean;
+        },
+        command: Command,
+      ) => {
+        // `--json` after the subcommand is also the program's global option: either one counts.
+        const json = command.optsWithGlobals<{ json?: boolean }>().json === true;
+        await withApp(async (app) => {
+          const lake = { store: app.objects, catalog: app.catalog };
+          if (o.format === 'parquet') {
+            const result = await exportDatasetParquet(lake, id, o.out ?? `${id}.parquet`);
+            print(result, json, () => `${result.rows} rows → ${result.path}`);
+            return;
+          }
+          const manifest = await getDataset(lake, id);
+          if (manifest === null) throw new Error(`dataset version ${id} not found`);
+          // A bar on a terminal, else progress lines on stderr (at info, whatever the app logs at).
+          const bar = progress(
+            'webdataset',
+            manifest.items.length,
+            createLogger({ level: 'info', destination: process.stderr }),
+          );
+          try {
+            const result = await exportWebDataset(lake, manifest, o.out ?? id, {
+              shardSize: o.shardSize,
+              ...(o.split === undefined ? {} : { split: o.split }),
+              onProgress: (done, total) => {
+                bar.setTotal(total);
+                bar.update(done);
+              },
+            });
+            bar.stop();
+            const { shards: _s, ...plan } = result.plan;
+            print(
+              { ...plan, files: result.files },
+              json,
+              () =>
+                `${plan.samples} samples in ${result.files.length} shards → ${plan.pattern ?? '(none)'} in ${o.out ?? id}`,
+            );
+          } finally {
+            bar.stop();
+          }
+        });
+      },
+    );
   lake
     .command('snapshot')
     .description('snapshot the curated images as a dataset version')

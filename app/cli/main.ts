@@ -1,6 +1,6 @@
 /**
  * The captionflow command line: `pipeline` (the main job), `run` (long-running topologies and
- * HTTP edges), `describe` (print topology graphs), `import` (bulk datasets).
+ * HTTP edges), `serve` and `query` (serving and Query Data Service replicas), `describe` (print topology graphs), `import` (bulk datasets).
  */
 import { Command, Option } from 'commander';
 import { loadConfig, type Config } from '../../runtime/config.ts';
@@ -13,7 +13,7 @@ import { ingestDeps, runPipelineJob } from '../pipeline-job.ts';
 import { trainingProgress } from './progress.ts';
 import { pipelineSummaryTable, type PipelineResult } from './summary.ts';
 import { pipeline } from '../pipeline.ts';
-import { localApiKeys, startSystem, type RunningSystem } from '../system.ts';
+import { localApiKeys, QUERY_REPLICA, SERVING_REPLICA, startSystem, type RunningSystem } from '../system.ts';
 import { whatToTry } from './summary.ts';
 import { retrain, type RetrainOptions, type RetrainOutcome } from '../models/retrain.ts';
 import type { App } from '../app.ts';
@@ -228,7 +228,17 @@ program
   .action(async () => {
     const config = loadConfig();
     const app = await openApp(config, { logger: createLogger({ level: config.logLevel, format: logFormat(process.stdout) }) });
-    await runUntilSignal(app, await startSystem(app, { topologies: false, scheduler: false, lakeRoutes: false }));
+    await runUntilSignal(app, await startSystem(app, SERVING_REPLICA));
+  });
+
+program
+  .command('query')
+  .description('a Query Data Service replica: the /v1/lake routes, the dashboard at / and lake gauges on /metrics; no lake topologies, no jobs, no serving, no ingest doors')
+  .addHelpText('after', '\nExamples:\n  captionflow query                                            # port from CAPTIONFLOW_HTTP_PORT\n  CAPTIONFLOW_MODE=distributed CAPTIONFLOW_HTTP_PORT=8083 captionflow query   # beside run and serve replicas')
+  .action(async () => {
+    const config = loadConfig();
+    const app = await openApp(config, { logger: createLogger({ level: config.logLevel, format: logFormat(process.stdout) }) });
+    await runUntilSignal(app, await startSystem(app, QUERY_REPLICA));
   });
 
 program
@@ -322,7 +332,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   caption: ['captionflow caption photo.jpg other.png', 'captionflow caption photo.jpg --strategy beam --beam-size 5 --no-repeat-ngram-size 2', 'captionflow caption photo.jpg --model-dir ./my-onnx-captioner'],
   sql: [`captionflow sql "select status, count(*) from images group by 1"`, `captionflow sql --json "select * from dataset_items limit 5"`],
   dlq: ['captionflow dlq list', 'captionflow dlq show <id>', 'captionflow dlq replay --code OBJECT_NOT_FOUND'],
-  lake: ['captionflow lake snapshot', 'captionflow lake export-parquet <dataset-id> --out gold.parquet'],
+  lake: ['captionflow lake snapshot', 'captionflow lake export-parquet <dataset-id> --out gold.parquet', 'captionflow lake export <dataset-id> --format webdataset --out shards/ --shard-size 1000'],
   jobs: ['captionflow jobs list', 'captionflow jobs run retrain', 'captionflow jobs history retrain'],
   models: ['captionflow models list', 'captionflow models show champion', 'captionflow models import ./my-onnx-captioner', 'captionflow models promote candidate', 'captionflow models rollback'],
 };

@@ -166,6 +166,120 @@ async function showDetail(id) {
   $('detail').scrollIntoView({ block: 'nearest' });
 }
 
+// Models: versions with their scores and aliases, the promotion history, a version's report.
+const fixed = (x, digits) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–');
+let shownModels = '';
+let reportShown = null;
+
+function renderModels(models) {
+  const key = JSON.stringify(models);
+  if (key === shownModels) return; // unchanged: keep focus and the open report
+  shownModels = key;
+  $('model-name').textContent = models.model;
+  const head = el(
+    'tr',
+    {},
+    ...['version', 'aliases', 'source', 'status', 'CIDEr-D', 'BLEU-4', 'created'].map((h) =>
+      el('th', { text: h }),
+    ),
+  );
+  const rows = models.versions.map((v) => {
+    const name = v.report
+      ? el('button', { type: 'button', className: 'link', text: v.version, 'data-report': v.version })
+      : v.version;
+    if (v.report) name.addEventListener('click', () => void showReport(v.version));
+    return el(
+      'tr',
+      { 'data-model-version': v.version },
+      el('td', {}, name),
+      el(
+        'td',
+        { 'data-field': 'aliases' },
+        ...v.aliases.map((a) => el('span', { className: 'alias', text: a })),
+      ),
+      el('td', { text: v.source }),
+      el('td', { text: v.status, 'data-field': 'status' }),
+      el('td', { text: fixed(v.metrics.ciderD, 3), 'data-field': 'ciderD' }),
+      el('td', { text: fixed(v.metrics.bleu4, 4), 'data-field': 'bleu4' }),
+      el('td', { text: v.createdAt.replace('T', ' ').slice(0, 19) }),
+    );
+  });
+  $('model-versions').replaceChildren(
+    ...(rows.length === 0
+      ? [el('tr', {}, el('td', { text: 'no model versions yet', className: 'empty' }))]
+      : [head, ...rows]),
+  );
+  const describe = (h) =>
+    h.event === 'alias'
+      ? `${h.alias}: ${h.previous ?? '(none)'} → ${h.version}`
+      : h.event === 'registered'
+        ? `registered ${h.version}`
+        : `${h.event} ${h.version}${h.previous ? ` (champion was ${h.previous})` : ''}${h.reason ? ` — ${h.reason}` : ''}`;
+  $('model-history').replaceChildren(
+    ...models.history.map((h) =>
+      el(
+        'li',
+        { 'data-event': h.event, 'data-version': h.version },
+        el('time', { text: `${h.at.replace('T', ' ').slice(0, 19)} ` }),
+        describe(h),
+      ),
+    ),
+  );
+  // Open the champion's report once, when it has one.
+  if (reportShown === null) {
+    const champion = models.versions.find((v) => v.aliases.includes('champion') && v.report);
+    if (champion) void showReport(champion.version);
+  }
+}
+
+function captionItem(c) {
+  return el(
+    'li',
+    { 'data-image': c.imageId },
+    el('span', { text: `CIDEr-D ${fixed(c.ciderD, 3)} · generated: ` }),
+    el('strong', { text: c.hypothesis }),
+    el('ul', { className: 'refs' }, ...c.references.map((r) => el('li', { text: `reference: ${r}` }))),
+  );
+}
+
+async function showReport(version) {
+  reportShown = version;
+  let report;
+  try {
+    report = await json(`/v1/lake/models/${encodeURIComponent(version)}/report`);
+  } catch (err) {
+    $('report-version').textContent = version;
+    $('report-summary').textContent = `no report: ${err.message}`;
+    $('model-report').hidden = false;
+    return;
+  }
+  $('report-version').textContent = version;
+  const o = report.overall ?? {};
+  $('report-summary').textContent =
+    `${report.n} images of ${report.datasetId} (${report.split}) · CIDEr-D ${fixed(o.ciderD, 3)} · BLEU-4 ${fixed(o.bleu4, 4)}` +
+    ` · ROUGE-L ${fixed(o.rougeL, 4)}${report.gate ? ` · gate: ${report.gate.status}` : ''}`;
+  const concepts = [];
+  for (const [kind, values] of Object.entries(report.byConcept ?? {}))
+    for (const [value, s] of Object.entries(values)) concepts.push({ kind, value, ...s });
+  $('report-concepts').replaceChildren(
+    el('tr', {}, ...['concept', 'n', 'CIDEr-D', 'BLEU-4', 'named'].map((h) => el('th', { text: h }))),
+    ...concepts.map((c) =>
+      el(
+        'tr',
+        { 'data-concept': `${c.kind}:${c.value}` },
+        el('td', { text: `${c.kind}: ${c.value}` }),
+        el('td', { text: String(c.n) }),
+        el('td', { text: fixed(c.ciderD, 3) }),
+        el('td', { text: fixed(c.bleu4, 4) }),
+        el('td', { text: `${Math.round((c.named ?? 0) * 100)}%` }),
+      ),
+    ),
+  );
+  $('report-worst').replaceChildren(...(report.worst ?? []).map(captionItem));
+  $('report-samples').replaceChildren(...(report.samples ?? []).map(captionItem));
+  $('model-report').hidden = false;
+}
+
 function setStatus(text, error = false) {
   $('status').textContent = text;
   $('status').classList.toggle('error', error);
@@ -194,6 +308,14 @@ async function refresh() {
       $('review-queue').textContent = `${queue.items.length}${queue.next ? '+' : ''}`;
     } catch (err) {
       $('review-queue').textContent = err.status === 403 ? 'needs a write key' : '–';
+    }
+    try {
+      renderModels(await json('/v1/lake/models'));
+    } catch {
+      $('model-versions').replaceChildren(
+        el('tr', {}, el('td', { text: 'models unavailable', className: 'empty' })),
+      );
+      shownModels = '';
     }
     await renderGallery(gold.items);
     document.body.dataset.loaded = 'true';

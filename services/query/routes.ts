@@ -24,6 +24,13 @@ import { ingestAttributesOf } from '../../runtime/catalog/ingest-attributes.ts';
 import type { Lake } from '../../runtime/lake/lake.ts';
 import { diffDatasets, getDataset, manifestKey, snapshotDataset } from '../../runtime/lake/datasets.ts';
 import { exportDatasetParquet } from '../../runtime/lake/lake-sql.ts';
+import {
+  MAX_SHARD_SIZE,
+  DEFAULT_SHARD_SIZE,
+  shardIndexOf,
+  webDatasetPlan,
+  webDatasetShard,
+} from '../../runtime/lake/webdataset.ts';
 import { lineageOf } from '../../runtime/lake/lineage.ts';
 import type { Clock, LogProducer } from '../../runtime/ports.ts';
 import { callerOf } from '../ingest/caller.ts';
@@ -544,6 +551,77 @@ export function registerQueryRoutes(app: FastifyInstance, deps: QueryRoutesDeps)
         .header('content-length', (await stat(path)).size)
         .header('content-disposition', `attachment; filename="${id}.parquet"`)
         .send(stream);
+    },
+  );
+
+  // WebDataset: the shard list (with the brace pattern and URLs the readers take), then each
+  // shard streamed by name, so `webdataset.WebDataset(urls)` or HF `load_dataset("webdataset")`
+  // fetches them in parallel and resumes per shard.
+  const wdsQuery = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      shardSize: { type: 'integer', minimum: 1, maximum: MAX_SHARD_SIZE, default: DEFAULT_SHARD_SIZE },
+      split: { type: 'string', enum: ['train', 'val', 'test'] },
+    },
+  } as const;
+  type WdsQuery = { shardSize: number; split?: Split };
+  const loadManifest = async (id: string) => {
+    const manifest = await getDataset(lake, id);
+    if (manifest === null) throw notFound('dataset version', id);
+    return manifest;
+  };
+  app.get(
+    '/v1/lake/datasets/:id/webdataset',
+    { config: READ, schema: { params: datasetParams, querystring: wdsQuery } },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const q = req.query as WdsQuery;
+      const plan = webDatasetPlan(await loadManifest(id), q);
+      const query = `shardSize=${plan.shardSize}${plan.split === null ? '' : `&split=${plan.split}`}`;
+      return {
+        ...plan,
+        shards: plan.shards.map((s) => ({
+          ...s,
+          url: `/v1/lake/datasets/${id}/webdataset/${s.name}?${query}`,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/lake/datasets/:id/webdataset/:shard',
+    {
+      config: ADMIN,
+      schema: {
+        params: {
+          type: 'object',
+          required: ['id', 'shard'],
+          properties: {
+            id: DATASET_ID,
+            shard: { type: 'string', pattern: '^ds-[0-9a-f]{12}(-(train|val|test))?-[0-9]{6}\\.tar$' },
+          },
+        },
+        querystring: wdsQuery,
+      },
+    },
+    async (req, reply) => {
+      const { id, shard } = req.params as { id: string; shard: string };
+      const q = req.query as WdsQuery;
+      const manifest = await loadManifest(id);
+      const index = shardIndexOf(webDatasetPlan(manifest, q), shard);
+      if (index === null) throw notFound(`shard of ${id}`, shard);
+      const out = webDatasetShard(lake, manifest, index, q);
+      void reply.header('etag', out.etag).header('cache-control', 'private, max-age=31536000, immutable');
+      if (req.headers['if-none-match'] === out.etag) {
+        out.body.destroy();
+        return reply.code(304).send();
+      }
+      return reply
+        .type('application/x-tar')
+        .header('content-length', out.bytes)
+        .header('content-disposition', `attachment; filename="${shard}"`)
+        .send(out.body);
     },
   );
 

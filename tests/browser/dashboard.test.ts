@@ -2,8 +2,9 @@
  * The lake dashboard in a real browser: Debian's headless chromium (deploy/services/chromium.ts)
  * driven by playwright-core, against the running system (startSystem: topologies + HTTP edge) on
  * a temporary embedded data dir seeded through the ingest door. Checks that every count the page
- * shows equals the catalog's, opens an item's detail, and saves screenshots (desktop and phone
- * width) in test-artifacts/ (gitignored).
+ * shows equals the catalog's, opens an item's detail, checks the model panel against the registry
+ * (versions, scores, aliases, promotion history, the champion's evaluation report) and saves
+ * screenshots (desktop and phone width) in test-artifacts/ (gitignored).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,11 @@ import { silentLogger } from '../../runtime/logger.ts';
 import { ingestImage } from '../../topologies/ingest.ts';
 import { generateScene } from '../../processors/synthetic/index.ts';
 import { makeImageCorpus } from '../fixtures/bad-input/make-corpus.ts';
+import type { App } from '../../app/app.ts';
+import { modelVersions } from '../../app/models/model-versions.ts';
+import { SCENE_CONCEPTS } from '../../app/models/retrain.ts';
+import { buildEvaluationReport } from '../../processors/metrics/index.ts';
+import { EVALUATION_REPORT_FORMAT, saveEvaluationReport } from '../../runtime/lake/model-reports.ts';
 
 const artifacts = new URL('../../test-artifacts/', import.meta.url).pathname;
 const READ_KEY = 'dashboard-reader';
@@ -31,6 +37,68 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * A registry as the retrain loop leaves it: two versions, the champion moved from the first to
+ * the second, and the second's evaluation report (25 scored test images, scene concepts).
+ */
+async function seedRegistry(
+  app: App,
+): Promise<{ champion: string; previous: string; worst: number; concepts: number }> {
+  const name = app.config.models.name;
+  const [previous, champion] = [`${name}-20261201-aaaa`, `${name}-20261202-bbbb`];
+  await app.catalog.models.upsert({
+    id: previous,
+    name,
+    status: 'evaluated',
+    metrics: { ciderD: 0.912, bleu4: 0.2101 },
+    artifacts: [],
+    params: {},
+  });
+  const { record } = await app.catalog.models.upsert({
+    id: champion,
+    name,
+    status: 'evaluated',
+    metrics: { ciderD: 1.234, bleu4: 0.3142 },
+    artifacts: [],
+    params: {},
+  });
+  await app.catalog.models.setAlias(name, 'champion', previous, { expected: null });
+  await app.catalog.models.setAlias(name, 'champion', champion, { expected: previous });
+  const colours = ['red', 'blue', 'green', 'yellow', 'purple'];
+  const shapes = ['circle', 'square', 'triangle'];
+  const items = Array.from({ length: 25 }, (_, i) => ({
+    imageId: `img-${String(i).padStart(2, '0')}`,
+    references: [
+      `a ${colours[i % 5]} ${shapes[i % 3]} on the left`,
+      `one ${colours[i % 5]} ${shapes[i % 3]}`,
+    ],
+    hypothesis:
+      i % 4 === 0
+        ? `a ${colours[(i + 1) % 5]} ${shapes[(i + 1) % 3]}`
+        : `a ${colours[i % 5]} ${shapes[i % 3]} on the left`,
+  }));
+  const report = buildEvaluationReport(items, { concepts: SCENE_CONCEPTS, listSize: 20 });
+  await saveEvaluationReport({ objects: app.objects, catalog: app.catalog }, record, {
+    format: EVALUATION_REPORT_FORMAT,
+    modelVersion: champion,
+    datasetId: 'ds-000000000000',
+    split: 'test',
+    decoding: { strategy: 'beam', beamSize: 3 },
+    curves: [],
+    gate: {
+      status: 'promoted',
+      reason: 'ciderD 1.2340 vs champion 0.9120 (margin 0.01)',
+      metric: 'ciderD',
+      margin: 0.01,
+      champion: previous,
+    },
+    createdAt: new Date().toISOString(),
+    ...report,
+  });
+  const concepts = Object.values(report.byConcept).reduce((n, values) => n + Object.keys(values).length, 0);
+  return { champion, previous, worst: report.worst.length, concepts };
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -111,6 +179,8 @@ test(
         return (layers['gold'] ?? 0) === scenes.length && open >= poisoned;
       });
 
+      const registry = await seedRegistry(app);
+
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
@@ -153,6 +223,47 @@ test(
       assert.equal(await page.textContent('#review-queue'), 'needs a write key');
       await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
 
+      // The model panel equals the registry: every version with its aliases and scores, the
+      // promotion history, the champion's evaluation report opened by itself.
+      const versions = await modelVersions(app.catalog, app.config.models.name);
+      assert.equal(await page.locator('#model-versions tr[data-model-version]').count(), versions.length);
+      for (const v of versions) {
+        const row = page.locator(`#model-versions tr[data-model-version="${v.version}"]`);
+        assert.deepEqual(await row.locator('[data-field="aliases"] .alias').allTextContents(), [
+          ...v.aliases,
+        ]);
+        assert.equal(await row.locator('[data-field="ciderD"]').textContent(), v.metrics.ciderD!.toFixed(3));
+        assert.equal(await row.locator('[data-field="bleu4"]').textContent(), v.metrics.bleu4!.toFixed(4));
+        assert.equal(await row.locator('[data-field="status"]').textContent(), v.status);
+      }
+      const alias = await app.catalog.models.getAlias(app.config.models.name, 'champion');
+      assert.equal(alias?.previous, registry.previous);
+      const move = page.locator('#model-history li[data-event="alias"]');
+      assert.equal(await move.getAttribute('data-version'), registry.champion);
+      assert.match(
+        (await move.textContent()) ?? '',
+        new RegExp(`champion: ${registry.previous} → ${registry.champion}`),
+      );
+      assert.equal(
+        await page
+          .locator(`#model-history li[data-event="promoted"][data-version="${registry.champion}"]`)
+          .count(),
+        1,
+      );
+      assert.equal(await page.locator('#model-history li[data-event="registered"]').count(), versions.length);
+      await page.waitForSelector('#model-report:not([hidden])');
+      assert.equal(await page.textContent('#report-version'), registry.champion);
+      assert.equal(await page.locator('#report-worst > li').count(), registry.worst);
+      assert.equal(registry.worst, 20);
+      assert.equal(await page.locator('#report-concepts tr[data-concept]').count(), registry.concepts);
+      assert.ok(registry.concepts > 0);
+      assert.equal(
+        await page.locator('#report-worst > li').first().locator('.refs li').count(),
+        2,
+        'references beside the generated caption',
+      );
+      await page.locator('#models').screenshot({ path: join(artifacts, 'dashboard-models.png') });
+
       // An item's detail: its captions and lineage, its model-input image.
       const first = await page.getAttribute('#gallery button', 'data-id');
       assert.ok(first !== null);
@@ -172,6 +283,7 @@ test(
       );
       assert.ok(overflow <= 0, `no horizontal scroll at phone width (overflow ${overflow}px)`);
       await page.screenshot({ path: join(artifacts, 'dashboard-phone.png'), fullPage: true });
+      await page.locator('#models').screenshot({ path: join(artifacts, 'dashboard-models-phone.png') });
 
       // Live refresh: a new gold image appears without reloading.
       const more = await generateScene(26, { size: 96 });

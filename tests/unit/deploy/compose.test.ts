@@ -46,7 +46,7 @@ test('docker-compose accepts the file (config -q) and refuses it without the req
 test('the resolved file: replicas, health checks, depends_on conditions, profiles, mounts', async () => {
   const doc = parse(await composeConfig(REQUIRED, '--profile', 'trino', 'config')) as { services: Record<string, Service> };
   const s = doc.services;
-  assert.deepEqual(Object.keys(s).sort(), ['grafana', 'kafka', 'minio', 'mongodb', 'nginx', 'prometheus', 'registry', 'run', 'serve', 'trino']);
+  assert.deepEqual(Object.keys(s).sort(), ['grafana', 'kafka', 'minio', 'mongodb', 'nginx', 'prometheus', 'query', 'registry', 'run', 'serve', 'trino']);
   for (const name of ['run', 'serve']) {
     const svc = s[name]!;
     assert.ok((svc.deploy?.replicas ?? 1) >= 2, `${name} runs replicas`);
@@ -54,6 +54,10 @@ test('the resolved file: replicas, health checks, depends_on conditions, profile
     assert.equal(svc.environment?.CAPTIONFLOW_MODE, 'distributed');
     for (const dep of ['kafka', 'registry', 'minio', 'mongodb']) assert.equal(svc.depends_on?.[dep]?.condition, 'service_healthy', `${name} waits for ${dep}`);
   }
+  // The query replica: the same image and settings, its own command.
+  assert.deepEqual(s.query!.command, ['captionflow', 'query']);
+  assert.equal(s.query!.environment?.CAPTIONFLOW_MODE, 'distributed');
+  for (const dep of ['kafka', 'registry', 'minio', 'mongodb']) assert.equal(s.query!.depends_on?.[dep]?.condition, 'service_healthy', `query waits for ${dep}`);
   // One consumer group per topology across the `run` replicas: they share the namespace.
   assert.equal(s.run!.environment?.CAPTIONFLOW_TOPIC_PREFIX, s.serve!.environment?.CAPTIONFLOW_TOPIC_PREFIX);
   for (const [name, svc] of Object.entries(s)) if (name !== 'trino') assert.ok(svc.healthcheck?.test.length, `${name} has a health check`);

@@ -8,6 +8,7 @@ import { createLogger } from '../../../../runtime/logger.ts';
 import { Metrics } from '../../../../runtime/metrics.ts';
 import { systemClock } from '../../../../runtime/clock.ts';
 import { registerQueryRoutes } from '../../../../services/query/routes.ts';
+import { registerModelReadRoutes } from '../../../../services/query/model-routes.ts';
 
 type Json = Record<string, unknown>;
 const doc = parse(readFileSync(new URL('../../../../docs/openapi.yaml', import.meta.url), 'utf8')) as {
@@ -27,6 +28,7 @@ test('every Query Data Service route is in docs/openapi.yaml with its security a
   });
   try {
     registerQueryRoutes(app, { lake: h.lake, clock: systemClock, cacheDir: '/nonexistent' });
+    registerModelReadRoutes(app, { lake: h.lake, modelName: 'captioner' });
     await app.ready();
   } finally {
     await app.close();
@@ -56,12 +58,16 @@ test('every Query Data Service route is in docs/openapi.yaml with its security a
     '/v1/lake/datasets/{id}/diff',
     '/v1/lake/datasets/{id}/export.parquet',
     '/v1/lake/datasets/{id}/manifest',
+    '/v1/lake/datasets/{id}/webdataset',
+    '/v1/lake/datasets/{id}/webdataset/{shard}',
     '/v1/lake/dead-letters',
     '/v1/lake/dead-letters/replay',
     '/v1/lake/dead-letters/{id}',
     '/v1/lake/items',
     '/v1/lake/items/{imageId}',
     '/v1/lake/items/{imageId}/image',
+    '/v1/lake/models',
+    '/v1/lake/models/{version}/report',
     '/v1/lake/sql',
     '/v1/lake/summary',
   ]);

@@ -9,6 +9,12 @@ import { KEYS, queryHarness, type QueryHarness } from './query-harness.ts';
 import { deadLetterEntry } from '../../../../topologies/dead-letters.ts';
 import type { LakeFactory } from '../../lake/lake-fixtures.ts';
 import { contentKey } from '../../../../runtime/lake/object-keys.ts';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getDataset } from '../../../../runtime/lake/datasets.ts';
+import { exportWebDataset } from '../../../../runtime/lake/webdataset.ts';
+import { readWebDataset } from '../../../fixtures/webdataset-reader.ts';
 
 /** Register the query route suite on the lake `factory` builds (`skip`: the reason, e.g. servers not configured). */
 export function runQueryRoutesSuite(
@@ -233,6 +239,104 @@ export function runQueryRoutesSuite(
       assert.equal(parquet.statusCode, 200);
       assert.equal(parquet.rawPayload.subarray(0, 4).toString(), 'PAR1');
       assert.equal((await get(`/v1/lake/datasets/${a.record.id}/export.parquet`, KEYS.read)).statusCode, 403);
+    });
+
+    test('WebDataset export: shards listed and streamed; an independent reader finds every gold item once with its captions', async (t) => {
+      const created = (await post('/v1/lake/datasets', { name: 'wds', includeMachineCaptions: true })).json<{
+        record: { id: string; counts: { total: number } };
+      }>();
+      const id = created.record.id;
+      const manifest = (await getDataset(h.lake, id))!;
+      assert.equal(manifest.items.length, 5);
+      type Plan = {
+        prefix: string;
+        samples: number;
+        pattern: string;
+        shards: { name: string; samples: number; url: string }[];
+      };
+      const plan = (await get(`/v1/lake/datasets/${id}/webdataset?shardSize=2`)).json<Plan>();
+      assert.equal(plan.samples, 5);
+      assert.deepEqual(
+        plan.shards.map((s) => [s.name, s.samples]),
+        [
+          [`${id}-000000.tar`, 2],
+          [`${id}-000001.tar`, 2],
+          [`${id}-000002.tar`, 1],
+        ],
+      );
+      assert.equal(plan.pattern, `${id}-{000000..000002}.tar`);
+
+      const dir = await mkdtemp(join(tmpdir(), 'cf-wds-'));
+      try {
+        const paths: string[] = [];
+        for (const shard of plan.shards) {
+          const res = await get(shard.url, KEYS.admin);
+          assert.equal(res.statusCode, 200);
+          assert.equal(res.headers['content-type'], 'application/x-tar');
+          assert.equal(Number(res.headers['content-length']), res.rawPayload.length);
+          const again = await get(shard.url, KEYS.admin, { 'if-none-match': String(res.headers.etag) });
+          assert.equal(again.statusCode, 304);
+          paths.push(join(dir, shard.name));
+          await writeFile(paths[paths.length - 1]!, res.rawPayload);
+        }
+        // Exports need an admin key; listing is a read; a name outside the plan is 404.
+        assert.equal((await get(plan.shards[0]!.url, KEYS.read)).statusCode, 403);
+        assert.equal(
+          (await get(`/v1/lake/datasets/${id}/webdataset/${id}-000009.tar?shardSize=2`, KEYS.admin))
+            .statusCode,
+          404,
+        );
+
+        const { reader, samples } = await readWebDataset(paths);
+        t.diagnostic(`reader: ${reader}`);
+        const keys = samples.map((s) => s.key);
+        assert.equal(new Set(keys).size, keys.length, `a key appears twice (${reader})`);
+        assert.deepEqual([...keys].sort(), manifest.items.map((i) => i.imageId).sort(), reader);
+        const seeded = new Map(h.images.map((i) => [i.id, i.bytes]));
+        for (const sample of samples) {
+          const item = manifest.items.find((i) => i.imageId === sample.key)!;
+          assert.deepEqual(Object.keys(sample.files).sort(), ['json', 'png', 'txt']);
+          assert.deepEqual(sample.files['png'], seeded.get(sample.key));
+          assert.deepEqual(
+            sample.files['txt']!.toString('utf8').trimEnd().split('\n'),
+            item.captions.map((c) => c.text),
+          );
+          const meta = JSON.parse(sample.files['json']!.toString('utf8')) as {
+            dataset: string;
+            split: string;
+            captions: { text: string }[];
+          };
+          assert.equal(meta.dataset, id);
+          assert.equal(meta.split, item.split);
+          assert.deepEqual(
+            meta.captions.map((c) => c.text),
+            item.captions.map((c) => c.text),
+          );
+        }
+
+        // The CLI's export writes the same bytes as the route; a split gets its own prefix.
+        const out = join(dir, 'cli');
+        const progress: number[] = [];
+        const written = await exportWebDataset(h.lake, manifest, out, {
+          shardSize: 2,
+          onProgress: (n) => progress.push(n),
+        });
+        assert.deepEqual(progress, [2, 4, 5]);
+        for (const [i, file] of written.files.entries())
+          assert.deepEqual(await readFile(file), await readFile(paths[i]!));
+        const val = await exportWebDataset(h.lake, manifest, join(dir, 'val'), { split: 'val' });
+        assert.deepEqual(await readdir(join(dir, 'val')), [`${id}-val-000000.tar`]);
+        const valSamples = (await readWebDataset(val.files)).samples;
+        assert.deepEqual(
+          valSamples.map((s) => s.key).sort(),
+          manifest.items
+            .filter((i) => i.split === 'val')
+            .map((i) => i.imageId)
+            .sort(),
+        );
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     test('SQL: read-only SELECT over the catalog and gold tables; DDL, DML, file and URL access refused with 400 and a reason', async () => {
