@@ -8,7 +8,7 @@
  * are. Upserts are compare-and-set on `_rev` (`insertOne` / `replaceOne({_id, _rev})`), which is
  * atomic on one document everywhere.
  */
-import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerError, type WriteError, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { withRetry, type RetryOptions } from '../lake/retry.ts';
 import type { JsonValue } from './canonical-json.ts';
@@ -193,7 +193,7 @@ class MongoCollection implements DocumentCollection {
       } catch (err) {
         // Unordered: every document was tried; the ones refused as duplicates existed already.
         if (!(err instanceof MongoBulkWriteError)) throw err;
-        const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+        const errors: readonly WriteError[] = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
         const existed = new Set<number>();
         for (const e of errors) {
           if (e.code !== DUPLICATE_KEY) throw err;
@@ -335,7 +335,7 @@ export async function openMongoCatalog(options: MongoCatalogOptions): Promise<Ca
     options.dbName ?? (fromUrl === undefined ? 'captionflow' : decodeURIComponent(fromUrl)),
   );
   // FerretDB says so in buildInfo (`ferretdbVersion`); it needs `in` filters split (see MongoCollection).
-  const buildInfo = await db.admin().command({ buildInfo: 1 }).catch(() => ({}) as Document);
+  const buildInfo: Document = await db.admin().command({ buildInfo: 1 }).catch(() => ({}));
   const ferretdb = 'ferretdbVersion' in buildInfo;
   return createCatalog(new MongoDocumentStore(client, db, retry, ferretdb), options);
 }
