@@ -59,6 +59,11 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     label_smoothing: float = 0.0
+    # Exponential moving average of the weights (0 = off): the EMA weights are the ones
+    # validated, evaluated and saved. The decay warms up as min(d, (1 + step) / (10 + step)).
+    ema_decay: float = 0.0
+    # Random translation of each train image by up to this many pixels (edge-padded; 0 = off).
+    shift_pixels: int = 0
     # References decoded per image per step: the encoder runs once per image and its features
     # are shared by this many distinct captions of that image (the decoder is the cheap half).
     captions_per_image: int = 1

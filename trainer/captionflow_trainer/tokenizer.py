@@ -1,6 +1,10 @@
 """Word-level tokenizer built from the train captions, stored as `tokenizer.json`.
 
-Text is lower-cased and split into words with {@link WORD_PATTERN}; punctuation is dropped.
+Text is NFC-normalised, lower-cased and split into words with {@link WORD_PATTERN}; punctuation
+is dropped. A word is a run of letters and digits of any script, so a Vietnamese word keeps its
+diacritics ("hình vuông màu đỏ" is four words, not "h nh vu ng m u"): NFC composes every
+Vietnamese letter with its tone mark into one code point, which `[^\W_]` matches (the TS side's
+`processors/text/tokenize.ts` splits the same way with `\p{L}\p{M}\p{N}`).
 Ids 0..3 are the special tokens; words follow by decreasing frequency (ties alphabetical),
 so a vocabulary is a pure function of the captions. Fine-tuning keeps every parent id and
 only appends new words, so the parent's embedding rows stay valid.
@@ -10,12 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-WORD_PATTERN = r"[a-z0-9]+(?:'[a-z0-9]+)*"
+WORD_PATTERN = r"[^\W_]+(?:['\u2019][^\W_]+)*"
 _WORD_RE = re.compile(WORD_PATTERN)
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -24,7 +29,7 @@ SPECIALS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 
 def words(text: str) -> list[str]:
     """Split a caption into lower-case words."""
-    return _WORD_RE.findall(text.lower())
+    return _WORD_RE.findall(unicodedata.normalize("NFC", text).lower())
 
 
 def count_words(captions: Iterable[str]) -> Counter[str]:

@@ -49,6 +49,16 @@ class TrainOptions:
     learning_rate: float | None = None
     captions_per_image: int | None = None
     label_smoothing: float | None = None
+    ema_decay: float | None = None
+    shift_pixels: int | None = None
+
+
+def _shift_images(rng: np.random.Generator, images: np.ndarray, pixels: int) -> np.ndarray:
+    """Translate each [3, H, W] image by a random offset in [-pixels, pixels] per axis (edge-padded)."""
+    _, _, height, width = images.shape
+    padded = np.pad(images, ((0, 0), (0, 0), (pixels, pixels), (pixels, pixels)), mode="edge")
+    offsets = rng.integers(0, 2 * pixels + 1, size=(len(images), 2))
+    return np.stack([padded[i, :, dy:dy + height, dx:dx + width] for i, (dy, dx) in enumerate(offsets)])
 
 
 def _train_items(main: Manifest, replays: list[Manifest], limit: int | None, rng: np.random.Generator) -> tuple[list[Item], int]:
@@ -147,6 +157,14 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
             raise TrainerError(errors.CONFIG_INVALID, f"--label-smoothing must be in [0, 1), got {opts.label_smoothing}",
                                context={"label_smoothing": opts.label_smoothing})
         overrides["label_smoothing"] = opts.label_smoothing
+    if opts.ema_decay is not None:
+        if not 0 <= opts.ema_decay < 1:
+            raise TrainerError(errors.CONFIG_INVALID, f"--ema-decay must be in [0, 1), got {opts.ema_decay}", context={"ema_decay": opts.ema_decay})
+        overrides["ema_decay"] = opts.ema_decay
+    if opts.shift_pixels is not None:
+        if opts.shift_pixels < 0:
+            raise TrainerError(errors.CONFIG_INVALID, f"--shift-pixels must be >= 0, got {opts.shift_pixels}", context={"shift_pixels": opts.shift_pixels})
+        overrides["shift_pixels"] = opts.shift_pixels
     if opts.replay_limit is not None and opts.replay_limit < 0:
         raise TrainerError(errors.CONFIG_INVALID, f"--replay-limit must be >= 0, got {opts.replay_limit}", context={"replay_limit": opts.replay_limit})
     tcfg = dataclasses.replace(tcfg, **overrides)
@@ -191,11 +209,17 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
     opt_state = optimizer.init(params)
     loss_fn = _loss_fn(model, tcfg.label_smoothing)
 
+    ema_decay = tcfg.ema_decay
+
     @jax.jit
-    def train_step(params, opt_state, images, tokens, weights):
+    def train_step(params, opt_state, ema, step, images, tokens, weights):
         loss, grads = jax.value_and_grad(loss_fn)(params, images, tokens, weights)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        params = optax.apply_updates(params, updates)
+        if ema_decay:
+            decay = jnp.minimum(ema_decay, (1.0 + step) / (10.0 + step))
+            ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+        return params, opt_state, ema, loss
 
     eval_loss = jax.jit(loss_fn)
     decoder = greedy_decoder(mcfg)
@@ -212,6 +236,10 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
     val_images = load_images(val_items, mcfg.image_size)
     val_table, val_counts = _caption_table(val_items, tokenizer) if val_items else (None, None)
 
+    # A stream of its own, so that turning augmentation on leaves the shuffles and draws unchanged.
+    shift_rng = np.random.default_rng([opts.seed, 1])
+    # The weights validated, evaluated and saved: the moving average when it is on.
+    ema = params if ema_decay else None
     step = 0
     history: list[dict[str, object]] = []
     for epoch in range(1, tcfg.epochs + 1):
@@ -228,6 +256,8 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
                 tokens = train_table[idx, pick]
             else:
                 tokens = train_table[idx[:, None], _draw_references(rng, train_counts[idx], per_image)]
+            if tcfg.shift_pixels:
+                images = _shift_images(shift_rng, images, tcfg.shift_pixels)
             if pad:
                 # Fixed batch shape (one compilation); padded rows weigh nothing.
                 tokens = np.concatenate([tokens, np.repeat(tokens[:1], pad, 0)])
@@ -236,7 +266,7 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
             if per_image > 1:
                 tokens = tokens.reshape(-1, tokens.shape[-1])
                 weights = np.repeat(weights, per_image)
-            params, opt_state, loss = train_step(params, opt_state, images, tokens, weights)
+            params, opt_state, ema, loss = train_step(params, opt_state, ema, step, images, tokens, weights)
             step += 1
             losses.append(float(loss))
             if step % tcfg.log_every == 0 or b == steps_per_epoch - 1:
@@ -246,13 +276,16 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
                       "loss": round(losses[-1], 5), "lr": float(schedule(step)), "elapsedSec": round(time.time() - started, 2)})
         record: dict[str, object] = {"event": "epoch", "epoch": epoch, "epochs": tcfg.epochs, "trainLoss": round(float(np.mean(losses)), 5)}
         if val_table is not None:
-            record["valLoss"] = round(_mean_loss(eval_loss, params, val_images, val_table, val_counts), 5)
-            record.update(_curve_metrics(decoder, params, tokenizer, val_items[:CURVE_VAL_ITEMS], val_images[:CURVE_VAL_ITEMS]))
+            scored = ema if ema is not None else params
+            record["valLoss"] = round(_mean_loss(eval_loss, scored, val_images, val_table, val_counts), 5)
+            record.update(_curve_metrics(decoder, scored, tokenizer, val_items[:CURVE_VAL_ITEMS], val_images[:CURVE_VAL_ITEMS]))
         record["elapsedSec"] = round(time.time() - started, 2)
         history.append(record)
         emit(record)
 
     train_seconds = time.time() - started
+    if ema is not None:
+        params = ema
     metrics = evaluate(mcfg, params, tokenizer, test_items)
     metrics_split = "test" if main.split("test") else "val"
     meta: dict[str, object] = {

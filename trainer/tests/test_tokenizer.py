@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,18 @@ from captionflow_trainer.tokenizer import BOS, EOS, PAD, SPECIALS, UNK, Tokenize
 
 def test_words_are_lowercased_and_punctuation_is_dropped() -> None:
     assert words("Two RED circles, and a blue-square!") == ["two", "red", "circles", "and", "a", "blue", "square"]
+
+
+def test_vietnamese_words_keep_their_diacritics() -> None:
+    # NFD input (letters + combining marks) reads the same as NFC.
+    nfd = unicodedata.normalize("NFD", "Hai hình vuông màu đỏ, bên trái!")
+    assert words(nfd) == ["hai", "hình", "vuông", "màu", "đỏ", "bên", "trái"]
+    tok = Tokenizer.build(["hình tròn màu đỏ", "hình vuông"], max_len=8)
+    assert tok.decode(tok.encode("Hình tròn")) == "hình tròn"
+
+
+def test_apostrophes_stay_inside_words() -> None:
+    assert words("the dog's ball, the cat\u2019s toy") == ["the", "dog's", "ball", "the", "cat\u2019s", "toy"]
 
 
 def test_vocabulary_is_specials_then_words_by_frequency_then_alphabet() -> None:

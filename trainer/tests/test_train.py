@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from captionflow_trainer.checkpoint import load_checkpoint
 from captionflow_trainer.synthetic import make_dataset
@@ -122,4 +123,31 @@ def test_several_references_per_image_train_and_are_recorded(tmp_path: Path, dat
 def test_a_bad_captions_per_image_exits_2(tmp_path: Path, dataset: Path) -> None:
     code, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "o"), "--config", "tiny",
                               "--captions-per-image", "0", check=False)
+    assert code == 2 and events[-1]["code"] == "CONFIG_INVALID"
+
+
+def test_shifted_images_are_translated_copies_with_edge_padding() -> None:
+    from captionflow_trainer.train import _shift_images
+
+    images = np.arange(2 * 3 * 6 * 6, dtype=np.float32).reshape(2, 3, 6, 6)
+    shifted = _shift_images(np.random.default_rng(0), images, 2)
+    assert shifted.shape == images.shape
+    assert np.array_equal(_shift_images(np.random.default_rng(0), images, 0), images)
+    for i in range(2):
+        # Some offset (dy, dx) in [-2, 2]^2 maps the edge-padded original onto the shifted image.
+        padded = np.pad(images[i], ((0, 0), (2, 2), (2, 2)), mode="edge")
+        assert any(np.array_equal(padded[:, dy:dy + 6, dx:dx + 6], shifted[i]) for dy in range(5) for dx in range(5))
+
+
+def test_weight_averaging_and_shifts_train_and_are_recorded(tmp_path: Path, dataset: Path) -> None:
+    _, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "ema"), "--config", "tiny", "--epochs", "1",
+                           "--ema-decay", "0.9", "--shift-pixels", "2")
+    assert events[-1]["event"] == "done" and np.isfinite(events[-1]["metrics"]["bleu4"])
+    train = load_checkpoint(tmp_path / "ema").meta["train"]
+    assert train["ema_decay"] == 0.9 and train["shift_pixels"] == 2
+
+
+@pytest.mark.parametrize("flag,value", [("--ema-decay", "1"), ("--ema-decay", "-0.1"), ("--shift-pixels", "-1")])
+def test_a_bad_ema_decay_or_shift_exits_2(tmp_path: Path, dataset: Path, flag: str, value: str) -> None:
+    code, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "o"), "--config", "tiny", flag, value, check=False)
     assert code == 2 and events[-1]["code"] == "CONFIG_INVALID"
