@@ -282,17 +282,17 @@ class MongoDocumentStore implements DocumentStore {
 
   async collection(spec: CollectionSpec): Promise<DocumentCollection> {
     const coll = this.db.collection<MongoDoc>(spec.name);
-    // All of a collection's indexes in one createIndexes command: one DDL round trip, not one each.
-    const indexes = spec.indexes.map((fields) => ({
-      key: Object.fromEntries(fields.map((f) => [mongoField(f), 1 as const])),
-      name: `${spec.name}_by_${fields.join('_')}`,
-    }));
-    if (indexes.length > 0)
+    // One createIndex per index: FerretDB 1.24 (PostgreSQL backend) drops the connection on a
+    // createIndexes of several indexes that already exist, as every replica after the first sends.
+    for (const fields of spec.indexes) {
+      const keys: Record<string, 1> = {};
+      for (const f of fields) keys[mongoField(f)] = 1;
       await withRetry(
-        () => coll.createIndexes(indexes),
-        (err) => classifyMongoError(`create indexes on ${spec.name}`, err),
+        () => coll.createIndex(keys, { name: `${spec.name}_by_${fields.join('_')}` }),
+        (err) => classifyMongoError(`create index on ${spec.name}`, err),
         this.retry,
       );
+    }
     return new MongoCollection(coll, this.retry, this.ferretdb);
   }
 

@@ -82,6 +82,11 @@ test(
     const defer = deferrer(t);
     const started = Date.now();
     const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0)}s`;
+    // A run of many minutes: progress on stderr as it happens, and in the TAP diagnostics after.
+    const say = (line: string): void => {
+      t.diagnostic(line);
+      process.stderr.write(`# replicas: ${line}\n`);
+    };
     const name = uniqueName('rel-replicas');
     const dirs = mkdtempSync(join(tmpdir(), 'cf-replicas-'));
     defer(() => rmSync(dirs, { recursive: true, force: true }));
@@ -110,6 +115,7 @@ test(
     // Fresh topics: the broker may name a partition's leader a moment after creating it.
     await eventually(async () => assert.equal((await app.log.endOffsets(app.topics.topic('image.ingested'))).size, PARTITIONS), MINUTE);
 
+    say(`${elapsed()} topics ready (${PARTITIONS} partitions)`);
     const replicas: Replica[] = [];
     const start = async (label: string): Promise<Replica> => {
       const port = await freePort();
@@ -138,7 +144,7 @@ test(
         const res = await fetch(`${replica.url}/readyz`);
         assert.equal(res.status, 200);
       }, 10 * MINUTE, 500);
-      t.diagnostic(`${elapsed()} replica ${label} ready (pid ${child.pid})`);
+      say(`${elapsed()} replica ${label} ready (pid ${child.pid})`);
       return replica;
     };
     const live = (): Replica[] => replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
@@ -211,29 +217,29 @@ test(
     };
 
     await ingestSlice();
-    t.diagnostic(`${elapsed()} slice 1 ingested (${inputs.length} inputs)`);
+    say(`${elapsed()} slice 1 ingested (${inputs.length} inputs)`);
     // SIGKILL r2 once curation is under way, and start it again.
     await waitFor('a quarter of slice 1 curated', async () => (await curatedCount()) >= slice / 4);
     const victim = replicas.find((r) => r.name === 'r2')!;
     const curatedAtKill = await curatedCount();
     victim.child.kill('SIGKILL');
     await victim.exited;
-    t.diagnostic(`${elapsed()} r2 SIGKILLed with ${curatedAtKill} curated`);
+    say(`${elapsed()} r2 SIGKILLed with ${curatedAtKill} curated`);
     await start('r2-restarted');
     await ingestSlice();
-    t.diagnostic(`${elapsed()} slice 2 ingested (${inputs.length} inputs)`);
+    say(`${elapsed()} slice 2 ingested (${inputs.length} inputs)`);
     // A fourth replica joins while slice 2 is being processed.
     await waitFor('half of the inputs so far curated', async () => (await curatedCount()) >= inputs.length / 2);
     await start('r4');
     await ingestSlice();
     await ingestSlice(); // the last copies
-    t.diagnostic(`${elapsed()} all ${inputs.length} inputs ingested (${PAIRS} pairs, ${POISON} poison)`);
+    say(`${elapsed()} all ${inputs.length} inputs ingested (${PAIRS} pairs, ${POISON} poison)`);
     assert.equal(pairs.length, PAIRS);
 
     const groups = ['captionflow-normalize', 'captionflow-curate', 'captionflow-dead-letters'].map((g) => app.topics.topic(g));
     const topics = ['image.ingested', 'image.normalized', 'dead-letter'].map((x) => app.topics.topic(x));
     await waitForCatchUp(app.log, groups.map((group, i) => ({ group, topic: topics[i]! })), { timeoutMs: STAGE_TIMEOUT + 5 * MINUTE, settleMs: 3_000 });
-    t.diagnostic(`${elapsed()} caught up; lag ${await groupLag(app.log, groups[1]!, topics[1]!)}`);
+    say(`${elapsed()} caught up; lag ${await groupLag(app.log, groups[1]!, topics[1]!)}`);
 
     // The retrain trigger fired during the run; wait for its run to end, then for more polls.
     await waitFor('the retrain run to finish', async () => {
@@ -243,7 +249,7 @@ test(
     await new Promise((r) => setTimeout(r, 8_000)); // four trigger polls on every replica
     for (const r of live()) r.child.kill('SIGTERM');
     const codes = await Promise.all(replicas.map((r) => r.exited));
-    t.diagnostic(`${elapsed()} replicas stopped: ${replicas.map((r, i) => `${r.name}=${codes[i] ?? r.child.signalCode}`).join(' ')}`);
+    say(`${elapsed()} replicas stopped: ${replicas.map((r, i) => `${r.name}=${codes[i] ?? r.child.signalCode}`).join(' ')}`);
     for (const [i, r] of replicas.entries()) if (r !== victim) assert.equal(codes[i], 0, `replica ${r.name} drained and exited 0:\n${r.tail()}`);
 
     // Exactly one retrain across the replicas, and it finished.
@@ -312,6 +318,6 @@ test(
     const poison = new Set(inputs.filter((i) => i.kind === 'poison').map((i) => i.id));
     const strayBronze = bronze.orphanObjects.filter((o) => ![...poison].some((id) => o.key.includes(id)));
     assert.deepEqual(strayBronze.map((o) => o.key), [], 'bronze objects without a catalog row are the dead-lettered ones');
-    t.diagnostic(`${elapsed()} lake: ${report.checked.objects} objects, ${report.checked.records} records, ${report.checked.references} references`);
+    say(`${elapsed()} lake: ${report.checked.objects} objects, ${report.checked.records} records, ${report.checked.references} references`);
   },
 );
