@@ -301,7 +301,7 @@ describe('HF VisionEncoderDecoder bundles', () => {
     );
     const merged = new Uint8Array([9, 9]);
     assert.equal(parseModelBundle({ ...noDecoder, 'decoder_model_merged.onnx': merged }).decoder, merged, 'a merged decoder alone is used');
-    assert.equal(parseModelBundle({ ...hf(), 'decoder_model_merged.onnx': merged }).decoder, ONNX, 'the plain decoder is preferred');
+    assert.equal(parseModelBundle({ ...hf(), 'decoder_model_merged.onnx': merged }).decoder, merged, 'the merged decoder (KV cache) is preferred');
     const { 'preprocessor_config.json': _p, ...noPreprocessor } = hf();
     assert.throws(() => parseModelBundle(noPreprocessor), modelInvalid(/missing preprocessor_config\.json/));
     const { 'tokenizer.json': _t, ...noTokenizer } = hf();
