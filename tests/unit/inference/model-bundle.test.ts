@@ -142,6 +142,23 @@ describe('bundle detection', () => {
 });
 
 describe('captionflow bundles', () => {
+  it('accepts a decoder with a KV cache in the merged layout and refuses one in another layout', () => {
+    const cachedDecoder = {
+      ...MODEL_JSON.decoder,
+      inputs: [
+        ...MODEL_JSON.decoder.inputs,
+        { name: 'use_cache_branch', dtype: 'bool' },
+        { name: 'past_key_values.0.decoder.key', dtype: 'float32' },
+      ],
+      usesCache: true,
+    };
+    assert.equal(parseModelBundle(ours({ decoder: cachedDecoder })).format, 'captionflow');
+    assert.throws(
+      () => parseModelBundle(ours({ decoder: { ...cachedDecoder, inputs: MODEL_JSON.decoder.inputs } })),
+      modelInvalid(/KV cache but no use_cache_branch input/),
+    );
+  });
+
   it('reads files, io names, preprocessing, tokens and the tokenizer from model.json', () => {
     const bundle = parseModelBundle(ours());
     assert.equal(bundle.format, 'captionflow');
@@ -293,7 +310,7 @@ describe('HF VisionEncoderDecoder bundles', () => {
     const { 'decoder_model.onnx': _d, ...noDecoder } = hf();
     assert.throws(
       () => parseModelBundle(noDecoder),
-      modelInvalid(/missing decoder_model\.onnx or onnx\/decoder_model\.onnx/),
+      modelInvalid(/missing decoder_model_merged\.onnx or onnx\/decoder_model_merged\.onnx or decoder_model\.onnx or onnx\/decoder_model\.onnx/),
     );
     assert.throws(
       () => parseModelBundle({ ...noDecoder, 'decoder_with_past_model.onnx': ONNX }),
