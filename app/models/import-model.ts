@@ -131,7 +131,7 @@ export async function importModel(deps: ImportDeps, req: ImportRequest): Promise
     await captioner.close();
   }
   if (evaluation.n === 0) throw new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `dataset version ${dataset.id} has no test items to evaluate the import on`, { context: { datasetId: dataset.id } });
-  const decoder = files.has('decoder_model.onnx') ? 'decoder_model.onnx' : 'decoder_model_merged.onnx';
+  const decoder = files.has('decoder_model_merged.onnx') ? 'decoder_model_merged.onnx' : 'decoder_model.onnx';
   const registered = await registerModel(deps, {
     name: req.name,
     files,

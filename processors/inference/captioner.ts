@@ -11,7 +11,7 @@ import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { CaptionModelBundle } from './bundle-types.ts';
 import { modelInvalid } from './bundle-types.ts';
 import {
-  beamDecode,
+  beamDecodeBatch,
   greedyDecode,
   type Hypothesis,
   meanLogProb,
@@ -25,6 +25,11 @@ import { preprocessBatch, tensorSize } from './preprocess.ts';
 export interface CaptionerOptions {
   /** ORT intra-op threads per session; 1 by default (the worker pool provides parallelism). */
   readonly intraOpThreads?: number;
+  /**
+   * Decode on the decoder's KV cache when it has one (optimum's merged layout with present.*
+   * outputs): true by default. False re-runs the whole prefix every step (tests, comparisons).
+   */
+  readonly kvCache?: boolean;
 }
 
 /** How to decode. Defaults: the bundle's `numBeams` (beam when > 1, else greedy) and `maxLength`. */
@@ -59,19 +64,36 @@ const OPTIONAL_DECODER_INPUTS = ['encoder_attention_mask', 'attention_mask'] as 
 
 type IdsType = 'int64' | 'int32';
 
-/** The switch input of optimum's merged decoders (decoder_model_merged.onnx): false selects the branch without a KV cache. */
+/**
+ * The switch input of optimum's merged decoders (decoder_model_merged.onnx, and our own export):
+ * false runs the prefix without a cache, true one new token on the `past_key_values.*` of the
+ * step before (fed from that step's `present.*`).
+ */
 const USE_CACHE_BRANCH = 'use_cache_branch';
 const PAST_PREFIX = 'past_key_values.';
+const PRESENT_PREFIX = 'present.';
 
-/** A merged decoder's cache inputs, fed empty (past length 0) with use_cache_branch false. */
+/** One cache input of a merged decoder. */
+interface PastInput {
+  readonly name: string;
+  /** The output that feeds it on the next step. */
+  readonly present: string;
+  readonly heads: number;
+  readonly headDim: number;
+  /** Cross-attention keys/values (`.encoder.`): computed once from the encoder output, constant after. */
+  readonly cross: boolean;
+}
+
+/** A merged decoder's cache inputs; `usable` when every one has its `present.*` output, so steps can run on the cache. */
 interface MergedCache {
-  readonly past: readonly { readonly name: string; readonly heads: number; readonly headDim: number }[];
+  readonly past: readonly PastInput[];
+  readonly usable: boolean;
 }
 
 /** The cache inputs of a merged decoder (null for a decoder without them), and what is wrong with them. */
 function mergedCacheOf(decoder: ort.InferenceSession): { cache: MergedCache | null; problems: string[] } {
   if (!decoder.inputNames.includes(USE_CACHE_BRANCH)) return { cache: null, problems: [] };
-  const past: { name: string; heads: number; headDim: number }[] = [];
+  const past: PastInput[] = [];
   const problems: string[] = [];
   decoder.inputNames.forEach((name, i) => {
     if (!name.startsWith(PAST_PREFIX)) return;
@@ -81,11 +103,34 @@ function mergedCacheOf(decoder: ort.InferenceSession): { cache: MergedCache | nu
     if (meta?.isTensor !== true || meta.type !== 'float32' || shape.length !== 4 || typeof heads !== 'number' || typeof headDim !== 'number') {
       problems.push(`merged decoder input ${name} is not float32 [batch, heads, past_sequence, head_dim] with fixed heads and head_dim`);
     } else {
-      past.push({ name, heads, headDim });
+      const present = PRESENT_PREFIX + name.slice(PAST_PREFIX.length);
+      past.push({ name, present, heads, headDim, cross: name.includes('.encoder.') });
     }
   });
-  return { cache: { past }, problems };
+  // A merged decoder without present.* outputs (or without any past) can only run its no-cache branch.
+  const usable = past.length > 0 && past.every((p) => decoder.outputNames.includes(p.present));
+  return { cache: { past, usable }, problems };
 }
+
+/** The key of a prefix of one image, to find the row it continues on the next step. */
+function prefixKey(image: number, prefix: readonly number[], length: number): string {
+  let key = `${image}:`;
+  for (let t = 0; t < length; t++) key += `${prefix[t] as number},`;
+  return key;
+}
+
+/** Rows `rows` of a `[n, ...]` float tensor, as a new tensor (the same tensor when `rows` is 0..n-1). */
+function gatherRows(tensor: ort.Tensor, rows: readonly number[]): ort.Tensor {
+  const dims = tensor.dims;
+  const n = dims[0] as number;
+  if (rows.length === n && rows.every((r, i) => r === i)) return tensor;
+  const size = (tensor.data as Float32Array).length / Math.max(1, n);
+  const src = tensor.data as Float32Array;
+  const out = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => out.set(src.subarray(r * size, (r + 1) * size), i * size));
+  return new ort.Tensor('float32', out, [rows.length, ...dims.slice(1)]);
+}
+
 type MaskType = IdsType | 'float32' | 'bool';
 
 /** A loaded caption model. Create with {@link OnnxCaptioner.create}; `close()` releases native memory. */
@@ -127,7 +172,8 @@ export class OnnxCaptioner {
     try {
       decoder = await load('decoder', bundle.decoder, sessionOptions);
       const { idsType, cache } = validateSessions(bundle, encoder, decoder);
-      return new OnnxCaptioner(bundle, encoder, decoder, idsType, cache);
+      const useCache = options.kvCache ?? true;
+      return new OnnxCaptioner(bundle, encoder, decoder, idsType, cache === null || useCache ? cache : { ...cache, usable: false });
     } catch (err) {
       await Promise.allSettled([encoder.release(), decoder?.release()]);
       throw err;
@@ -136,7 +182,8 @@ export class OnnxCaptioner {
 
   /**
    * Caption images (encoded bytes, or an already preprocessed float32 `[n, 3, H, W]` batch).
-   * Greedy decodes the whole batch together; beam search runs image by image.
+   * Greedy and beam search decode the whole batch together (beam: every image's beams in one
+   * decoder run per step), on the decoder's KV cache when it has one.
    */
   async caption(
     images: readonly Uint8Array[] | Float32Array,
@@ -151,6 +198,11 @@ export class OnnxCaptioner {
     } finally {
       this.inflight.delete(run);
     }
+  }
+
+  /** True when decoding steps run on the decoder's KV cache (one new token per step). */
+  get cached(): boolean {
+    return this.cache?.usable === true;
   }
 
   /** Captions in flight (the worker waits for zero before closing an old model version). */
@@ -228,8 +280,8 @@ export class OnnxCaptioner {
     let hypotheses: Hypothesis[];
     if (strategy === 'greedy') hypotheses = await greedyDecode(next, count, params);
     else {
-      hypotheses = [];
-      for (let i = 0; i < count; i++) hypotheses.push(await beamDecode(next, i, { ...params, beamSize }));
+      const images = Array.from({ length: count }, (_, i) => i);
+      hypotheses = await beamDecodeBatch(next, images, { ...params, beamSize });
     }
     return hypotheses.map((h, i) => ({
       text: this.bundle.tokenizer.decode(h.tokens).trim(),
@@ -305,7 +357,16 @@ export class OnnxCaptioner {
     return type === 'int32' || type === 'float32' || type === 'bool' ? type : 'int64';
   }
 
-  /** The decoding loop's view of the decoder: prefixes in, last-position logits out. */
+  /**
+   * The decoding loop's view of the decoder: prefixes in, last-position logits out.
+   *
+   * With a usable merged cache, the first step runs the prefixes without a cache and keeps the
+   * presents; each later step whose prefixes all extend a prefix of the step before (same image,
+   * one more token) feeds only the new tokens, the self-attention presents of each row's parent
+   * row (a beam reorder is a row gather) and the cross-attention keys/values of the row's image,
+   * computed once on the first step. Anything else (no cache, a prefix with no parent) re-runs the
+   * whole prefix, which is always correct.
+   */
   private nextLogits(hidden: ort.Tensor): NextLogits {
     const { io } = this.bundle;
     const [, seq, dim] = hidden.dims as [number, number, number];
@@ -314,48 +375,121 @@ export class OnnxCaptioner {
     const identity = (images: readonly number[]): boolean =>
       images.length === hidden.dims[0] && images.every((img, i) => img === i);
     let gathered: { key: string; tensor: ort.Tensor } | undefined;
+    const cache = this.cache?.usable === true ? this.cache : null;
+    /** The step before: each prefix's row, its length and its self-attention presents. */
+    let previous: { rows: Map<string, number>; length: number; presents: Map<string, ort.Tensor> } | undefined;
+    /** Cross-attention keys/values by image: the presents of the first step and the row of each image there. */
+    const crossSource = new Map<number, { presents: Map<string, ort.Tensor>; row: number }>();
+    let crossGathered: { key: string; tensors: Map<string, ort.Tensor> } | undefined;
+
+    const statesFor = (images: readonly number[]): ort.Tensor => {
+      if (identity(images)) return hidden;
+      // Beam search repeats one image's states per beam; the repeat is reused while the beam count holds.
+      const key = images.join(',');
+      if (gathered?.key !== key) {
+        const data = new Float32Array(images.length * rowSize);
+        images.forEach((img, r) => data.set(hiddenData.subarray(img * rowSize, (img + 1) * rowSize), r * rowSize));
+        gathered = { key, tensor: new ort.Tensor('float32', data, [images.length, seq, dim]) };
+      }
+      return gathered.tensor;
+    };
+
+    const crossFor = (images: readonly number[]): Map<string, ort.Tensor> => {
+      const key = images.join(',');
+      if (crossGathered?.key === key) return crossGathered.tensors;
+      const tensors = new Map<string, ort.Tensor>();
+      for (const p of (cache as MergedCache).past) {
+        if (!p.cross) continue;
+        const first = crossSource.get(images[0] as number) as { presents: Map<string, ort.Tensor>; row: number };
+        const sample = first.presents.get(p.present) as ort.Tensor;
+        const size = (sample.data as Float32Array).length / (sample.dims[0] as number);
+        const out = new Float32Array(images.length * size);
+        images.forEach((img, r) => {
+          const src = crossSource.get(img) as { presents: Map<string, ort.Tensor>; row: number };
+          const data = (src.presents.get(p.present) as ort.Tensor).data as Float32Array;
+          out.set(data.subarray(src.row * size, (src.row + 1) * size), r * size);
+        });
+        tensors.set(p.name, new ort.Tensor('float32', out, [images.length, ...sample.dims.slice(1)]));
+      }
+      crossGathered = { key, tensors };
+      return tensors;
+    };
 
     return async (prefixes, images) => {
       const rows = prefixes.length;
       const length = (prefixes[0] as readonly number[]).length;
-      let states = hidden;
-      if (!identity(images)) {
-        // Beam search repeats one image's states per beam; the repeat is reused while the beam count holds.
-        const key = images.join(',');
-        if (gathered?.key !== key) {
-          const data = new Float32Array(rows * rowSize);
-          images.forEach((img, r) =>
-            data.set(hiddenData.subarray(img * rowSize, (img + 1) * rowSize), r * rowSize),
-          );
-          gathered = { key, tensor: new ort.Tensor('float32', data, [rows, seq, dim]) };
+      // A cached step needs every row's parent on the step before and its image's cross keys/values.
+      let parents: number[] | undefined;
+      if (cache !== null && previous !== undefined && previous.length === length - 1) {
+        const prev = previous;
+        parents = [];
+        for (let r = 0; r < rows && parents !== undefined; r++) {
+          const image = images[r] as number;
+          const parent = prev.rows.get(prefixKey(image, prefixes[r] as readonly number[], length - 1));
+          if (parent === undefined || !crossSource.has(image)) parents = undefined;
+          else parents.push(parent);
         }
-        states = gathered.tensor;
       }
+      const cached = parents !== undefined;
       const feeds: Record<string, ort.Tensor> = {
-        [io.inputIds]: idsTensor(this.idsType, prefixes, length),
-        [io.encoderHiddenStates]: states,
+        [io.inputIds]: cached
+          ? idsTensor(this.idsType, prefixes.map((p) => [p[length - 1] as number]), 1)
+          : idsTensor(this.idsType, prefixes, length),
+        [io.encoderHiddenStates]: statesFor(images),
       };
       const names = this.decoder.inputNames;
       if (names.includes('encoder_attention_mask'))
         feeds.encoder_attention_mask = onesTensor(this.maskType('encoder_attention_mask'), rows, seq);
       if (names.includes('attention_mask'))
         feeds.attention_mask = onesTensor(this.maskType('attention_mask'), rows, length);
+      const fetch = [io.logits];
       if (this.cache !== null) {
-        // A merged decoder runs its no-cache branch: the whole prefix each step, empty past.
-        feeds[USE_CACHE_BRANCH] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
-        for (const p of this.cache.past) feeds[p.name] = new ort.Tensor('float32', new Float32Array(0), [rows, p.heads, 0, p.headDim]);
+        feeds[USE_CACHE_BRANCH] = new ort.Tensor('bool', new Uint8Array([cached ? 1 : 0]), [1]);
+        if (cached) {
+          const prev = previous as { presents: Map<string, ort.Tensor> };
+          const cross = crossFor(images);
+          for (const p of this.cache.past) {
+            feeds[p.name] = p.cross
+              ? (cross.get(p.name) as ort.Tensor)
+              : gatherRows(prev.presents.get(p.present) as ort.Tensor, parents as number[]);
+          }
+        } else {
+          // The no-cache branch: the whole prefix, empty pasts.
+          for (const p of this.cache.past)
+            feeds[p.name] = new ort.Tensor('float32', new Float32Array(0), [rows, p.heads, 0, p.headDim]);
+        }
+        // The cross presents are kept from the no-cache step only; a cached step passes them through.
+        if (cache !== null) for (const p of cache.past) if (!cached || !p.cross) fetch.push(p.present);
       }
-      const logits = await runSession(this.decoder, 'decoder', feeds, io.logits);
+      const outputs = await runSession(this.decoder, 'decoder', feeds, fetch);
+      const logits = outputs[0] as ort.Tensor;
       const [lRows, lLength, vocab] = logits.dims as [number, number, number];
-      if (logits.type !== 'float32' || logits.dims.length !== 3 || lRows !== rows || lLength !== length) {
+      const expected = cached ? 1 : length;
+      // A decoder may also return only the last position's logits.
+      if (logits.type !== 'float32' || logits.dims.length !== 3 || lRows !== rows || (lLength !== expected && lLength !== 1)) {
         throw new PipelineError(
           ErrorCodes.INFERENCE_FAILED,
-          `decoder output ${io.logits} is ${logits.type} [${logits.dims.join(', ')}], expected float32 [${rows}, ${length}, vocab]`,
+          `decoder output ${io.logits} is ${logits.type} [${logits.dims.join(', ')}], expected float32 [${rows}, ${expected}, vocab]`,
         );
+      }
+      if (cache !== null) {
+        const presents = new Map<string, ort.Tensor>();
+        fetch.forEach((name, i) => {
+          if (i > 0) presents.set(name, outputs[i] as ort.Tensor);
+        });
+        const rowsOf = new Map<string, number>();
+        prefixes.forEach((p, r) => rowsOf.set(prefixKey(images[r] as number, p, length), r));
+        previous = { rows: rowsOf, length, presents };
+        if (!cached) {
+          images.forEach((img, r) => {
+            if (!crossSource.has(img)) crossSource.set(img, { presents, row: r });
+          });
+          crossGathered = undefined;
+        }
       }
       const data = logits.data as Float32Array;
       return prefixes.map((_, r) =>
-        data.subarray((r * length + length - 1) * vocab, (r * length + length) * vocab),
+        data.subarray((r * lLength + lLength - 1) * vocab, (r * lLength + lLength) * vocab),
       );
     };
   }
@@ -476,21 +610,37 @@ async function runSession(
   which: string,
   feeds: Record<string, ort.Tensor>,
   output: string,
-): Promise<ort.Tensor> {
+): Promise<ort.Tensor>;
+async function runSession(
+  session: ort.InferenceSession,
+  which: string,
+  feeds: Record<string, ort.Tensor>,
+  output: readonly string[],
+): Promise<ort.Tensor[]>;
+async function runSession(
+  session: ort.InferenceSession,
+  which: string,
+  feeds: Record<string, ort.Tensor>,
+  output: string | readonly string[],
+): Promise<ort.Tensor | ort.Tensor[]> {
+  const names = typeof output === 'string' ? [output] : [...output];
   let result: ort.InferenceSession.ReturnType;
   try {
-    result = await session.run(feeds, [output]);
+    result = await session.run(feeds, names);
   } catch (err) {
     throw new PipelineError(ErrorCodes.INFERENCE_FAILED, `${which} run failed: ${(err as Error).message}`, {
       cause: err,
       context: { graph: which },
     });
   }
-  const value = result[output];
-  if (!(value instanceof ort.Tensor)) {
-    throw new PipelineError(ErrorCodes.INFERENCE_FAILED, `${which} returned no tensor ${output}`, {
-      context: { graph: which },
-    });
-  }
-  return value;
+  const values = names.map((name) => {
+    const value = result[name];
+    if (!(value instanceof ort.Tensor)) {
+      throw new PipelineError(ErrorCodes.INFERENCE_FAILED, `${which} returned no tensor ${name}`, {
+        context: { graph: which },
+      });
+    }
+    return value;
+  });
+  return typeof output === 'string' ? (values[0] as ort.Tensor) : values;
 }

@@ -31,8 +31,10 @@ const ModelJsonSchema = z.object({
   }),
   decoder: z.object({
     file: z.string().min(1),
-    inputs: z.array(ValueInfo).length(2),
+    /** input_ids and encoder_hidden_states; a cached decoder adds use_cache_branch and past_key_values.*. */
+    inputs: z.array(ValueInfo).min(2),
     outputs: z.array(ValueInfo).min(1),
+    /** True: optimum's merged layout (use_cache_branch, past_key_values.* in, present.* out), checked on the graph at load. */
     usesCache: z.boolean().optional(),
   }),
   preprocess: z.object({
@@ -70,9 +72,10 @@ export function parseCaptionflowBundle(files: BundleFileSet): CaptionModelBundle
     );
   }
   const model = files.requiredJson(format, ModelJsonSchema, CAPTIONFLOW_MODEL_FILE);
-  if (model.decoder.usesCache === true) {
+  const inputNames = model.decoder.inputs.map((i) => i.name);
+  if (model.decoder.usesCache === true && !inputNames.includes('use_cache_branch')) {
     throw modelInvalid(
-      `${CAPTIONFLOW_MODEL_FILE} describes a decoder with a KV cache, which this runtime does not run`,
+      `${CAPTIONFLOW_MODEL_FILE} describes a decoder with a KV cache but no use_cache_branch input (the only cache layout this runtime runs is optimum's merged one)`,
       {
         format,
         file: CAPTIONFLOW_MODEL_FILE,

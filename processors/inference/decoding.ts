@@ -1,8 +1,10 @@
 /**
- * Autoregressive decoding, independent of the runtime: greedy (a whole batch of images at once)
- * and beam search (one image at a time), over a `next` function that returns the last-position
- * logits of each prefix. The model recomputes the whole prefix every step (no KV cache), so a
- * step's input is just the token prefixes.
+ * Autoregressive decoding, independent of the runtime: greedy and beam search, both over a whole
+ * batch of images at once (beam: every live beam of every image in one call), over a `next`
+ * function that returns the last-position logits of each prefix. A step's input is just the token
+ * prefixes; a runtime with a KV cache (captioner.ts) finds each prefix's parent row of the step
+ * before (same image, prefix minus its last token) and reorders its cache by it, so beam search
+ * needs no cache bookkeeping here.
  *
  * Scores are log-probabilities from a log-softmax over the full vocabulary; a hypothesis's
  * score is their mean over the generated tokens, the end token included (HF's length penalty
@@ -182,6 +184,15 @@ interface Beam {
   readonly sumLogProb: number;
 }
 
+/** One image's beam search state. */
+interface BeamSearch {
+  readonly image: number;
+  beams: Beam[];
+  readonly closed: Hypothesis[];
+  /** Stopped early: `beamSize` closed hypotheses that no live beam can beat. */
+  done: boolean;
+}
+
 /**
  * Beam search for image `image`: keeps `beamSize` live prefixes; an end token among the top
  * `beamSize` candidates closes a hypothesis. Stops when every beam has ended, at maxLength, or
@@ -194,57 +205,81 @@ export async function beamDecode(
   image: number,
   params: DecodeParams & { readonly beamSize: number },
 ): Promise<Hypothesis> {
+  const [best] = await beamDecodeBatch(next, [image], params);
+  return best as Hypothesis;
+}
+
+/**
+ * {@link beamDecode} for several images together: each step sends the live beams of every image
+ * still searching in one `next` call (one decoder run), and each image's search goes on exactly as
+ * it would alone. Returns one hypothesis per entry of `images`, in order.
+ */
+export async function beamDecodeBatch(
+  next: NextLogits,
+  images: readonly number[],
+  params: DecodeParams & { readonly beamSize: number },
+): Promise<Hypothesis[]> {
   const k = params.beamSize;
-  let beams: Beam[] = [{ prefix: [params.start], sumLogProb: 0 }];
-  const closed: Hypothesis[] = [];
-  let done = false;
+  const searches: BeamSearch[] = images.map((image) => ({
+    image,
+    beams: [{ prefix: [params.start], sumLogProb: 0 }],
+    closed: [],
+    done: false,
+  }));
   const hypothesis = (beam: Beam, finished: boolean): Hypothesis => ({
     tokens: beam.prefix.slice(1, finished ? -1 : undefined),
     sumLogProb: beam.sumLogProb,
     steps: beam.prefix.length - 1,
     finished,
   });
-  for (let length = 1; length < params.maxLength && beams.length > 0; length++) {
+  for (let length = 1; length < params.maxLength; length++) {
+    const active = searches.filter((s) => !s.done && s.beams.length > 0);
+    if (active.length === 0) break;
     const logits = await next(
-      beams.map((b) => b.prefix),
-      beams.map(() => image),
+      active.flatMap((s) => s.beams.map((b) => b.prefix)),
+      active.flatMap((s) => s.beams.map(() => s.image)),
     );
-    const candidates: { beam: Beam; token: number; sum: number }[] = [];
-    beams.forEach((beam, i) => {
-      const x = logits[i] as Float32Array;
-      // As HF's beam search: the processors act on the log-softmax scores.
-      const scores = logSoftmax(x);
-      if (hasRules(params.rules)) applyRules(scores, beam.prefix, params.rules);
-      // 2k per beam is enough: at most k of the kept candidates can be end tokens.
-      for (const token of topK(scores, Math.min(2 * k, x.length))) {
-        const score = scores[token] as number;
-        if (score === Number.NEGATIVE_INFINITY) continue;
-        candidates.push({ beam, token, sum: beam.sumLogProb + score });
+    let row = 0;
+    for (const search of active) {
+      const candidates: { beam: Beam; token: number; sum: number }[] = [];
+      for (const beam of search.beams) {
+        const x = logits[row++] as Float32Array;
+        // As HF's beam search: the processors act on the log-softmax scores.
+        const scores = logSoftmax(x);
+        if (hasRules(params.rules)) applyRules(scores, beam.prefix, params.rules);
+        // 2k per beam is enough: at most k of the kept candidates can be end tokens.
+        for (const token of topK(scores, Math.min(2 * k, x.length))) {
+          const score = scores[token] as number;
+          if (score === Number.NEGATIVE_INFINITY) continue;
+          candidates.push({ beam, token, sum: beam.sumLogProb + score });
+        }
       }
-    });
-    candidates.sort((a, b) => b.sum - a.sum);
-    const live: Beam[] = [];
-    for (const [rank, c] of candidates.entries()) {
-      if (live.length === k) break;
-      const beam = { prefix: [...c.beam.prefix, c.token], sumLogProb: c.sum };
-      if (params.stop.has(c.token)) {
-        if (rank < k) closed.push(hypothesis(beam, true));
-      } else live.push(beam);
-    }
-    beams = live;
-    if (closed.length >= k && beams.length > 0) {
-      closed.sort((a, b) => meanLogProb(b) - meanLogProb(a));
-      closed.length = k;
-      const worst = meanLogProb(closed[k - 1] as Hypothesis);
-      const bestLive = (beams[0] as Beam).sumLogProb / length;
-      if (worst >= bestLive) {
-        done = true;
-        break;
+      candidates.sort((a, b) => b.sum - a.sum);
+      const live: Beam[] = [];
+      for (const [rank, c] of candidates.entries()) {
+        if (live.length === k) break;
+        const beam = { prefix: [...c.beam.prefix, c.token], sumLogProb: c.sum };
+        if (params.stop.has(c.token)) {
+          if (rank < k) search.closed.push(hypothesis(beam, true));
+        } else live.push(beam);
+      }
+      search.beams = live;
+      const { closed } = search;
+      if (closed.length >= k && live.length > 0) {
+        closed.sort((a, b) => meanLogProb(b) - meanLogProb(a));
+        closed.length = k;
+        const worst = meanLogProb(closed[k - 1] as Hypothesis);
+        const bestLive = (live[0] as Beam).sumLogProb / length;
+        if (worst >= bestLive) search.done = true;
       }
     }
   }
-  // Open beams compete only when the search ran out of length, not when it stopped early.
-  const all = done ? [...closed] : [...closed, ...beams.map((b) => hypothesis(b, false))];
-  all.sort((a, b) => meanLogProb(b) - meanLogProb(a));
-  return all[0] as Hypothesis;
+  return searches.map((search) => {
+    // Open beams compete only when the search ran out of length, not when it stopped early.
+    const all = search.done
+      ? [...search.closed]
+      : [...search.closed, ...search.beams.map((b) => hypothesis(b, false))];
+    all.sort((a, b) => meanLogProb(b) - meanLogProb(a));
+    return all[0] as Hypothesis;
+  });
 }

@@ -2,7 +2,7 @@
  * A captioner exported in Hugging Face's VisionEncoderDecoder layout (optimum's
  * `optimum-cli export onnx --task image-to-text`): `encoder_model.onnx` (`pixel_values` →
  * `last_hidden_state`), `decoder_model.onnx` (`input_ids` + `encoder_hidden_states` →
- * `logits`, no KV cache; or `decoder_model_merged.onnx`, run without its cache),
+ * `logits`, no KV cache; or `decoder_model_merged.onnx`, run with its KV cache),
  * `generation_config.json` and/or `config.json`,
  * `preprocessor_config.json` and a tokenizer. The `onnx/` sub-folder of the transformers.js
  * layout is accepted too. Where transformers reads a value from several places, the same
@@ -19,8 +19,8 @@ const FORMAT = 'hf-vision-encoder-decoder';
 /** Candidate paths of each HF file, the flat optimum layout first. */
 export const HF_FILES = {
   encoder: ['encoder_model.onnx', 'onnx/encoder_model.onnx'],
-  /** The merged decoder (a KV cache behind `use_cache_branch`) runs its no-cache branch; the plain one is preferred. */
-  decoder: ['decoder_model.onnx', 'onnx/decoder_model.onnx', 'decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx'],
+  /** The merged decoder (a KV cache behind `use_cache_branch`) is preferred: each step then runs one token (captioner.ts). */
+  decoder: ['decoder_model_merged.onnx', 'onnx/decoder_model_merged.onnx', 'decoder_model.onnx', 'onnx/decoder_model.onnx'],
   /** Decoders that always need a KV cache: recognised only to explain that they are not supported. */
   cachedDecoders: ['decoder_with_past_model.onnx', 'onnx/decoder_with_past_model.onnx'],
   config: ['config.json'],

@@ -1,7 +1,8 @@
 /**
  * The ceiling of the serving benchmark, one worker thread's side: onnxruntime-node sessions on a
- * bundle folder and a plain batched greedy loop (the encoder once per batch, then the decoder on
- * the whole prefix of every row each step, argmax of the last position), after the same
+ * bundle folder and a plain batched greedy loop (the encoder once per batch, then the decoder each
+ * step: on its KV cache when it has one — the new token of every row, the presents of the step
+ * before as pasts — else on the whole prefix; argmax of the last position), after the same
  * preprocessing as the service (processors/inference/preprocess.ts). No HTTP, no queue, no
  * model host, no per-image error handling: what the hardware gives for this model and batch.
  */
@@ -65,22 +66,53 @@ export default async function bareCaption(task: BareTask): Promise<number[]> {
   const ids: bigint[][] = Array.from({ length: n }, () => [BigInt(bundle.tokens.decoderStart)]);
   const done = new Array<boolean>(n).fill(false);
   const lengths = new Array<number>(n).fill(0);
+  // optimum's merged layout: past_key_values.* in, present.* out, use_cache_branch to switch.
+  const pasts = decoder.inputNames.filter((name) => name.startsWith('past_key_values.'));
+  const cached = decoder.inputNames.includes('use_cache_branch') && pasts.length > 0;
+  let past: Record<string, ort.Tensor> | undefined;
   for (let length = 1; length < maxLength && done.some((d) => !d); length++) {
-    const flat = new BigInt64Array(n * length);
-    ids.forEach((row, r) => flat.set(row, r * length));
-    const out = await decoder.run({
-      [bundle.io.inputIds]: new ort.Tensor('int64', flat, [n, length]),
-      [bundle.io.encoderHiddenStates]: hidden,
-    });
+    const feeds: Record<string, ort.Tensor> = { [bundle.io.encoderHiddenStates]: hidden };
+    if (cached && past !== undefined) {
+      const last = new BigInt64Array(n);
+      ids.forEach((row, r) => (last[r] = row[length - 1]!));
+      feeds[bundle.io.inputIds] = new ort.Tensor('int64', last, [n, 1]);
+      feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([1]), [1]);
+      Object.assign(feeds, past);
+    } else {
+      const flat = new BigInt64Array(n * length);
+      ids.forEach((row, r) => flat.set(row, r * length));
+      feeds[bundle.io.inputIds] = new ort.Tensor('int64', flat, [n, length]);
+      if (cached) {
+        feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([0]), [1]);
+        for (const name of pasts) {
+          const dims = decoder.inputMetadata[decoder.inputNames.indexOf(name)]!;
+          const [, heads, , headDim] = (dims.isTensor ? dims.shape : []) as number[];
+          feeds[name] = new ort.Tensor('float32', new Float32Array(0), [n, heads!, 0, headDim!]);
+        }
+      }
+    }
+    const wanted = [bundle.io.logits];
+    // The cross-attention presents are computed on the first step only; later steps keep them.
+    if (cached) wanted.push(...pasts.filter((p) => past === undefined || !p.includes('.encoder.')).map((p) => p.replace('past_key_values.', 'present.')));
+    const out = await decoder.run(feeds, wanted);
+    if (cached) {
+      const next: Record<string, ort.Tensor> = { ...past };
+      for (const name of pasts) {
+        const present = out[name.replace('past_key_values.', 'present.')];
+        if (present !== undefined) next[name] = present;
+      }
+      past = next;
+    }
     const logits = out[bundle.io.logits]!;
     const vocab = logits.dims[2]!;
+    const positions = logits.dims[1]!;
     const data = logits.data as Float32Array;
     for (let r = 0; r < n; r++) {
       if (done[r]) {
         ids[r]!.push(BigInt(bundle.tokens.pad));
         continue;
       }
-      const base = (r * length + length - 1) * vocab;
+      const base = (r * positions + positions - 1) * vocab;
       let best = 0;
       for (let v = 1; v < vocab; v++) if (data[base + v]! > data[base + best]!) best = v;
       ids[r]!.push(BigInt(best));

@@ -1,6 +1,6 @@
 /**
  * Caption serving under load, four sides on the same model and the same images, in one run:
- *  (1) `captionflow serve` (POST /v1/captions, micro-batching on: the defaults, max batch 8);
+ *  (1) `captionflow serve` (POST /v1/captions, micro-batching on: the defaults, max batch 16);
  *  (2) the ceiling: a bare onnxruntime-node batched loop (serving-bare-worker.ts) on a Piscina
  *      pool of as many threads as the service has workers, the same preprocessing, no HTTP;
  *  (3) `captionflow serve` with micro-batching off (CAPTIONFLOW_SERVING_MAX_BATCH_SIZE=1);
@@ -50,7 +50,7 @@ const REQUESTS: Record<(typeof CONCURRENCY)[number], number> = FULL
   ? { 1: 24, 8: 96, 32: 192 }
   : { 1: 8, 8: 32, 32: 96 };
 /** The service's batch limit with batching on (the default of `serving.maxBatchSize`). */
-const MAX_BATCH = 8;
+const MAX_BATCH = 16;
 const API_KEY = 'bench-key';
 /** Longest side of an uploaded photo: what a phone app sends after its own resize. */
 const UPLOAD_SIDE = 640;
@@ -68,7 +68,7 @@ const PEER_REQUIREMENTS = [
 type Side = 'service' | 'bare' | 'unbatched' | 'fastapi';
 const SIDES: readonly Side[] = ['service', 'bare', 'unbatched', 'fastapi'];
 const LABEL: Record<Side, string> = {
-  service: '(1) captionflow serve, micro-batching (max 8)',
+  service: `(1) captionflow serve, micro-batching (max ${MAX_BATCH})`,
   bare: '(2) bare onnxruntime-node batched loop',
   unbatched: '(3) captionflow serve, batching off (max 1)',
   fastapi: '(4) FastAPI + onnxruntime (Python) / uvicorn',

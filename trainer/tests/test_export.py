@@ -12,6 +12,7 @@ import onnxruntime as ort
 import pytest
 
 from captionflow_trainer.checkpoint import load_checkpoint
+from captionflow_trainer.export_onnx import ort_greedy, past_names, plain_feeds, present_names
 from captionflow_trainer.model import Captioner, greedy_decode
 from captionflow_trainer.tokenizer import BOS, EOS, PAD
 
@@ -40,15 +41,30 @@ def test_export_writes_the_encoder_decoder_contract(exported: tuple[Path, list[d
     dec = onnx.load(out / "decoder.onnx")
     assert _io(enc) == ([("pixel_values", onnx.TensorProto.FLOAT, ["batch", 3, cfg.image_size, cfg.image_size])],
                         [("encoder_hidden_states", onnx.TensorProto.FLOAT, ["batch", s, cfg.dim])])
+    dh = cfg.dim // cfg.heads
+    # optimum's decoder_model_merged.onnx layout: use_cache_branch and past_key_values.* in, present.* out.
     assert _io(dec) == ([("input_ids", onnx.TensorProto.INT64, ["batch", "sequence"]),
-                         ("encoder_hidden_states", onnx.TensorProto.FLOAT, ["batch", s, cfg.dim])],
-                        [("logits", onnx.TensorProto.FLOAT, ["batch", "sequence", cfg.vocab_size])])
+                         ("encoder_hidden_states", onnx.TensorProto.FLOAT, ["batch", s, cfg.dim]),
+                         ("use_cache_branch", onnx.TensorProto.BOOL, [1]),
+                         *((n, onnx.TensorProto.FLOAT, ["batch", cfg.heads, "past_sequence" if ".decoder." in n else "encoder_sequence", dh])
+                           for n in past_names(cfg.layers))],
+                        [("logits", onnx.TensorProto.FLOAT, ["batch", "sequence", cfg.vocab_size]),
+                         *((n, onnx.TensorProto.FLOAT, ["batch", cfg.heads, "present_sequence" if ".decoder." in n else s, dh])
+                           for n in present_names(cfg.layers))])
+    assert past_names(1) == ["past_key_values.0.decoder.key", "past_key_values.0.decoder.value",
+                             "past_key_values.0.encoder.key", "past_key_values.0.encoder.value"]
     model = json.loads((out / "model.json").read_text())
     assert model["preprocess"]["layout"] == "NCHW" and model["preprocess"]["mean"] == [0.5, 0.5, 0.5]
     assert model["tokens"] == {"pad": 0, "bos": 1, "eos": 2, "unk": 3}
     assert model["maxLength"] == cfg.max_len and model["vocabSize"] == cfg.vocab_size
     assert model["tokenizer"] == "tokenizer.json" and (out / "tokenizer.json").is_file()
     assert model["modelId"] == ck.meta["modelId"] and model["paramCount"] > 0
+    assert model["decoder"]["usesCache"] is True
+    assert model["decoder"]["cache"] == {"layout": "hf-merged", "layers": cfg.layers, "heads": cfg.heads, "headDim": dh}
+    assert [i["name"] for i in model["decoder"]["inputs"]] == [i[0] for i in _io(dec)[0]]
+    # The parameters are stored once although both branches of the If use them.
+    names = [i.name for i in dec.graph.initializer]
+    assert sum(n.startswith("tok_emb") for n in names) == 1 and sum(n.startswith("head_kernel") for n in names) == 1
 
 
 def test_onnxruntime_matches_jax_on_random_inputs(exported: tuple[Path, list[dict]], trained: tuple[Path, list[dict]]) -> None:
@@ -69,12 +85,12 @@ def test_onnxruntime_matches_jax_on_random_inputs(exported: tuple[Path, list[dic
     for length in (1, 7, cfg.max_len):
         ids = rng.integers(0, cfg.vocab_size, (3, length)).astype(np.int64)
         jax_logits = np.asarray(decode(params, ids.astype(np.int32), jax_enc))
-        ort_logits = dec_sess.run(None, {"input_ids": ids, "encoder_hidden_states": jax_enc})[0]
+        ort_logits = dec_sess.run(["logits"], plain_feeds(cfg, ids, jax_enc))[0]
         assert ort_logits.shape == (3, length, cfg.vocab_size)
         assert np.abs(ort_logits - jax_logits).max() < TOL
 
 
-def test_parity_json_holds_inputs_and_jax_outputs_that_onnxruntime_reproduces(exported: tuple[Path, list[dict]]) -> None:
+def test_parity_json_holds_inputs_and_jax_outputs_that_onnxruntime_reproduces(exported: tuple[Path, list[dict]], trained: tuple[Path, list[dict]]) -> None:
     out, events = exported
     parity = json.loads((out / "parity.json").read_text())
     assert max(events[-1]["parity"].values()) < TOL
@@ -85,8 +101,10 @@ def test_parity_json_holds_inputs_and_jax_outputs_that_onnxruntime_reproduces(ex
     assert np.abs(got - _tensor(e["outputs"]["encoder_hidden_states"])).max() < TOL
     ids = _tensor(d["inputs"]["input_ids"])
     assert ids.dtype == np.int64
-    got = dec_sess.run(None, {"input_ids": ids, "encoder_hidden_states": _tensor(d["inputs"]["encoder_hidden_states"])})[0]
+    ck_cfg = load_checkpoint(trained[0]).model
+    got = dec_sess.run(["logits"], plain_feeds(ck_cfg, ids, _tensor(d["inputs"]["encoder_hidden_states"])))[0]
     assert np.abs(got - _tensor(d["outputs"]["logits"])).max() < TOL
+    assert d["maxAbsErrorCacheVsPrefix"] < TOL
 
 
 def test_greedy_decoding_with_onnxruntime_equals_jax(exported: tuple[Path, list[dict]], trained: tuple[Path, list[dict]], dataset: Path) -> None:
@@ -104,11 +122,40 @@ def test_greedy_decoding_with_onnxruntime_equals_jax(exported: tuple[Path, list[
     for row in range(len(pixels)):
         ids = [BOS]
         while len(ids) < cfg.max_len and ids[-1] != EOS:
-            logits = dec_sess.run(None, {"input_ids": np.array([ids], np.int64), "encoder_hidden_states": hidden[row:row + 1]})[0]
+            logits = dec_sess.run(["logits"], plain_feeds(cfg, np.array([ids], np.int64), hidden[row:row + 1]))[0]
             ids.append(int(logits[0, -1].argmax()))
         got = ids + [PAD] * (cfg.max_len - len(ids))
         assert got == expected[row].tolist()
         assert all(0 <= i < ck.tokenizer.size for i in ids)
+    # The whole batch at once with the KV cache (one position per step): the same ids.
+    cached, _ = ort_greedy(cfg, dec_sess, hidden, cached=True)
+    assert cached.tolist() == expected.tolist()
+
+
+def test_kv_cache_steps_match_the_whole_prefix(exported: tuple[Path, list[dict]], trained: tuple[Path, list[dict]]) -> None:
+    """Cached decoding (one new position per step, pasts of the step before) equals re-running the prefix."""
+    out, _ = exported
+    cfg = load_checkpoint(trained[0]).model
+    dec_sess = ort.InferenceSession(str(out / "decoder.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(7)
+    hidden = rng.normal(0, 1, (3, cfg.grid * cfg.grid, cfg.dim)).astype(np.float32)
+    plain, plain_steps = ort_greedy(cfg, dec_sess, hidden, cached=False)
+    cached, cached_steps = ort_greedy(cfg, dec_sess, hidden, cached=True)
+    assert cached.tolist() == plain.tolist()
+    assert len(cached_steps) == len(plain_steps)
+    assert max(float(np.abs(a - b).max()) for a, b in zip(plain_steps, cached_steps)) < TOL
+    # A cached step feeds only the new token: its logits cover one position, and the presents grow by one.
+    ids = rng.integers(4, cfg.vocab_size, (3, 5)).astype(np.int64)
+    names = ["logits", *present_names(cfg.layers)]
+    first = dec_sess.run(names, plain_feeds(cfg, ids[:, :4], hidden))
+    past = dict(zip(past_names(cfg.layers), first[1:]))
+    step = dec_sess.run(names, {"input_ids": ids[:, 4:5], "encoder_hidden_states": hidden, "use_cache_branch": np.array([True]), **past})
+    whole = dec_sess.run(["logits"], plain_feeds(cfg, ids, hidden))[0]
+    assert step[0].shape == (3, 1, cfg.vocab_size)
+    assert np.abs(step[0][:, 0] - whole[:, -1]).max() < TOL
+    got = dict(zip(present_names(cfg.layers), step[1:]))
+    assert got["present.0.decoder.key"].shape == (3, cfg.heads, 5, cfg.dim // cfg.heads)
+    assert got["present.0.encoder.key"].shape == (3, cfg.heads, cfg.grid * cfg.grid, cfg.dim // cfg.heads)
 
 
 def test_export_of_a_missing_checkpoint_fails_with_model_load_failed(tmp_path: Path) -> None:
@@ -127,5 +174,8 @@ def test_batch_is_dynamic(exported: tuple[Path, list[dict]], batch: int) -> None
     enc_sess = ort.InferenceSession(str(out / "encoder.onnx"), providers=["CPUExecutionProvider"])
     hidden = enc_sess.run(None, {"pixel_values": np.zeros((batch, 3, size, size), np.float32)})[0]
     dec_sess = ort.InferenceSession(str(out / "decoder.onnx"), providers=["CPUExecutionProvider"])
-    logits = dec_sess.run(None, {"input_ids": np.full((batch, 2), BOS, np.int64), "encoder_hidden_states": hidden})[0]
+    from captionflow_trainer.config import ModelConfig
+
+    cfg = ModelConfig.from_json(model["architecture"])
+    logits = dec_sess.run(["logits"], plain_feeds(cfg, np.full((batch, 2), BOS, np.int64), hidden))[0]
     assert logits.shape == (batch, 2, model["vocabSize"])

@@ -4,9 +4,11 @@ Deploying Service did (`POST /api/v1/model/predict-caption`), on the same ONNX b
 
 Same work per image as captionflow: decode (EXIF orientation applied, first frame), resize to the
 model's exact size (bilinear, aspect ratio not kept: the bundle's `fill`), drop alpha, 8-bit RGB,
-`((pixel * scale) - mean) / std` channel-planar; the encoder once, then greedy decoding (the
-decoder re-run on the whole prefix each step, argmax of the last position) until the end token or
-the bundle's max length. One image per request and no batching across requests, as the old
+`((pixel * scale) - mean) / std` channel-planar; the encoder once, then greedy decoding (argmax of
+the last position) until the end token or the bundle's max length, on the decoder's KV cache when
+it has one, as captionflow does (optimum's merged layout: the first step without a cache, then one
+token per step with the presents of the step before as `past_key_values.*`; the cross-attention
+keys/values from the first step), else re-running the whole prefix each step. One image per request and no batching across requests, as the old
 service did; the endpoint is a plain `def`, so uvicorn runs concurrent requests on its thread pool
 (onnxruntime releases the GIL), and each session uses onnxruntime's default intra-op threads
 (one per core).
@@ -50,6 +52,10 @@ PIXELS = MODEL["encoder"]["inputs"][0]["name"]
 HIDDEN_OUT = MODEL["encoder"]["outputs"][0]["name"]
 IDS, HIDDEN_IN = (i["name"] for i in MODEL["decoder"]["inputs"][:2])
 LOGITS = MODEL["decoder"]["outputs"][0]["name"]
+DECODER_INPUTS = {i.name: i for i in decoder.get_inputs()}
+PASTS = [n for n in DECODER_INPUTS if n.startswith("past_key_values.")]
+CACHED = "use_cache_branch" in DECODER_INPUTS and bool(PASTS)
+PRESENT = {p: "present." + p[len("past_key_values."):] for p in PASTS}
 MEAN = np.asarray(PRE["mean"], np.float32).reshape(3, 1, 1)
 STD = np.asarray(PRE["std"], np.float32).reshape(3, 1, 1)
 RESAMPLE = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}[PRE.get("resize", "bilinear")]
@@ -68,8 +74,24 @@ def greedy(pixels: np.ndarray) -> list[int]:
     hidden = encoder.run([HIDDEN_OUT], {PIXELS: pixels})[0]
     ids = [START]
     out: list[int] = []
+    past: dict[str, np.ndarray] | None = None
     while len(ids) < MAX_LENGTH:
-        logits = decoder.run([LOGITS], {IDS: np.asarray([ids], np.int64), HIDDEN_IN: hidden})[0]
+        if not CACHED:
+            logits = decoder.run([LOGITS], {IDS: np.asarray([ids], np.int64), HIDDEN_IN: hidden})[0]
+        elif past is None:
+            feeds = {IDS: np.asarray([ids], np.int64), HIDDEN_IN: hidden, "use_cache_branch": np.array([False])}
+            for p in PASTS:
+                heads, head_dim = DECODER_INPUTS[p].shape[1], DECODER_INPUTS[p].shape[3]
+                feeds[p] = np.zeros((1, heads, 0, head_dim), np.float32)
+            got = decoder.run([LOGITS, *PRESENT.values()], feeds)
+            logits, past = got[0], dict(zip(PASTS, got[1:]))
+        else:
+            # Cross-attention presents are only passed through on cached steps: keep the first step's.
+            selfs = [p for p in PASTS if ".encoder." not in p]
+            feeds = {IDS: np.asarray([ids[-1:]], np.int64), HIDDEN_IN: hidden, "use_cache_branch": np.array([True]), **past}
+            got = decoder.run([LOGITS, *(PRESENT[p] for p in selfs)], feeds)
+            logits = got[0]
+            past.update(zip(selfs, got[1:]))
         token = int(logits[0, -1].argmax())
         ids.append(token)
         if token == EOS:

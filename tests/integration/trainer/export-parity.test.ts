@@ -104,7 +104,25 @@ function output(results: InferenceSession.ReturnType, name: string): Tensor {
   return tensor;
 }
 
-/** Greedy decoding the way a serving runtime does it: re-run the decoder on the growing prefix. */
+/** The merged decoder's no-cache feeds: the whole prefix, every past_key_values.* empty (past length 0). */
+function plainFeeds(model: ModelJson, inputIds: Tensor, hidden: Tensor): Record<string, Tensor> {
+  const rows = inputIds.dims[0]!;
+  const feeds: Record<string, Tensor> = {
+    input_ids: inputIds,
+    encoder_hidden_states: hidden,
+    use_cache_branch: new Tensor('bool', new Uint8Array([0]), [1]),
+  };
+  for (const input of model.decoder.inputs.filter((i) => i.name.startsWith('past_key_values.'))) {
+    const [, heads, , headDim] = input.shape as [string, number, string, number];
+    feeds[input.name] = new Tensor('float32', new Float32Array(0), [rows, heads, 0, headDim]);
+  }
+  return feeds;
+}
+
+/**
+ * Greedy decoding the way the serving runtime does it: the first step on the prefix without a
+ * cache, then one token per step with the presents of the step before as pasts.
+ */
 async function greedy(
   decoder: InferenceSession,
   hidden: Tensor,
@@ -119,15 +137,26 @@ async function greedy(
     dim,
   ]);
   const ids = [model.tokens.bos];
+  const pasts = model.decoder.inputs.map((i) => i.name).filter((n) => n.startsWith('past_key_values.'));
+  let past: Record<string, Tensor> | undefined;
   while (ids.length < model.maxLength && ids.at(-1) !== model.tokens.eos) {
-    const inputIds = new Tensor('int64', BigInt64Array.from(ids.map((id) => BigInt(id))), [1, ids.length]);
-    const logits = output(
-      await decoder.run({ input_ids: inputIds, encoder_hidden_states: rowHidden }),
-      'logits',
-    );
-    assert.deepEqual(logits.dims, [1, ids.length, model.vocabSize]);
+    let results: InferenceSession.ReturnType;
+    if (past === undefined) {
+      const inputIds = new Tensor('int64', BigInt64Array.from(ids.map((id) => BigInt(id))), [1, ids.length]);
+      results = await decoder.run(plainFeeds(model, inputIds, rowHidden));
+    } else {
+      results = await decoder.run({
+        input_ids: new Tensor('int64', BigInt64Array.from([BigInt(ids.at(-1)!)]), [1, 1]),
+        encoder_hidden_states: rowHidden,
+        use_cache_branch: new Tensor('bool', new Uint8Array([1]), [1]),
+        ...past,
+      });
+    }
+    const logits = output(results, 'logits');
+    assert.deepEqual(logits.dims, [1, past === undefined ? ids.length : 1, model.vocabSize]);
+    past = Object.fromEntries(pasts.map((n) => [n, output(results, n.replace('past_key_values.', 'present.'))]));
     const data = logits.data as Float32Array;
-    const last = data.subarray((ids.length - 1) * model.vocabSize, ids.length * model.vocabSize);
+    const last = data.subarray(data.length - model.vocabSize);
     let best = 0;
     for (let v = 1; v < last.length; v++) if (last[v]! > last[best]!) best = v;
     ids.push(best);
@@ -185,8 +214,11 @@ test(
       try {
         assert.deepEqual(encoder.inputNames, ['pixel_values']);
         assert.deepEqual(encoder.outputNames, ['encoder_hidden_states']);
-        assert.deepEqual(decoder.inputNames, ['input_ids', 'encoder_hidden_states']);
-        assert.deepEqual(decoder.outputNames, ['logits']);
+        // optimum's merged decoder layout: a KV cache behind use_cache_branch.
+        const pastNames = decoder.inputNames.filter((n) => n.startsWith('past_key_values.'));
+        assert.deepEqual(decoder.inputNames, ['input_ids', 'encoder_hidden_states', 'use_cache_branch', ...pastNames]);
+        assert.ok(pastNames.length > 0 && pastNames.length % 4 === 0);
+        assert.deepEqual(decoder.outputNames, ['logits', ...pastNames.map((n) => n.replace('past_key_values.', 'present.'))]);
 
         // Encoder: same pixels in, the JAX features out.
         const pixelsSaved = parity.encoder.inputs.pixel_values;
@@ -204,10 +236,13 @@ test(
         const idsSaved = parity.decoder.inputs.input_ids;
         const featuresSaved = parity.decoder.inputs.encoder_hidden_states;
         const logits = output(
-          await decoder.run({
-            input_ids: new Tensor('int64', int64(idsSaved), idsSaved.dims),
-            encoder_hidden_states: new Tensor('float32', float32(featuresSaved), featuresSaved.dims),
-          }),
+          await decoder.run(
+            plainFeeds(
+              model,
+              new Tensor('int64', int64(idsSaved), idsSaved.dims),
+              new Tensor('float32', float32(featuresSaved), featuresSaved.dims),
+            ),
+          ),
           'logits',
         );
         assert.deepEqual(logits.dims, [idsSaved.dims[0], idsSaved.dims[1], model.vocabSize]);

@@ -142,6 +142,23 @@ describe('bundle detection', () => {
 });
 
 describe('captionflow bundles', () => {
+  it('accepts a decoder with a KV cache in the merged layout and refuses one in another layout', () => {
+    const cachedDecoder = {
+      ...MODEL_JSON.decoder,
+      inputs: [
+        ...MODEL_JSON.decoder.inputs,
+        { name: 'use_cache_branch', dtype: 'bool' },
+        { name: 'past_key_values.0.decoder.key', dtype: 'float32' },
+      ],
+      usesCache: true,
+    };
+    assert.equal(parseModelBundle(ours({ decoder: cachedDecoder })).format, 'captionflow');
+    assert.throws(
+      () => parseModelBundle(ours({ decoder: { ...cachedDecoder, inputs: MODEL_JSON.decoder.inputs } })),
+      modelInvalid(/KV cache but no use_cache_branch input/),
+    );
+  });
+
   it('reads files, io names, preprocessing, tokens and the tokenizer from model.json', () => {
     const bundle = parseModelBundle(ours());
     assert.equal(bundle.format, 'captionflow');
@@ -293,7 +310,7 @@ describe('HF VisionEncoderDecoder bundles', () => {
     const { 'decoder_model.onnx': _d, ...noDecoder } = hf();
     assert.throws(
       () => parseModelBundle(noDecoder),
-      modelInvalid(/missing decoder_model\.onnx or onnx\/decoder_model\.onnx/),
+      modelInvalid(/missing decoder_model_merged\.onnx or onnx\/decoder_model_merged\.onnx or decoder_model\.onnx or onnx\/decoder_model\.onnx/),
     );
     assert.throws(
       () => parseModelBundle({ ...noDecoder, 'decoder_with_past_model.onnx': ONNX }),
@@ -301,7 +318,7 @@ describe('HF VisionEncoderDecoder bundles', () => {
     );
     const merged = new Uint8Array([9, 9]);
     assert.equal(parseModelBundle({ ...noDecoder, 'decoder_model_merged.onnx': merged }).decoder, merged, 'a merged decoder alone is used');
-    assert.equal(parseModelBundle({ ...hf(), 'decoder_model_merged.onnx': merged }).decoder, ONNX, 'the plain decoder is preferred');
+    assert.equal(parseModelBundle({ ...hf(), 'decoder_model_merged.onnx': merged }).decoder, merged, 'the merged decoder (KV cache) is preferred');
     const { 'preprocessor_config.json': _p, ...noPreprocessor } = hf();
     assert.throws(() => parseModelBundle(noPreprocessor), modelInvalid(/missing preprocessor_config\.json/));
     const { 'tokenizer.json': _t, ...noTokenizer } = hf();
