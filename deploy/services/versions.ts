@@ -57,7 +57,7 @@ export const S3 = {
   region: 'us-east-1',
 } as const;
 
-/** FerretDB 1.x (MongoDB wire protocol, SQLite backend) through the wrapper in ./ferretdb. */
+/** FerretDB 1.x (MongoDB wire protocol, on a PostgreSQL server of its own) through the wrapper in ./ferretdb. */
 export const MONGO = {
   version: 'v1.24.2',
   port: 17017,

@@ -37,13 +37,14 @@ import { FULL, Samples, loadLine, report, roundsArg, timed, type Row } from './h
 
 const N = FULL ? 100_000 : 10_000;
 /**
- * FerretDB 1.x on its SQLite backend pushes no filter, sort or limit down (explain says SCAN), so
- * every page reads the whole collection and seeding runs at a few hundred documents a second:
- * its size is its own (`CAPTIONFLOW_BENCH_QUERY_MONGO_N`, default 2 000, N with FULL) and its
- * walks stop after MONGO_PAGES pages.
+ * FerretDB 1.24 pushes equality filters down to PostgreSQL (the local server's backend) but no
+ * range, `$in`, sort or limit, so a page reads every row its equality filters leave (the changes
+ * feed's range filter: the whole collection) and sorts them in FerretDB: its size is its own
+ * (`CAPTIONFLOW_BENCH_QUERY_MONGO_N`, default 2 000, N with FULL) and its walks stop after
+ * `CAPTIONFLOW_BENCH_QUERY_MONGO_PAGES` pages (default 3).
  */
 const MONGO_N = Number(process.env.CAPTIONFLOW_BENCH_QUERY_MONGO_N ?? (FULL ? N : 2_000));
-const MONGO_PAGES = 3;
+const MONGO_PAGES = Number(process.env.CAPTIONFLOW_BENCH_QUERY_MONGO_PAGES ?? 3);
 const ROUNDS = roundsArg(3);
 /** Page sizes: the items route's largest page, the changes route's largest page. */
 const ITEMS_PAGE = 500;
