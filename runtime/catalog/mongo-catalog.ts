@@ -128,12 +128,18 @@ function toMongo(id: string, doc: Record<string, JsonValue>, rev: number, hash: 
 
 /** How many equality queries one split `in` runs at a time (see {@link MongoCollection.find}). */
 const SPLIT_IN_CONCURRENCY = 16;
+/**
+ * The longest `in` list worth splitting: each equality query is a scan of its own in PostgreSQL,
+ * so a long list (a page of 500 ids) costs less as FerretDB's one whole-collection read.
+ */
+const SPLIT_IN_MAX_VALUES = 32;
 
 /** The field of `where` whose condition is an `in` list alone (the one a split can fan out), if exactly one is. */
 function splittableIn(where: FindQuery['where']): { field: string; values: readonly Scalar[] } | null {
   let found: { field: string; values: readonly Scalar[] } | null = null;
   for (const [field, cond] of Object.entries(where ?? {})) {
     if (!isCondition(cond) || cond.in === undefined) continue;
+    if (cond.in.length > SPLIT_IN_MAX_VALUES) return null;
     if (Object.values(cond).filter((v) => v !== undefined).length !== 1 || found !== null) return null;
     found = { field, values: cond.in };
   }
@@ -146,8 +152,8 @@ class MongoCollection implements DocumentCollection {
     private readonly retry: RetryOptions,
     /**
      * FerretDB pushes equality filters down to its SQL backend but not `$in`, which it answers by
-     * reading the whole collection; with this set, an unsorted, unlimited find with one `in`
-     * condition runs as one equality query per value instead.
+     * reading the whole collection; with this set, an unsorted, unlimited find with one short `in`
+     * condition (at most SPLIT_IN_MAX_VALUES values) runs as one equality query per value instead.
      */
     private readonly splitIn: boolean,
   ) {}
