@@ -9,7 +9,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
@@ -27,17 +26,10 @@ import { modelVersions } from '../../app/models/model-versions.ts';
 import { SCENE_CONCEPTS } from '../../app/models/retrain.ts';
 import { buildEvaluationReport } from '../../processors/metrics/index.ts';
 import { EVALUATION_REPORT_FORMAT, saveEvaluationReport } from '../../runtime/lake/model-reports.ts';
+import { freePort } from '../fixtures/child-process.ts';
 
 const artifacts = new URL('../../test-artifacts/', import.meta.url).pathname;
 const READ_KEY = 'dashboard-reader';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * A registry as the retrain loop leaves it: two versions, the champion moved from the first to

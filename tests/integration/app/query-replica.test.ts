@@ -9,7 +9,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openApp } from '../../../app/app.ts';
@@ -20,19 +19,12 @@ import { snapshotDataset } from '../../../runtime/lake/datasets.ts';
 import { seedCuratedImage } from '../../unit/lake/lake-fixtures.ts';
 import { REPO_ROOT } from '../../fixtures/run-command.ts';
 import { readWebDataset } from '../../fixtures/webdataset-reader.ts';
+import { freePort } from '../../fixtures/child-process.ts';
 
 const KEY = 'replica-reader';
 let dataDir: string;
 let datasetId: string;
 let seeded: { id: string; captions: string[] }[];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const config = (port?: number) =>
   loadConfig({
