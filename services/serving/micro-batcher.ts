@@ -249,7 +249,8 @@ export class MicroBatcher<T, R> {
     for (const [key, queue] of this.queues) {
       const head = queue[0];
       if (head === undefined) continue;
-      const full = queue.length >= this.options.maxBatchSize;
+      // A queue shorter than maxBatchSize can never hold a batch that size: full at the queue's limit.
+      const full = queue.length >= Math.min(this.options.maxBatchSize, this.options.queueLimit);
       const overdue = !fullOnly && now - head.enqueuedAt >= this.options.maxQueueDelayMs;
       if (!full && !overdue) continue;
       // A full batch counts as if due since its head arrived; among due queues the oldest head goes first.
