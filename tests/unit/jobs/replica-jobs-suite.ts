@@ -230,8 +230,17 @@ export function replicaJobCases(adapter: string, open: () => Promise<TwoCatalogs
       // Replica b sees the lease as expired (say replica a was paused past its TTL) and takes it.
       const stolen = await s.cats.b.jobLeases.acquire('retrain', 'replica-b', 'run-b', TTL, held.expiresAt + 1);
       assert.ok(stolen.acquired);
-      await s.clock.advance(TTL / 3 + 1);
-      const outcome = await run;
+      // The heartbeat is armed once the run has started, which a slow catalog may delay past
+      // the first step of the clock: step again (within the stolen lease's TTL) until it runs.
+      let settled = false;
+      const finished = run.finally(() => {
+        settled = true;
+      });
+      for (let beat = 0; beat < 3 && !settled; beat++) {
+        await s.clock.advance(TTL / 3 + 1);
+        await s.settle();
+      }
+      const outcome = await finished;
       assert.equal(outcome.status, 'failed');
       assert.equal(outcome.error?.code, ErrorCodes.JOB_LEASE_LOST);
       assert.ok(aborted !== undefined, 'the job saw its signal aborted');
