@@ -60,20 +60,22 @@ function copyOf(image: Uint8Array): Promise<Buffer> {
 }
 
 /**
- * Whether a scene can start a planted pair: the quality gate passes it (with the application's
- * defaults, as curate would), and its copy's perceptual hash is within the near-duplicate radius
- * of its own. About 1 % of the synthetic scenes' JPEG copies move their pHash by 8–14 bits; such
- * a pair is beyond what the detector promises to catch, so it would test the hash, not the replicas.
+ * The copy that plants a pair with this scene, or null when the scene cannot start one: the
+ * quality gate must pass it (with the application's defaults, as curate would), and its copy's
+ * perceptual hash must be within the near-duplicate radius of its own. About 1 % of the synthetic
+ * scenes' JPEG copies move their pHash by 8–14 bits; such a pair is beyond what the detector
+ * promises to catch, so it would test the hash, not the replicas.
  */
-async function plantable(image: Uint8Array, radius: number): Promise<boolean> {
+async function plantedCopy(image: Uint8Array, radius: number): Promise<Buffer | null> {
   const options = resolveNormalizeOptions({});
-  const [original, copy] = await Promise.all([normalizeImage(image, options), normalizeImage(await copyOf(image), options)]);
+  const copy = await copyOf(image);
+  const [original, copied] = await Promise.all([normalizeImage(image, options), normalizeImage(copy, options)]);
   const q = original.quality;
   const input = { width: q.width, height: q.height, blur: q.blurVariance, brightness: q.brightness, contrast: q.contrast };
-  return (
+  const plantable =
     qualityGate(input, QualityGateOptionsSchema.parse({})).passed &&
-    hammingDistance(original.perceptual.pHash, copy.perceptual.pHash) <= radius
-  );
+    hammingDistance(original.perceptual.pHash, copied.perceptual.pHash) <= radius;
+  return plantable ? copy : null;
 }
 
 /** One `captionflow run` process. */
@@ -186,7 +188,7 @@ test(
     const deps = ingestDeps(app, producer);
     const inputs: Input[] = [];
     const pairs: [string, string][] = [];
-    const originals: { id: string; image: Uint8Array; sceneId: string }[] = [];
+    const originals: { id: string; copy: Buffer; sceneId: string }[] = [];
     const ingestScene = async (bytes: Uint8Array, source: 'bulk' | 'upload', externalId: string | undefined, captions: readonly string[]): Promise<string> =>
       (
         await ingestImage(deps, {
@@ -206,8 +208,7 @@ test(
     const ingestSlice = async (): Promise<void> => {
       // Copies of the previous slice's originals first: the pair's members are a slice apart.
       for (const o of pendingCopies) {
-        const copy = await copyOf(o.image);
-        const id = await ingestScene(copy, 'upload', undefined, [`a copy of ${o.sceneId}`]);
+        const id = await ingestScene(o.copy, 'upload', undefined, [`a copy of ${o.sceneId}`]);
         inputs.push({ id, kind: 'copy' });
         pairs.push([o.id, id]);
       }
@@ -219,9 +220,13 @@ test(
         inputs.push({ id, kind: 'scene' });
         // A pair's original passes the quality gate (a pair rejected on quality before the
         // near-duplicate check would prove nothing) and its copy is within the radius.
-        if (sent % pairEvery === 0 && originals.length < PAIRS && (await plantable(s.image, app.config.processing.nearDuplicateDistance))) {
-          originals.push({ id, image: s.image, sceneId: s.id });
-          pendingCopies.push({ id, image: s.image, sceneId: s.id });
+        const copy =
+          sent % pairEvery === 0 && originals.length < PAIRS
+            ? await plantedCopy(s.image, app.config.processing.nearDuplicateDistance)
+            : null;
+        if (copy !== null) {
+          originals.push({ id, copy, sceneId: s.id });
+          pendingCopies.push({ id, copy, sceneId: s.id });
         }
         if (sent % poisonEvery === Math.floor(poisonEvery / 2) && inputs.filter((x) => x.kind === 'poison').length < POISON) {
           // A truncated JPEG passes the door's magic-number check and fails decoding in normalize.
