@@ -22,6 +22,7 @@ import { withLock } from './run-command.ts';
 import { s3Driver } from './s3.ts';
 import { trinoDriver } from './trino.ts';
 import { SERVICE_NAMES } from './service.ts';
+import { startAfterNeeds, withNeeds } from './start-order.ts';
 import type { RunContext, ServiceDriver, ServiceEnv, ServiceName } from './service.ts';
 
 export type { ServiceEnv, ServiceName } from './service.ts';
@@ -102,6 +103,10 @@ function writeState(dir: string, state: State): void {
   renameSync(tmp, join(dir, 'state.json'));
 }
 
+function needsOf(name: ServiceName): readonly ServiceName[] {
+  return DRIVERS[name].needs ?? [];
+}
+
 function validateNames(names: readonly string[]): ServiceName[] {
   const bad = names.filter((n) => !(SERVICE_NAMES as readonly string[]).includes(n));
   if (bad.length > 0) {
@@ -160,11 +165,13 @@ async function stopRecord(name: ServiceName, rec: ServiceRecord, keepData: boole
  */
 /** The servers among `names` whose install is not in the cache yet, with what installing them fetches or builds. */
 export function installPlan(names: readonly ServiceName[]): { name: ServiceName; installs: string }[] {
-  return names.filter((n) => !DRIVERS[n].installed()).map((n) => ({ name: n, installs: DRIVERS[n].installs }));
+  return names
+    .filter((n) => !DRIVERS[n].installed())
+    .map((n) => ({ name: n, installs: DRIVERS[n].installs }));
 }
 
 export async function up(names: ServiceName[], opts?: ManagerOptions): Promise<ServiceEnv> {
-  const wanted = validateNames(names);
+  const wanted = withNeeds(validateNames(names), needsOf);
   const stateDir = stateDirOf(opts);
   mkdirSync(stateDir, { recursive: true });
   return withLock(join(stateDir, 'up.lock'), async () => {
@@ -216,46 +223,44 @@ export async function up(names: ServiceName[], opts?: ManagerOptions): Promise<S
       throw err;
     }
 
-    // Starts run side by side: most of the time is JVMs warming up.
-    await Promise.all(
-      toStart.map(async (name) => {
-        const driver = DRIVERS[name];
-        const ctx = contexts.get(name);
-        if (ctx === undefined) return;
-        const t0 = Date.now();
-        const { pid } = await driver.start(ctx);
-        const record: ServiceRecord = {
+    // Starts run side by side (most of the time is JVMs warming up), each after the servers it needs are healthy.
+    await startAfterNeeds(toStart, needsOf, async (name) => {
+      const driver = DRIVERS[name];
+      const ctx = contexts.get(name);
+      if (ctx === undefined) return;
+      const t0 = Date.now();
+      const { pid } = await driver.start(ctx);
+      const record: ServiceRecord = {
+        pid,
+        runDir: ctx.runDir,
+        logFile: ctx.logFile,
+        env: driver.env(),
+        startedAt: new Date().toISOString(),
+        installMs: installMs.get(name) ?? 0,
+        startMs: 0,
+      };
+      // Recorded before the health wait, so that `down` can stop it even if `up` dies now.
+      state[name] = record;
+      writeState(stateDir, state);
+      log.info({ service: name, pid, log: ctx.logFile }, 'started, waiting for health');
+      try {
+        await waitHealthy(() => driver.healthy(), {
+          name,
+          timeoutMs: driver.healthTimeoutMs,
           pid,
-          runDir: ctx.runDir,
           logFile: ctx.logFile,
-          env: driver.env(),
-          startedAt: new Date().toISOString(),
-          installMs: installMs.get(name) ?? 0,
-          startMs: 0,
-        };
-        // Recorded before the health wait, so that `down` can stop it even if `up` dies now.
-        state[name] = record;
+          intervalMs: 300,
+        });
+      } catch (err) {
+        await stopRecord(name, record, true);
+        delete state[name];
         writeState(stateDir, state);
-        log.info({ service: name, pid, log: ctx.logFile }, 'started, waiting for health');
-        try {
-          await waitHealthy(() => driver.healthy(), {
-            name,
-            timeoutMs: driver.healthTimeoutMs,
-            pid,
-            logFile: ctx.logFile,
-            intervalMs: 300,
-          });
-        } catch (err) {
-          await stopRecord(name, record, true);
-          delete state[name];
-          writeState(stateDir, state);
-          throw err;
-        }
-        state[name] = { ...record, startMs: Date.now() - t0 };
-        writeState(stateDir, state);
-        log.info({ service: name, installMs: record.installMs, startMs: Date.now() - t0 }, 'healthy');
-      }),
-    );
+        throw err;
+      }
+      state[name] = { ...record, startMs: Date.now() - t0 };
+      writeState(stateDir, state);
+      log.info({ service: name, installMs: record.installMs, startMs: Date.now() - t0 }, 'healthy');
+    });
 
     const env: ServiceEnv = {};
     for (const name of wanted) Object.assign(env, DRIVERS[name].env());

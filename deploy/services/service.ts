@@ -33,6 +33,8 @@ export interface Started {
 /** One local server. */
 export interface ServiceDriver {
   readonly name: ServiceName;
+  /** Servers that must be healthy before this one starts; `up` starts them too. */
+  readonly needs?: readonly ServiceName[];
   /** Ports it listens on (all on 127.0.0.1); `up` refuses to start it if one is taken. */
   readonly ports: readonly number[];
   /** Health-check budget, in ms. */

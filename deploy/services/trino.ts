@@ -188,6 +188,7 @@ async function installTrino(ctx: RunContext): Promise<void> {
 
 /** The Trino driver. */
 export const trinoDriver: ServiceDriver = {
+  needs: ['s3'],
   name: 'trino',
   ports: [TRINO.httpPort],
   healthTimeoutMs: HEALTH_TIMEOUT_MS.trino,
