@@ -8,17 +8,23 @@
  *      bare loop with Avro vs without): what a typed topology costs over a byte copier;
  *  (d) the same topologies on @platformatic/kafka instead of kafkajs (config kafka.client);
  *  (e) a Kafka Streams app (deploy/bench/kafka-streams, built once with Maven) on the same input,
- *      raw and with Avro decode + encode: captionflow / Kafka Streams.
+ *      raw and with Avro decode + encode: captionflow / Kafka Streams;
+ *  (f) the bare loop on @confluentinc/kafka-javascript (librdkafka; deploy/bench/confluent-kafka.ts
+ *      installs it once into the cache, building librdkafka from its npm tarball): not behind
+ *      the EventLog port, measured as a client against kafkajs and @platformatic/kafka.
  * Kafka comes from deploy/services (started here and stopped at the end unless it already ran;
  * `CF_KAFKA_BROKERS` uses a broker of your own). Topics and groups are throw-away and deleted.
  * Run: `npx tsx tests/bench/kafka-passthrough.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1 for 200 000 messages;
  * CAPTIONFLOW_BENCH_ONLY=topology-avro for one side only (ids: bare, topology, bare-avro, topology-avro,
- * platformatic, platformatic-avro, kstreams, kstreams-avro; CAPTIONFLOW_BENCH_KSTREAMS=0 leaves Kafka Streams out), e.g. under `node --cpu-prof --import tsx`).
+ * platformatic, platformatic-avro, confluent, confluent-avro, kstreams, kstreams-avro; CAPTIONFLOW_BENCH_KSTREAMS=0 leaves
+ * Kafka Streams out, CAPTIONFLOW_BENCH_CONFLUENT=0 the librdkafka client), e.g. under `node --cpu-prof --import tsx`).
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import { createInterface } from 'node:readline';
+import { ensureConfluentKafka, type ConfluentKafka } from '../../deploy/bench/confluent-kafka.ts';
 import { ensureKafkaStreamsApp, type KafkaStreamsApp } from '../../deploy/bench/kafka-streams.ts';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import { down, status, up } from '../../deploy/services/manager.ts';
@@ -34,7 +40,17 @@ import { EmbeddedSchemaRegistry } from '../../runtime/serde/embedded-schema-regi
 import type { ImageIngested } from '../../schemas/generated/types.ts';
 import { Topics } from '../../schemas/topics.ts';
 import { benchIngested } from './events.ts';
-import { FULL, Samples, formatSpread, peakRssMiB, ratios, report, roundsArg, spread, type Row } from './harness.ts';
+import {
+  FULL,
+  Samples,
+  formatSpread,
+  peakRssMiB,
+  ratios,
+  report,
+  roundsArg,
+  spread,
+  type Row,
+} from './harness.ts';
 
 const N = FULL ? 200_000 : 20_000;
 const PARTITIONS = 3;
@@ -205,20 +221,27 @@ async function topologyRun(
 ): Promise<Run> {
   const output = `bench-out-${ID}-topology-${client}${avro ? '-avro' : ''}-${run}`;
   let first: number | undefined;
-  const t = topology('bench-passthrough', { deadLetterTopic: `bench-dlq-${ID}`, run: { maxBatchRecords: BATCH, maxInFlight: 64 } }, (b) =>
-    b
-      // Avro values are image.ingested events; raw bytes are opaque.
-      .stream(topic<ImageIngested | Buffer>(INPUT), { group: `bench-g-${output}` })
-      .map('identity', (v) => {
-        first ??= performance.now();
-        return v;
-      })
-      .to(topic<ImageIngested | Buffer>(output, { partitions: PARTITIONS }), {
-        // Avro values carry the imageId; raw bytes do not, and their record key is that imageId.
-        key: (v, ctx) => (Buffer.isBuffer(v) ? ctx.record.key : v.imageId),
-      }),
+  const t = topology(
+    'bench-passthrough',
+    { deadLetterTopic: `bench-dlq-${ID}`, run: { maxBatchRecords: BATCH, maxInFlight: 64 } },
+    (b) =>
+      b
+        // Avro values are image.ingested events; raw bytes are opaque.
+        .stream(topic<ImageIngested | Buffer>(INPUT), { group: `bench-g-${output}` })
+        .map('identity', (v) => {
+          first ??= performance.now();
+          return v;
+        })
+        .to(topic<ImageIngested | Buffer>(output, { partitions: PARTITIONS }), {
+          // Avro values carry the imageId; raw bytes do not, and their record key is that imageId.
+          key: (v, ctx) => (Buffer.isBuffer(v) ? ctx.record.key : v.imageId),
+        }),
   );
-  const log = createKafkaLogWith(client, { brokers: list, clientId: 'bench-topology', defaultPartitions: PARTITIONS });
+  const log = createKafkaLogWith(client, {
+    brokers: list,
+    clientId: 'bench-topology',
+    defaultPartitions: PARTITIONS,
+  });
   const cpu0 = process.cpuUsage();
   try {
     const running = await runTopology(t, { log, serde });
@@ -228,6 +251,93 @@ async function topologyRun(
     return { seconds: (at - (first ?? at)) / 1000, cpu: (used.user + used.system) / 1e6, outputs };
   } finally {
     await log.close();
+  }
+}
+
+/** The part of @confluentinc/kafka-javascript's KafkaJS-compatible API the librdkafka loop uses. */
+interface ConfluentKafkaJS {
+  readonly Kafka: new (config: { kafkaJS: Record<string, unknown> }) => {
+    producer(config: { kafkaJS: Record<string, unknown> }): ReturnType<Kafka['producer']>;
+    consumer(config: {
+      kafkaJS: Record<string, unknown>;
+      [librdkafka: string]: unknown;
+    }): ReturnType<Kafka['consumer']>;
+  };
+  readonly logLevel: { NOTHING: number };
+}
+
+/**
+ * The same consume→produce loop as {@link bareLoop} on @confluentinc/kafka-javascript (librdkafka)
+ * through its KafkaJS-compatible API: the same batches, manual offsets and idempotent producer;
+ * its options go in `kafkaJS` blocks, and acks and `fromBeginning` in the client configs, as
+ * that API requires.
+ */
+async function confluentLoop(
+  client: ConfluentKafka,
+  list: string[],
+  admin: Admin,
+  run: number,
+  avro: Serde | undefined,
+): Promise<Run> {
+  const output = `bench-out-${ID}-confluent${avro ? '-avro' : ''}-${run}`;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic: output, numPartitions: PARTITIONS, replicationFactor: 1 }],
+  });
+  const { KafkaJS } = createRequire(import.meta.url)(client.modulePath) as { KafkaJS: ConfluentKafkaJS };
+  const kafka = new KafkaJS.Kafka({
+    kafkaJS: { clientId: 'bench-confluent', brokers: list, logLevel: KafkaJS.logLevel.NOTHING },
+  });
+  const producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } });
+  const consumer = kafka.consumer({
+    // Batches of up to BATCH as the kafkajs loop gets them (this API hands out 32 by default).
+    'js.consumer.max.batch.size': BATCH,
+    kafkaJS: {
+      groupId: `bench-g-${output}`,
+      fromBeginning: true,
+      autoCommit: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: 200,
+    },
+  });
+  const cpu0 = process.cpuUsage();
+  let first: number | undefined;
+  await Promise.all([producer.connect(), consumer.connect()]);
+  try {
+    await consumer.subscribe({ topics: [INPUT] });
+    const transform = async (m: KafkaMessage): Promise<Buffer | null> => {
+      if (avro === undefined || m.value === null) return m.value;
+      const { value } = await avro.decode(INPUT, m.value);
+      return avro.encode(output, value);
+    };
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 3,
+      eachBatch: async (payload) => {
+        const { batch } = payload;
+        first ??= performance.now();
+        for (let i = 0; i < batch.messages.length; i += BATCH) {
+          if (!payload.isRunning() || payload.isStale()) return;
+          const chunk = batch.messages.slice(i, i + BATCH);
+          const messages = await Promise.all(
+            chunk.map(async (m) => ({ key: m.key, value: await transform(m), headers: m.headers ?? {} })),
+          );
+          await producer.sendBatch({ topicMessages: [{ topic: output, messages }] });
+          const last = chunk[chunk.length - 1]!.offset;
+          payload.resolveOffset(last);
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
+          ]);
+        }
+      },
+    });
+    const { at, outputs } = await waitForOutputs(admin, output, N);
+    const used = process.cpuUsage(cpu0);
+    return { seconds: (at - (first ?? at)) / 1000, cpu: (used.user + used.system) / 1e6, outputs };
+  } finally {
+    await consumer.disconnect();
+    await producer.disconnect();
   }
 }
 
@@ -322,6 +432,13 @@ try {
   // CAPTIONFLOW_BENCH_KSTREAMS=0 leaves the Kafka Streams yardstick out (no Java, no Maven download).
   const withKafkaStreams = process.env.CAPTIONFLOW_BENCH_KSTREAMS !== '0';
   const ksApp = withKafkaStreams ? await ensureKafkaStreamsApp() : undefined;
+  // CAPTIONFLOW_BENCH_CONFLUENT=0 leaves the librdkafka client out (its first install builds librdkafka).
+  const confluent =
+    process.env.CAPTIONFLOW_BENCH_CONFLUENT === '0' ? undefined : await ensureConfluentKafka();
+  if (confluent !== undefined)
+    console.log(
+      `@confluentinc/kafka-javascript ${confluent.version}: built from source (librdkafka from its npm tarball, system libraries) in ${confluent.buildSeconds.toFixed(0)} s on first install`,
+    );
   const avroPort = avroSerdePort(avro, (t) =>
     t.startsWith('bench-dlq-')
       ? Topics.deadLetter.name
@@ -361,6 +478,8 @@ try {
   const TOPO_AVRO = 'topology, Avro serde';
   const PTOPO = 'topology on @platformatic/kafka, raw bytes';
   const PTOPO_AVRO = 'topology on @platformatic/kafka, Avro serde';
+  const CONF = 'bare @confluentinc/kafka-javascript loop (librdkafka), raw bytes';
+  const CONF_AVRO = 'bare @confluentinc/kafka-javascript loop (librdkafka), Avro decode+encode';
   const KS = 'Kafka Streams, raw bytes';
   const KS_AVRO = 'Kafka Streams, Avro decode+encode';
   const all: { id: string; name: string; run: (r: number) => Promise<Run> }[] = [
@@ -372,16 +491,38 @@ try {
       name: TOPO_AVRO,
       run: (r) => topologyRun(kafkaInfo.brokers, admin, r, avroPort, true),
     },
-    { id: 'platformatic', name: PTOPO, run: (r) => topologyRun(kafkaInfo.brokers, admin, r, rawSerde, false, 'platformatic') },
+    {
+      id: 'platformatic',
+      name: PTOPO,
+      run: (r) => topologyRun(kafkaInfo.brokers, admin, r, rawSerde, false, 'platformatic'),
+    },
     {
       id: 'platformatic-avro',
       name: PTOPO_AVRO,
       run: (r) => topologyRun(kafkaInfo.brokers, admin, r, avroPort, true, 'platformatic'),
     },
+    ...(confluent === undefined
+      ? []
+      : [
+          {
+            id: 'confluent',
+            name: CONF,
+            run: (r: number) => confluentLoop(confluent, kafkaInfo.brokers, admin, r, undefined),
+          },
+          {
+            id: 'confluent-avro',
+            name: CONF_AVRO,
+            run: (r: number) => confluentLoop(confluent, kafkaInfo.brokers, admin, r, avroPort),
+          },
+        ]),
     ...(ksApp === undefined
       ? []
       : [
-          { id: 'kstreams', name: KS, run: (r: number) => kafkaStreamsRun(ksApp, kafkaInfo.brokers, admin, r, undefined) },
+          {
+            id: 'kstreams',
+            name: KS,
+            run: (r: number) => kafkaStreamsRun(ksApp, kafkaInfo.brokers, admin, r, undefined),
+          },
           {
             id: 'kstreams-avro',
             name: KS_AVRO,
@@ -427,23 +568,45 @@ try {
       row(BARE_AVRO, BARE),
       row(PTOPO, BARE),
       row(PTOPO_AVRO, BARE),
+      ...(confluent === undefined ? [] : [row(CONF, BARE), row(CONF_AVRO, BARE)]),
       ...(ksApp === undefined ? [] : [row(KS, BARE), row(KS_AVRO, BARE)]),
     ]);
     console.log('\nCPU µs per message in this process (the broker not counted), median [min–max]:');
     for (const v of variants)
-      if (!Number.isNaN(cpu.get(v.name)[0])) console.log(`  ${v.name.padEnd(48)} ${cpuUs(v.name).padStart(16)}`);
+      if (!Number.isNaN(cpu.get(v.name)[0]))
+        console.log(`  ${v.name.padEnd(48)} ${cpuUs(v.name).padStart(16)}`);
     const ratio = (a: string, b: string): string => formatSpread(spread(ratios(rates(a), rates(b))));
     console.log(`\nratios, median [min–max] of the per-round ratios:`);
-    console.log(`(a) the engine alone, no serde: topology raw / bare raw = ${ratio(TOPO, BARE)} (target >= 0.9)`);
-    console.log(`(b) same work on both sides: topology with Avro / bare loop with Avro = ${ratio(TOPO_AVRO, BARE_AVRO)} (target >= 0.85)`);
+    console.log(
+      `(a) the engine alone, no serde: topology raw / bare raw = ${ratio(TOPO, BARE)} (target >= 0.9)`,
+    );
+    console.log(
+      `(b) same work on both sides: topology with Avro / bare loop with Avro = ${ratio(TOPO_AVRO, BARE_AVRO)} (target >= 0.85)`,
+    );
     console.log(`(c) topology with Avro / bare loop copying raw bytes = ${ratio(TOPO_AVRO, BARE)};`);
-    console.log(`    the ceiling of (c) for any loop that decodes and encodes: bare with Avro / bare raw = ${ratio(BARE_AVRO, BARE)}`);
-    console.log(`(d) client: topology on @platformatic/kafka / on kafkajs, raw = ${ratio(PTOPO, TOPO)}, Avro = ${ratio(PTOPO_AVRO, TOPO_AVRO)} (default switch needs >= 1.5)`);
-    console.log(`    topology on @platformatic/kafka with Avro / bare kafkajs loop with Avro = ${ratio(PTOPO_AVRO, BARE_AVRO)}`);
+    console.log(
+      `    the ceiling of (c) for any loop that decodes and encodes: bare with Avro / bare raw = ${ratio(BARE_AVRO, BARE)}`,
+    );
+    console.log(
+      `(d) client: topology on @platformatic/kafka / on kafkajs, raw = ${ratio(PTOPO, TOPO)}, Avro = ${ratio(PTOPO_AVRO, TOPO_AVRO)} (default switch needs >= 1.5)`,
+    );
+    console.log(
+      `    topology on @platformatic/kafka with Avro / bare kafkajs loop with Avro = ${ratio(PTOPO_AVRO, BARE_AVRO)}`,
+    );
+    if (confluent !== undefined)
+      console.log(
+        `(f) librdkafka: bare @confluentinc/kafka-javascript loop / bare kafkajs loop, raw = ${ratio(CONF, BARE)}, Avro = ${ratio(CONF_AVRO, BARE_AVRO)}; topology on @platformatic/kafka / bare librdkafka loop, raw = ${ratio(PTOPO, CONF)}, Avro = ${ratio(PTOPO_AVRO, CONF_AVRO)}`,
+      );
     if (ksApp !== undefined) {
-      console.log(`(e) against Kafka Streams (${KAFKA.version}, 1 stream thread), captionflow / Kafka Streams:`);
-      console.log(`    raw: topology on kafkajs ${ratio(TOPO, KS)}, on @platformatic/kafka ${ratio(PTOPO, KS)}, bare kafkajs loop ${ratio(BARE, KS)}`);
-      console.log(`    Avro: topology on kafkajs ${ratio(TOPO_AVRO, KS_AVRO)}, on @platformatic/kafka ${ratio(PTOPO_AVRO, KS_AVRO)}, bare kafkajs loop ${ratio(BARE_AVRO, KS_AVRO)}`);
+      console.log(
+        `(e) against Kafka Streams (${KAFKA.version}, 1 stream thread), captionflow / Kafka Streams:`,
+      );
+      console.log(
+        `    raw: topology on kafkajs ${ratio(TOPO, KS)}, on @platformatic/kafka ${ratio(PTOPO, KS)}, bare kafkajs loop ${ratio(BARE, KS)}`,
+      );
+      console.log(
+        `    Avro: topology on kafkajs ${ratio(TOPO_AVRO, KS_AVRO)}, on @platformatic/kafka ${ratio(PTOPO_AVRO, KS_AVRO)}, bare kafkajs loop ${ratio(BARE_AVRO, KS_AVRO)}`,
+      );
     }
     console.log(`peak RSS of this process: ${peakRssMiB().toFixed(0)} MiB`);
   }

@@ -1,0 +1,72 @@
+/**
+ * Installs @confluentinc/kafka-javascript (librdkafka's Node.js binding) once per machine into
+ * the captionflow cache, for the Kafka passthrough benchmark's librdkafka side. It is not a
+ * dependency of captionflow: its install builds librdkafka from the sources in its npm tarball.
+ *
+ * Its install script first asks GitHub for a prebuilt binary (unreachable here; nothing is
+ * downloaded from anywhere but the npm registry), then falls back to node-gyp. With
+ * `CKJS_LINKING=dynamic` the bundled librdkafka is configured against the system's libraries
+ * (Debian's -dev packages, installed here when missing) instead of `--install-deps`, which would
+ * download OpenSSL, zstd and curl sources. The build's wall time is kept beside the install and
+ * printed by the benchmark.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureDebianPackage } from '../services/apt.ts';
+import { cacheDir } from '../services/paths.ts';
+import { runCommand, withLock } from '../services/run-command.ts';
+
+export const CONFLUENT_KAFKA_VERSION = '1.10.1';
+
+/** Debian packages librdkafka's configure links against, each with a file that proves it is there. */
+const BUILD_DEPS: readonly { pkg: string; file: string }[] = [
+  { pkg: 'libssl-dev', file: '/usr/include/openssl/ssl.h' },
+  { pkg: 'libsasl2-dev', file: '/usr/include/sasl/sasl.h' },
+  { pkg: 'libzstd-dev', file: '/usr/include/zstd.h' },
+  { pkg: 'zlib1g-dev', file: '/usr/include/zlib.h' },
+  { pkg: 'liblz4-dev', file: '/usr/include/lz4.h' },
+  { pkg: 'libcurl4-openssl-dev', file: '/usr/include/x86_64-linux-gnu/curl/curl.h' },
+];
+
+/** The installed client: the module folder to require, and how long its first build took. */
+export interface ConfluentKafka {
+  readonly modulePath: string;
+  readonly version: string;
+  readonly buildSeconds: number;
+}
+
+/** Install (first time: a from-source librdkafka build, minutes on 2 cores) or reuse the client. */
+export async function ensureConfluentKafka(): Promise<ConfluentKafka> {
+  const home = join(cacheDir(), 'confluent-kafka-javascript', CONFLUENT_KAFKA_VERSION);
+  const modulePath = join(home, 'node_modules', '@confluentinc', 'kafka-javascript');
+  const done = join(home, '.complete');
+  mkdirSync(home, { recursive: true });
+  const logFile = join(home, 'build.log');
+  await withLock(join(home, '.lock'), async () => {
+    if (existsSync(done)) return;
+    for (const d of BUILD_DEPS) await ensureDebianPackage(d.pkg, d.file);
+    writeFileSync(
+      join(home, 'package.json'),
+      JSON.stringify({
+        name: 'captionflow-bench-confluent-kafka',
+        private: true,
+        allowScripts: { '@confluentinc/kafka-javascript': true },
+      }),
+    );
+    const t0 = Date.now();
+    await runCommand(
+      'npm',
+      [
+        'install',
+        `@confluentinc/kafka-javascript@${CONFLUENT_KAFKA_VERSION}`,
+        '--foreground-scripts',
+        '--no-audit',
+        '--no-fund',
+      ],
+      { cwd: home, env: { ...process.env, CKJS_LINKING: 'dynamic' }, logFile, timeoutMs: 30 * 60_000 },
+    );
+    writeFileSync(done, JSON.stringify({ buildSeconds: (Date.now() - t0) / 1000 }));
+  });
+  const { buildSeconds } = JSON.parse(readFileSync(done, 'utf8')) as { buildSeconds: number };
+  return { modulePath, version: CONFLUENT_KAFKA_VERSION, buildSeconds };
+}
