@@ -144,42 +144,50 @@ async function waitForOutputs(
   }
 }
 
+/** A client's producer and consumer for one loop, and how that client subscribes and runs. */
+interface LoopClient {
+  readonly producer: ReturnType<Kafka['producer']>;
+  readonly consumer: ReturnType<Kafka['consumer']>;
+  /** Subscription options beyond the topic (kafkajs: fromBeginning; librdkafka: in its config). */
+  readonly subscribe: { fromBeginning?: boolean };
+  /** Run options beyond eachBatch (kafkajs: autoCommit off; librdkafka: in its config). */
+  readonly run: { autoCommit?: boolean };
+  /** Per-send options (kafkajs: acks; librdkafka: in its producer config). */
+  readonly send: { acks?: number };
+}
+
 /**
- * The bare loop: a kafkajs consumer's eachBatch, in chunks of BATCH, `sendBatch` of the chunk
- * to the output topic with the idempotent producer, then the chunk's offset committed — what
- * the engine does, without the engine. `avro` decodes and re-encodes every value on the way.
+ * The bare loop: a consumer's eachBatch, in chunks of BATCH, `sendBatch` of the chunk to the
+ * output topic with the idempotent producer, then the chunk's offset committed — what the
+ * engine does, without the engine. `avro` decodes and re-encodes every value on the way. The
+ * same code runs on kafkajs and on librdkafka's KafkaJS-compatible API.
  */
-async function bareLoop(list: string[], admin: Admin, run: number, avro: Serde | undefined): Promise<Run> {
-  const output = `bench-out-${ID}-bare${avro ? '-avro' : ''}-${run}`;
+async function consumeProduce(
+  label: string,
+  admin: Admin,
+  run: number,
+  avro: Serde | undefined,
+  clientFor: (output: string) => LoopClient,
+): Promise<Run> {
+  const output = `bench-out-${ID}-${label}${avro ? '-avro' : ''}-${run}`;
   await admin.createTopics({
     waitForLeaders: true,
     topics: [{ topic: output, numPartitions: PARTITIONS, replicationFactor: 1 }],
   });
-  const kafka = new Kafka({
-    clientId: 'bench-bare',
-    brokers: list,
-    logLevel: logLevel.NOTHING,
-    retry: { initialRetryTime: 200, retries: 8 },
-  });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  const consumer = kafka.consumer({
-    groupId: `bench-g-${output}`,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
-    maxWaitTimeInMs: 200,
-  });
+  const client = clientFor(output);
+  const { producer, consumer } = client;
   const cpu0 = process.cpuUsage();
   let first: number | undefined;
   await Promise.all([producer.connect(), consumer.connect()]);
   try {
-    await consumer.subscribe({ topics: [INPUT], fromBeginning: true });
+    await consumer.subscribe({ topics: [INPUT], ...client.subscribe });
     const transform = async (m: KafkaMessage): Promise<Buffer | null> => {
       if (avro === undefined || m.value === null) return m.value;
       const { value } = await avro.decode(INPUT, m.value);
       return avro.encode(output, value);
     };
     await consumer.run({
-      autoCommit: false,
+      ...client.run,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 3,
       eachBatch: async (payload) => {
@@ -191,7 +199,7 @@ async function bareLoop(list: string[], admin: Admin, run: number, avro: Serde |
           const messages = await Promise.all(
             chunk.map(async (m) => ({ key: m.key, value: await transform(m), headers: m.headers ?? {} })),
           );
-          await producer.sendBatch({ acks: -1, topicMessages: [{ topic: output, messages }] });
+          await producer.sendBatch({ ...client.send, topicMessages: [{ topic: output, messages }] });
           const last = chunk[chunk.length - 1]!.offset;
           payload.resolveOffset(last);
           await consumer.commitOffsets([
@@ -208,6 +216,30 @@ async function bareLoop(list: string[], admin: Admin, run: number, avro: Serde |
     await consumer.disconnect();
     await producer.disconnect();
   }
+}
+
+/** The bare loop on kafkajs. */
+function bareLoop(list: string[], admin: Admin, run: number, avro: Serde | undefined): Promise<Run> {
+  return consumeProduce('bare', admin, run, avro, (output) => {
+    const kafka = new Kafka({
+      clientId: 'bench-bare',
+      brokers: list,
+      logLevel: logLevel.NOTHING,
+      retry: { initialRetryTime: 200, retries: 8 },
+    });
+    return {
+      producer: kafka.producer({ idempotent: true, maxInFlightRequests: 1 }),
+      consumer: kafka.consumer({
+        groupId: `bench-g-${output}`,
+        sessionTimeout: 30_000,
+        heartbeatInterval: 3_000,
+        maxWaitTimeInMs: 200,
+      }),
+      subscribe: { fromBeginning: true },
+      run: { autoCommit: false },
+      send: { acks: -1 },
+    };
+  });
 }
 
 /** The topology: one identity `map`, a `toTopic` sink keyed by imageId, on the Kafka log. */
@@ -267,78 +299,41 @@ interface ConfluentKafkaJS {
 }
 
 /**
- * The same consume→produce loop as {@link bareLoop} on @confluentinc/kafka-javascript (librdkafka)
- * through its KafkaJS-compatible API: the same batches, manual offsets and idempotent producer;
- * its options go in `kafkaJS` blocks, and acks and `fromBeginning` in the client configs, as
- * that API requires.
+ * The bare loop on @confluentinc/kafka-javascript (librdkafka) through its KafkaJS-compatible
+ * API: the same batches, manual offsets and idempotent producer; acks, `fromBeginning` and
+ * auto-commit go in the client configs, as that API requires.
  */
-async function confluentLoop(
+function confluentLoop(
   client: ConfluentKafka,
   list: string[],
   admin: Admin,
   run: number,
   avro: Serde | undefined,
 ): Promise<Run> {
-  const output = `bench-out-${ID}-confluent${avro ? '-avro' : ''}-${run}`;
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [{ topic: output, numPartitions: PARTITIONS, replicationFactor: 1 }],
-  });
   const { KafkaJS } = createRequire(import.meta.url)(client.modulePath) as { KafkaJS: ConfluentKafkaJS };
-  const kafka = new KafkaJS.Kafka({
-    kafkaJS: { clientId: 'bench-confluent', brokers: list, logLevel: KafkaJS.logLevel.NOTHING },
-  });
-  const producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } });
-  const consumer = kafka.consumer({
-    // Batches of up to BATCH as the kafkajs loop gets them (this API hands out 32 by default).
-    'js.consumer.max.batch.size': BATCH,
-    kafkaJS: {
-      groupId: `bench-g-${output}`,
-      fromBeginning: true,
-      autoCommit: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
-      maxWaitTimeInMs: 200,
-    },
-  });
-  const cpu0 = process.cpuUsage();
-  let first: number | undefined;
-  await Promise.all([producer.connect(), consumer.connect()]);
-  try {
-    await consumer.subscribe({ topics: [INPUT] });
-    const transform = async (m: KafkaMessage): Promise<Buffer | null> => {
-      if (avro === undefined || m.value === null) return m.value;
-      const { value } = await avro.decode(INPUT, m.value);
-      return avro.encode(output, value);
-    };
-    await consumer.run({
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 3,
-      eachBatch: async (payload) => {
-        const { batch } = payload;
-        first ??= performance.now();
-        for (let i = 0; i < batch.messages.length; i += BATCH) {
-          if (!payload.isRunning() || payload.isStale()) return;
-          const chunk = batch.messages.slice(i, i + BATCH);
-          const messages = await Promise.all(
-            chunk.map(async (m) => ({ key: m.key, value: await transform(m), headers: m.headers ?? {} })),
-          );
-          await producer.sendBatch({ topicMessages: [{ topic: output, messages }] });
-          const last = chunk[chunk.length - 1]!.offset;
-          payload.resolveOffset(last);
-          await consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
-          ]);
-        }
-      },
+  return consumeProduce('confluent', admin, run, avro, (output) => {
+    const kafka = new KafkaJS.Kafka({
+      kafkaJS: { clientId: 'bench-confluent', brokers: list, logLevel: KafkaJS.logLevel.NOTHING },
     });
-    const { at, outputs } = await waitForOutputs(admin, output, N);
-    const used = process.cpuUsage(cpu0);
-    return { seconds: (at - (first ?? at)) / 1000, cpu: (used.user + used.system) / 1e6, outputs };
-  } finally {
-    await consumer.disconnect();
-    await producer.disconnect();
-  }
+    return {
+      producer: kafka.producer({ kafkaJS: { idempotent: true, acks: -1 } }),
+      consumer: kafka.consumer({
+        // Batches of up to BATCH as the kafkajs loop gets them (this API hands out 32 by default).
+        'js.consumer.max.batch.size': BATCH,
+        kafkaJS: {
+          groupId: `bench-g-${output}`,
+          fromBeginning: true,
+          autoCommit: false,
+          sessionTimeout: 30_000,
+          heartbeatInterval: 3_000,
+          maxWaitTimeInMs: 200,
+        },
+      }),
+      subscribe: {},
+      run: {},
+      send: {},
+    };
+  });
 }
 
 /**
