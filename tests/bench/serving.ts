@@ -82,17 +82,100 @@ interface Measured {
   readonly failed: number;
   /** CPU time the side's process spent per answered image, in ms (all its threads). */
   readonly cpuMs: number;
+  /** Where the server's CPU went per image (HTTP sides). */
+  readonly split?: { main: number; workers: number; other: number };
+  /** CPU the load generator (autocannon, in this process) spent per image, in ms (HTTP sides). */
+  readonly loaderMs?: number;
+  /** The service's batches (captionflow sides): count, mean size, histogram. */
+  readonly batches?: { count: number; mean: number; text: string };
 }
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
 const TICKS = 100;
 
-/** CPU seconds (user + system, all threads) a process has used so far. */
-async function processCpu(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds (user + system) of a /proc stat line. */
+function statCpu(stat: string): number {
   // Fields after the command (which may hold spaces), counted from field 3: utime is 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+async function processCpu(pid: number): Promise<number> {
+  return statCpu(await readFile(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** CPU seconds of each thread of a process so far, by thread id (threads that ended are gone). */
+async function threadCpu(pid: number): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    try {
+      out.set(Number(tid), statCpu(await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a server process's CPU went between two {@link threadCpu} snapshots, in CPU ms per image:
+ * its main thread (HTTP, multipart, JSON, batching), its `workers` busiest other threads (Node
+ * names every thread "node", so the worker threads are told apart by their CPU: they run the
+ * preprocessing and the model) and the rest (libvips and libuv pools, V8's GC and compiler).
+ */
+function cpuSplit(
+  pid: number,
+  before: ReadonlyMap<number, number>,
+  after: ReadonlyMap<number, number>,
+  workers: number,
+  images: number,
+): { main: number; workers: number; other: number } {
+  const deltas = [...after].map(([tid, s]) => ({ tid, ms: (s - (before.get(tid) ?? 0)) * 1000 }));
+  const main = deltas.find((d) => d.tid === pid)?.ms ?? 0;
+  const rest = deltas.filter((d) => d.tid !== pid).sort((a, b) => b.ms - a.ms);
+  const busiest = rest.slice(0, workers).reduce((a, d) => a + d.ms, 0);
+  const other = rest.slice(workers).reduce((a, d) => a + d.ms, 0);
+  const per = Math.max(1, images);
+  return { main: main / per, workers: busiest / per, other: other / per };
+}
+
+/** Cumulative counts of `captionflow_serving_batch_size` by upper bound, with its sum and count. */
+interface BatchSizes {
+  readonly buckets: Map<string, number>;
+  readonly sum: number;
+  readonly count: number;
+}
+
+async function batchSizes(server: Server): Promise<BatchSizes> {
+  const text = await (await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const buckets = new Map<string, number>();
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('captionflow_serving_batch_size')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (line.startsWith('captionflow_serving_batch_size_bucket') && le !== undefined)
+      buckets.set(le, (buckets.get(le) ?? 0) + value);
+    else if (line.startsWith('captionflow_serving_batch_size_sum')) sum += value;
+    else if (line.startsWith('captionflow_serving_batch_size_count')) count += value;
+  }
+  return { buckets, sum, count };
+}
+
+/** The batches run between two snapshots: how many, their mean size and how many fell in each bucket (`≤1:0 ≤2:1 …`). */
+function batchHistogram(before: BatchSizes, after: BatchSizes): { count: number; mean: number; text: string } {
+  const count = after.count - before.count;
+  const mean = count === 0 ? 0 : (after.sum - before.sum) / count;
+  let below = 0;
+  const parts: string[] = [];
+  for (const [le, n] of after.buckets) {
+    const cumulative = n - (before.buckets.get(le) ?? 0);
+    if (cumulative - below > 0) parts.push(`${le === '+Inf' ? '>64' : `≤${le}`}:${cumulative - below}`);
+    below = cumulative;
+  }
+  return { count, mean, text: parts.join(' ') };
 }
 
 async function peerPython(): Promise<{ python: string; versions: string }> {
@@ -160,6 +243,10 @@ interface Server {
   readonly child: ChildProcess;
   readonly log: string;
   readonly dir?: string;
+  /** Threads that run the model (service workers; the peer's onnxruntime threads). */
+  readonly workers: number;
+  /** A captionflow service: its /metrics has the batch-size histogram. */
+  readonly batching: boolean;
 }
 
 async function waitHttp(url: string, child: ChildProcess, log: string): Promise<void> {
@@ -201,7 +288,7 @@ async function startServe(bundleDir: string, maxBatch: number): Promise<Server> 
   child.stderr.pipe(out);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/healthz`, child, log);
-  return { url, path: '/v1/captions', field: 'image', child, log, dir };
+  return { url, path: '/v1/captions', field: 'image', child, log, dir, workers: CORES, batching: true };
 }
 
 async function startPeer(python: string, bundleDir: string): Promise<Server> {
@@ -214,7 +301,7 @@ async function startPeer(python: string, bundleDir: string): Promise<Server> {
   child.stderr.pipe(out);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/docs`, child, log);
-  return { url, path: '/api/v1/model/predict-caption', field: 'image', child, log, dir };
+  return { url, path: '/api/v1/model/predict-caption', field: 'image', child, log, dir, workers: CORES, batching: false };
 }
 
 async function stop(server: Server): Promise<void> {
@@ -246,17 +333,31 @@ async function loadHttp(
     headers: { 'content-type': contentType, 'x-api-key': API_KEY },
     body,
   }));
-  const cpu0 = await processCpu(server.child.pid!);
+  const pid = server.child.pid!;
+  const sizes0 = server.batching ? await batchSizes(server) : undefined;
+  const threads0 = await threadCpu(pid);
+  const cpu0 = await processCpu(pid);
+  const loader0 = process.cpuUsage();
   const started = performance.now();
-  const result = await autocannon({
+  const instance = autocannon({
     url: server.url,
     connections: c,
     amount,
     timeout: 300,
     requests,
   });
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = (await processCpu(server.child.pid!)) - cpu0;
+  // autocannon ends a run on its next 1-second sampling tick after the last answer: time the run
+  // to its last answer instead, or every rate is cut by up to a second's worth.
+  let last = started;
+  instance.on('response', () => {
+    last = performance.now();
+  });
+  const result = await instance;
+  const seconds = (last - started) / 1000;
+  const loader = process.cpuUsage(loader0);
+  const cpu = (await processCpu(pid)) - cpu0;
+  const threads1 = await threadCpu(pid);
+  const sizes1 = server.batching ? await batchSizes(server) : undefined;
   const ok = result['2xx'];
   return {
     rate: ok / seconds,
@@ -264,6 +365,9 @@ async function loadHttp(
     p99: result.latency.p99,
     failed: result.non2xx + result.errors + result.timeouts,
     cpuMs: (cpu * 1000) / Math.max(1, ok),
+    split: cpuSplit(pid, threads0, threads1, server.workers, ok),
+    loaderMs: (loader.user + loader.system) / 1000 / Math.max(1, ok),
+    ...(sizes0 === undefined || sizes1 === undefined ? {} : { batches: batchHistogram(sizes0, sizes1) }),
   };
 }
 
@@ -351,7 +455,7 @@ async function main(): Promise<void> {
     `images: ${images.length} of ${photos.summary} re-encoded as JPEG q85 at most ${UPLOAD_SIDE} px (mean ${kib.toFixed(0)} KiB), every side the same bytes`,
   );
   console.log(
-    `cores: ${CORES}; service: ${CORES} workers x 1 intra-op thread, max queue delay 5 ms; bare loop: ${CORES} threads x 1; peer: ${peer.versions}, 1 uvicorn worker, onnxruntime's default intra-op threads`,
+    `cores: ${CORES}; service: ${CORES} workers x 1 intra-op thread, max queue delay ${process.env.CAPTIONFLOW_SERVING_MAX_QUEUE_DELAY_MS ?? 5} ms, fill wait ${process.env.CAPTIONFLOW_SERVING_FILL_WAIT ?? 0.25}; bare loop: ${CORES} threads x 1; peer: ${peer.versions}, 1 uvicorn worker, onnxruntime's default intra-op threads`,
   );
 
   const servers: Partial<Record<Side, Server>> = {};
@@ -381,8 +485,23 @@ async function main(): Promise<void> {
           samples.add(`${side}@${c}:p99`, m.p99);
           samples.add(`${side}@${c}:failed`, m.failed);
           samples.add(`${side}@${c}:cpu`, m.cpuMs);
+          if (m.split !== undefined) {
+            samples.add(`${side}@${c}:main`, m.split.main);
+            samples.add(`${side}@${c}:workers`, m.split.workers);
+            samples.add(`${side}@${c}:other`, m.split.other);
+          }
+          if (m.loaderMs !== undefined) samples.add(`${side}@${c}:loader`, m.loaderMs);
+          if (m.batches !== undefined) samples.add(`${side}@${c}:batch`, m.batches.mean);
+          const split =
+            m.split === undefined
+              ? ''
+              : ` [main ${m.split.main.toFixed(1)}, ${CORES} busiest threads ${m.split.workers.toFixed(1)}, other ${m.split.other.toFixed(1)}; load generator ${m.loaderMs!.toFixed(1)}]`;
+          const batches =
+            m.batches === undefined
+              ? ''
+              : `; ${m.batches.count} batches, mean ${m.batches.mean.toFixed(1)} (${m.batches.text})`;
           console.error(
-            `round ${round + 1}/${ROUNDS} c=${c} ${side}: ${formatRate(m.rate)} images/s, p50 ${m.p50.toFixed(0)} ms, p99 ${m.p99.toFixed(0)} ms, ${m.cpuMs.toFixed(0)} CPU ms/image (${loadLine()})`,
+            `round ${round + 1}/${ROUNDS} c=${c} ${side}: ${formatRate(m.rate)} images/s, p50 ${m.p50.toFixed(0)} ms, p99 ${m.p99.toFixed(0)} ms, ${m.cpuMs.toFixed(0)} CPU ms/image${split}${batches} (${loadLine()})`,
           );
         }
       }
@@ -400,8 +519,14 @@ async function main(): Promise<void> {
         const p99 = formatSpread(spread(samples.get(`${side}@${c}:p99`)), 0, ms);
         const cpu = formatSpread(spread(samples.get(`${side}@${c}:cpu`)), 0, ms);
         const failed = samples.get(`${side}@${c}:failed`).reduce((a, b) => a + b, 0);
+        const one = (name: string, digits = 1): string =>
+          formatSpread(spread(samples.get(`${side}@${c}:${name}`)), digits, (v) => v.toFixed(digits));
+        const split = samples.has(`${side}@${c}:main`)
+          ? `  (main ${one('main')}, workers ${one('workers')}, other ${one('other')}; load generator ${one('loader')})`
+          : '';
+        const batch = samples.has(`${side}@${c}:batch`) ? `  mean batch ${one('batch')}` : '';
         console.log(
-          `${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms  CPU ${cpu} ms/image${failed > 0 ? `  FAILED ${failed}` : ''}`,
+          `${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms  CPU ${cpu} ms/image${split}${batch}${failed > 0 ? `  FAILED ${failed}` : ''}`,
         );
       }
       const ratio = (other: Side): string =>
