@@ -11,8 +11,8 @@
  * A batch that holds its share leaves at once (at c = 1 that is every request: it waits for
  * nothing); one below it waits while it is still filling (an item arrived within
  * `maxQueueDelayMs`, or answers are still expected back), for at most `fillWait` times the recent
- * batch run time after a worker became free; with another worker free a batch takes only its
- * share and leaves the rest to that worker. Why: the answers of one batch come back as a burst of
+ * batch run time after a worker became free; and a batch takes no more than its share, leaving
+ * the rest to the next worker. Why: the answers of one batch come back as a burst of
  * requests spread over the time the main thread takes to parse them; leaving at a fixed delay cuts
  * that burst into small batches, which then stay small (a mean of 10 to 12 of at most 16 at 32
  * connections on 2 workers), and on a KV-cache decoder a batch of 16 costs a third of the CPU per
@@ -51,7 +51,7 @@ export interface MicroBatcherOptions {
    * How long a partial batch that is still filling may hold a free worker, as a share of the
    * recent batch run time (0, the default here: a batch leaves when its oldest item has waited
    * `maxQueueDelayMs`, as in Triton; serving's config defaults to {@link DEFAULT_FILL_WAIT}).
-   * With it on, a batch also leaves a free worker the rest of the queue beyond its share.
+   * With it on, a batch also takes no more than its share and leaves the rest to the next worker.
    */
   readonly fillWait?: number;
 }
@@ -346,10 +346,10 @@ export class MicroBatcher<T, R> {
 
   private dispatch(key: string): void {
     const queue = this.queues.get(key)!;
-    // With another worker free, a batch takes its share and leaves the rest to that worker (two
-    // batches side by side beat one twice their size); else all it can.
-    const split = this.fillWait > 0 && this.running + 1 < this.options.maxConcurrentBatches;
-    const items = queue.splice(0, split ? Math.max(1, this.share(performance.now())) : this.options.maxBatchSize);
+    // A batch takes its share and leaves the rest to the next worker: two batches side by side
+    // beat one twice their size, and uneven batches would stay uneven under a closed loop.
+    const take = this.fillWait > 0 ? Math.max(1, this.share(performance.now())) : this.options.maxBatchSize;
+    const items = queue.splice(0, take);
     if (queue.length === 0) this.queues.delete(key);
     this.queued -= items.length;
     // A staged batch waits in the pool's queue first: its time is no measure of a batch's run.

@@ -12,7 +12,7 @@
  * keeps `c` images in flight the same way. Prints throughput (images/s) and p50/p99 latency at
  * c = 1, 8, 32, and the ratios (1)/(2), (1)/(3), (1)/(4) and the p99s at c = 32; the sides run
  * interleaved for `--rounds N` rounds (median [min–max]).
- * Run: `npm run bench -- serving [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1: more requests, 3
+ * Run: `npm run bench -- serving [--rounds N] [--triton]` (CAPTIONFLOW_BENCH_FULL=1: more requests, 3
  * rounds; CAPTIONFLOW_BENCH_MODEL=tiny: the tests' tiny trained export instead of the
  * serving-size model of serving-model.ts). Not part of `npm test`.
  */
@@ -65,10 +65,20 @@ const PEER_REQUIREMENTS = [
   'pillow==13.0.0',
 ];
 
-type Side = 'service' | 'bare' | 'unbatched' | 'fastapi';
-const SIDES: readonly Side[] = ['service', 'bare', 'unbatched', 'fastapi'];
+/**
+ * `--triton`: one more side, (1') the service on Triton's batching rule (`serving.fillWait` 0: a
+ * batch leaves when its oldest image has waited `maxQueueDelayMs`), to see what the fill wait
+ * does under the same load.
+ */
+const TRITON = process.argv.includes('--triton');
+
+type Side = 'service' | 'triton' | 'bare' | 'unbatched' | 'fastapi';
+const SIDES: readonly Side[] = TRITON
+  ? ['service', 'triton', 'bare', 'unbatched', 'fastapi']
+  : ['service', 'bare', 'unbatched', 'fastapi'];
 const LABEL: Record<Side, string> = {
   service: `(1) captionflow serve, micro-batching (max ${MAX_BATCH})`,
+  triton: "(1') the same, Triton's rule (fill wait 0)",
   bare: '(2) bare onnxruntime-node batched loop',
   unbatched: '(3) captionflow serve, batching off (max 1)',
   fastapi: '(4) FastAPI + onnxruntime (Python) / uvicorn',
@@ -263,7 +273,7 @@ async function waitHttp(url: string, child: ChildProcess, log: string): Promise<
   throw new Error(`server at ${url} did not answer within 180 s; see ${log}`);
 }
 
-async function startServe(bundleDir: string, maxBatch: number): Promise<Server> {
+async function startServe(bundleDir: string, maxBatch: number, env: Record<string, string> = {}): Promise<Server> {
   const dir = await servingDataDir(bundleDir);
   const port = await freePort();
   const log = join(dir, 'serve.log');
@@ -281,6 +291,7 @@ async function startServe(bundleDir: string, maxBatch: number): Promise<Server> 
       CAPTIONFLOW_LOG_LEVEL: 'warn',
       CAPTIONFLOW_SERVING_MAX_BATCH_SIZE: String(maxBatch),
       CAPTIONFLOW_SERVING_REQUEST_TIMEOUT_MS: '120000',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -406,6 +417,7 @@ async function loadBare(
   const latencies: number[] = [];
   let sent = 0;
   let next = 0;
+  const threads0 = await threadCpu(process.pid);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
@@ -423,6 +435,7 @@ async function loadBare(
   );
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const threads1 = await threadCpu(process.pid);
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number =>
     latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
@@ -432,6 +445,7 @@ async function loadBare(
     p99: pct(99),
     failed: 0,
     cpuMs: (cpu.user + cpu.system) / 1000 / latencies.length,
+    split: cpuSplit(process.pid, threads0, threads1, pool.size, latencies.length),
   };
 }
 
@@ -461,12 +475,20 @@ async function main(): Promise<void> {
   const servers: Partial<Record<Side, Server>> = {};
   const pool = new PiscinaPool({ size: CORES });
   try {
-    [servers.service, servers.unbatched, servers.fastapi] = await Promise.all([
+    const started = await Promise.all([
       startServe(model.dir, MAX_BATCH),
       startServe(model.dir, 1),
       startPeer(peer.python, model.dir),
+      TRITON ? startServe(model.dir, MAX_BATCH, { CAPTIONFLOW_SERVING_FILL_WAIT: '0' }) : undefined,
     ]);
-    const http = { service: servers.service, unbatched: servers.unbatched, fastapi: servers.fastapi };
+    [servers.service, servers.unbatched, servers.fastapi] = started;
+    if (started[3] !== undefined) servers.triton = started[3];
+    const http: Partial<Record<Side, Server>> = {
+      service: servers.service,
+      unbatched: servers.unbatched,
+      fastapi: servers.fastapi,
+      ...(servers.triton === undefined ? {} : { triton: servers.triton }),
+    };
     // Warm-up: every side loads its model and answers a caption before any timing.
     for (const server of Object.values(http)) await checkCaption(server, images[0]!);
     for (const server of Object.values(http)) await loadHttp(server, images, 8, 16);
@@ -479,7 +501,7 @@ async function main(): Promise<void> {
           const m =
             side === 'bare'
               ? await loadBare(pool, model.dir, images, c, REQUESTS[c])
-              : await loadHttp(http[side], images, c, REQUESTS[c]);
+              : await loadHttp(http[side]!, images, c, REQUESTS[c]);
           samples.add(`${side}@${c}:rate`, m.rate);
           samples.add(`${side}@${c}:p50`, m.p50);
           samples.add(`${side}@${c}:p99`, m.p99);
@@ -495,7 +517,7 @@ async function main(): Promise<void> {
           const split =
             m.split === undefined
               ? ''
-              : ` [main ${m.split.main.toFixed(1)}, ${CORES} busiest threads ${m.split.workers.toFixed(1)}, other ${m.split.other.toFixed(1)}; load generator ${m.loaderMs!.toFixed(1)}]`;
+              : ` [main ${m.split.main.toFixed(1)}, ${CORES} busiest threads ${m.split.workers.toFixed(1)}, other ${m.split.other.toFixed(1)}${m.loaderMs === undefined ? '' : `; load generator ${m.loaderMs.toFixed(1)}`}]`;
           const batches =
             m.batches === undefined
               ? ''
@@ -522,7 +544,7 @@ async function main(): Promise<void> {
         const one = (name: string, digits = 1): string =>
           formatSpread(spread(samples.get(`${side}@${c}:${name}`)), digits, (v) => v.toFixed(digits));
         const split = samples.has(`${side}@${c}:main`)
-          ? `  (main ${one('main')}, workers ${one('workers')}, other ${one('other')}; load generator ${one('loader')})`
+          ? `  (main ${one('main')}, workers ${one('workers')}, other ${one('other')}${samples.has(`${side}@${c}:loader`) ? `; load generator ${one('loader')}` : ''})`
           : '';
         const batch = samples.has(`${side}@${c}:batch`) ? `  mean batch ${one('batch')}` : '';
         console.log(
@@ -535,15 +557,15 @@ async function main(): Promise<void> {
       const cpuRatio = (other: Side): string =>
         formatSpread(spread(ratios(samples.get(`${other}@${c}:cpu`), samples.get(`service@${c}:cpu`))));
       console.log(
-        `throughput ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}`,
+        `throughput ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}${TRITON ? `  (1)/(1') ${ratio('triton')}` : ''}`,
       );
       console.log(
-        `CPU-per-image ratios (other/service): (2) ${cpuRatio('bare')}  (3) ${cpuRatio('unbatched')}  (4) ${cpuRatio('fastapi')}`,
+        `CPU-per-image ratios (other/service): (2) ${cpuRatio('bare')}  (3) ${cpuRatio('unbatched')}  (4) ${cpuRatio('fastapi')}${TRITON ? `  (1') ${cpuRatio('triton')}` : ''}`,
       );
     }
     const p99 = (side: Side): string => formatSpread(spread(samples.get(`${side}@32:p99`)), 0, ms);
     console.log(
-      `\nat c = 32: p99 (1) ${p99('service')} ms, (2) ${p99('bare')} ms, (3) ${p99('unbatched')} ms, (4) ${p99('fastapi')} ms`,
+      `\nat c = 32: p99 (1) ${p99('service')} ms, (2) ${p99('bare')} ms, (3) ${p99('unbatched')} ms, (4) ${p99('fastapi')} ms${TRITON ? `, (1') ${p99('triton')} ms` : ''}`,
     );
     console.log('targets at c = 32: (1)/(2) >= 0.85, (1)/(3) >= 2, (1)/(4) >= 2 with a lower p99 than (4)');
     console.log(`(${loadLine()} at the end)`);

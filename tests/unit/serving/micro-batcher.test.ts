@@ -191,12 +191,12 @@ describe('MicroBatcher', () => {
   });
 
   describe('fillWait (batches sized by the work in the service)', () => {
-    it('sends a lone item at once: nothing else in flight, nothing to wait for', () => {
+    it('sends a lone item at once: nothing else in flight, nothing to wait for', async () => {
       const { batcher, gate } = gated({ maxBatchSize: 16, maxQueueDelayMs: 60_000, fillWait: 0.25 });
       const one = batcher.submit('m', 1);
       assert.deepEqual(gate.batches, [{ key: 'm', items: [1] }], 'no maxQueueDelayMs wait at c = 1');
       gate.release();
-      return one;
+      assert.equal((await one).result, 10);
     });
 
     it('holds a free worker while the answers of the last batch come back, then sends them as one batch', async () => {
@@ -230,7 +230,7 @@ describe('MicroBatcher', () => {
       await lone;
     });
 
-    it('with another worker free, a batch takes its share and leaves the rest to that worker', async () => {
+    it('a batch takes its share of the work and leaves the rest to the next worker', async () => {
       const { batcher, gate } = gated({ maxBatchSize: 16, maxQueueDelayMs: 0, maxConcurrentBatches: 2, fillWait: 0.25 });
       const all = batcher.submitMany('m', [1, 2, 3, 4, 5, 6, 7, 8]);
       assert.deepEqual(
