@@ -14,9 +14,9 @@
  * batch run time after a worker became free; and a batch takes no more than its share, leaving
  * the rest to the next worker. Why: the answers of one batch come back as a burst of
  * requests spread over the time the main thread takes to parse them; leaving at a fixed delay cuts
- * that burst into small batches, which then stay small (a mean of 10 to 12 of at most 16 at 32
- * connections on 2 workers), and on a KV-cache decoder a batch of 16 costs a third of the CPU per
- * image of a batch of 1.
+ * that burst into uneven batches, which then stay uneven (on 2 workers: batches of 1 and of up to
+ * 8 by turns at 8 connections, a mean of 10 of at most 16 at 32), and on a KV-cache decoder a
+ * batch of 16 costs a half to a third of the CPU per image of a batch of 1.
  *
  * Items of one batch share a key (model version and decoding options: a batch runs on one model
  * with one set of options). Admission is all-or-nothing per request (`submitMany`): a request's
@@ -59,7 +59,7 @@ export interface MicroBatcherOptions {
 /**
  * Serving's default {@link MicroBatcherOptions.fillWait}: a worker idles at most a quarter of a
  * batch's run time for the rest of a burst, a bet that pays when the batch ends up twice as large
- * (on the serving model 16 images cost 18 CPU ms each against 25 at 8).
+ * (on the serving model at load ≈ 21, 16 images cost 18 CPU ms each against 25 at 8).
  */
 export const DEFAULT_FILL_WAIT = 0.25;
 
