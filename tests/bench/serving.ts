@@ -12,7 +12,7 @@
  * keeps `c` images in flight the same way. Prints throughput (images/s) and p50/p99 latency at
  * c = 1, 8, 32, and the ratios (1)/(2), (1)/(3), (1)/(4) and the p99s at c = 32; the sides run
  * interleaved for `--rounds N` rounds (median [min–max]).
- * Run: `npm run bench -- serving [--rounds N] [--triton]` (CAPTIONFLOW_BENCH_FULL=1: more requests, 3
+ * Run: `npm run bench -- serving [--rounds N]` (CAPTIONFLOW_BENCH_TRITON=1: side (1') too; CAPTIONFLOW_BENCH_FULL=1: more requests, 3
  * rounds; CAPTIONFLOW_BENCH_MODEL=tiny: the tests' tiny trained export instead of the
  * serving-size model of serving-model.ts). Not part of `npm test`.
  */
@@ -66,11 +66,11 @@ const PEER_REQUIREMENTS = [
 ];
 
 /**
- * `--triton`: one more side, (1') the service on Triton's batching rule (`serving.fillWait` 0: a
+ * `CAPTIONFLOW_BENCH_TRITON=1` (or `--triton` when run directly): one more side, (1') the service on Triton's batching rule (`serving.fillWait` 0: a
  * batch leaves when its oldest image has waited `maxQueueDelayMs`), to see what the fill wait
  * does under the same load.
  */
-const TRITON = process.argv.includes('--triton');
+const TRITON = process.env.CAPTIONFLOW_BENCH_TRITON === '1' || process.argv.includes('--triton');
 
 type Side = 'service' | 'triton' | 'bare' | 'unbatched' | 'fastapi';
 const SIDES: readonly Side[] = TRITON
