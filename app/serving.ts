@@ -17,6 +17,7 @@ export function servingOptions(config: Config): CaptionServiceOptions {
     batching: {
       maxBatchSize: s.maxBatchSize,
       maxQueueDelayMs: s.maxQueueDelayMs,
+      fillWait: s.fillWait,
       queueLimit: s.queueLimit,
       stagedBatches: s.stagedBatches,
     },

@@ -123,6 +123,13 @@ export const ConfigSchema = z.object({
       maxBatchSize: positiveInt.max(256).default(16),
       /** Longest wait of the oldest queued image for its batch to fill, in ms. */
       maxQueueDelayMs: z.coerce.number().int().min(0).max(10_000).default(5),
+      /**
+       * How long a partial batch that is still filling (images arriving, or answers out whose
+       * clients are expected back) may hold a free worker, as a share of the recent batch run
+       * time; 0: Triton's rule, a batch leaves `maxQueueDelayMs` after its oldest image
+       * (services/serving/micro-batcher.ts, DEFAULT_FILL_WAIT).
+       */
+      fillWait: z.coerce.number().min(0).max(10).default(0.25),
       /** Full batches sent to the worker pool beyond one per worker, so a worker never idles between batches under load (0: none). */
       stagedBatches: z.coerce.number().int().min(0).max(64).default(1),
       /** Most images waiting; beyond it requests get 503 with Retry-After. */
@@ -205,6 +212,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_SERVING_ALIAS: 'serving.alias',
   CAPTIONFLOW_SERVING_MAX_BATCH_SIZE: 'serving.maxBatchSize',
   CAPTIONFLOW_SERVING_MAX_QUEUE_DELAY_MS: 'serving.maxQueueDelayMs',
+  CAPTIONFLOW_SERVING_FILL_WAIT: 'serving.fillWait',
   CAPTIONFLOW_SERVING_QUEUE_LIMIT: 'serving.queueLimit',
   CAPTIONFLOW_SERVING_STAGED_BATCHES: 'serving.stagedBatches',
   CAPTIONFLOW_SERVING_INTRA_OP_THREADS: 'serving.intraOpThreads',

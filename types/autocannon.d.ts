@@ -28,6 +28,10 @@ declare module 'autocannon' {
     timeouts: number;
     duration: number;
   }
-  function autocannon(options: Options): Promise<Result>;
+  /** A run: an event emitter (`response` once per answer) that is also the promise of its result. */
+  interface Instance extends PromiseLike<Result> {
+    on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, ms: number) => void): Instance;
+  }
+  function autocannon(options: Options): Instance;
   export default autocannon;
 }

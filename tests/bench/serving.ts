@@ -12,7 +12,7 @@
  * keeps `c` images in flight the same way. Prints throughput (images/s) and p50/p99 latency at
  * c = 1, 8, 32, and the ratios (1)/(2), (1)/(3), (1)/(4) and the p99s at c = 32; the sides run
  * interleaved for `--rounds N` rounds (median [min–max]).
- * Run: `npm run bench -- serving [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1: more requests, 3
+ * Run: `npm run bench -- serving [--rounds N]` (CAPTIONFLOW_BENCH_TRITON=1: side (1') too; CAPTIONFLOW_BENCH_FULL=1: more requests, 3
  * rounds; CAPTIONFLOW_BENCH_MODEL=tiny: the tests' tiny trained export instead of the
  * serving-size model of serving-model.ts). Not part of `npm test`.
  */
@@ -65,10 +65,20 @@ const PEER_REQUIREMENTS = [
   'pillow==13.0.0',
 ];
 
-type Side = 'service' | 'bare' | 'unbatched' | 'fastapi';
-const SIDES: readonly Side[] = ['service', 'bare', 'unbatched', 'fastapi'];
+/**
+ * `CAPTIONFLOW_BENCH_TRITON=1` (or `--triton` when run directly): one more side, (1') the service on Triton's batching rule (`serving.fillWait` 0: a
+ * batch leaves when its oldest image has waited `maxQueueDelayMs`), to see what the fill wait
+ * does under the same load.
+ */
+const TRITON = process.env.CAPTIONFLOW_BENCH_TRITON === '1' || process.argv.includes('--triton');
+
+type Side = 'service' | 'triton' | 'bare' | 'unbatched' | 'fastapi';
+const SIDES: readonly Side[] = TRITON
+  ? ['service', 'triton', 'bare', 'unbatched', 'fastapi']
+  : ['service', 'bare', 'unbatched', 'fastapi'];
 const LABEL: Record<Side, string> = {
   service: `(1) captionflow serve, micro-batching (max ${MAX_BATCH})`,
+  triton: "(1') the same, Triton's rule (fill wait 0)",
   bare: '(2) bare onnxruntime-node batched loop',
   unbatched: '(3) captionflow serve, batching off (max 1)',
   fastapi: '(4) FastAPI + onnxruntime (Python) / uvicorn',
@@ -82,17 +92,100 @@ interface Measured {
   readonly failed: number;
   /** CPU time the side's process spent per answered image, in ms (all its threads). */
   readonly cpuMs: number;
+  /** Where the server's CPU went per image (HTTP sides). */
+  readonly split?: { main: number; workers: number; other: number };
+  /** CPU the load generator (autocannon, in this process) spent per image, in ms (HTTP sides). */
+  readonly loaderMs?: number;
+  /** The service's batches (captionflow sides): count, mean size, histogram. */
+  readonly batches?: { count: number; mean: number; text: string };
 }
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux). */
 const TICKS = 100;
 
-/** CPU seconds (user + system, all threads) a process has used so far. */
-async function processCpu(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds (user + system) of a /proc stat line. */
+function statCpu(stat: string): number {
   // Fields after the command (which may hold spaces), counted from field 3: utime is 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+async function processCpu(pid: number): Promise<number> {
+  return statCpu(await readFile(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** CPU seconds of each thread of a process so far, by thread id (threads that ended are gone). */
+async function threadCpu(pid: number): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    try {
+      out.set(Number(tid), statCpu(await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a server process's CPU went between two {@link threadCpu} snapshots, in CPU ms per image:
+ * its main thread (HTTP, multipart, JSON, batching), its `workers` busiest other threads (Node
+ * names every thread "node", so the worker threads are told apart by their CPU: they run the
+ * preprocessing and the model) and the rest (libvips and libuv pools, V8's GC and compiler).
+ */
+function cpuSplit(
+  pid: number,
+  before: ReadonlyMap<number, number>,
+  after: ReadonlyMap<number, number>,
+  workers: number,
+  images: number,
+): { main: number; workers: number; other: number } {
+  const deltas = [...after].map(([tid, s]) => ({ tid, ms: (s - (before.get(tid) ?? 0)) * 1000 }));
+  const main = deltas.find((d) => d.tid === pid)?.ms ?? 0;
+  const rest = deltas.filter((d) => d.tid !== pid).sort((a, b) => b.ms - a.ms);
+  const busiest = rest.slice(0, workers).reduce((a, d) => a + d.ms, 0);
+  const other = rest.slice(workers).reduce((a, d) => a + d.ms, 0);
+  const per = Math.max(1, images);
+  return { main: main / per, workers: busiest / per, other: other / per };
+}
+
+/** Cumulative counts of `captionflow_serving_batch_size` by upper bound, with its sum and count. */
+interface BatchSizes {
+  readonly buckets: Map<string, number>;
+  readonly sum: number;
+  readonly count: number;
+}
+
+async function batchSizes(server: Server): Promise<BatchSizes> {
+  const text = await (await fetch(`${server.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const buckets = new Map<string, number>();
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('captionflow_serving_batch_size')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (line.startsWith('captionflow_serving_batch_size_bucket') && le !== undefined)
+      buckets.set(le, (buckets.get(le) ?? 0) + value);
+    else if (line.startsWith('captionflow_serving_batch_size_sum')) sum += value;
+    else if (line.startsWith('captionflow_serving_batch_size_count')) count += value;
+  }
+  return { buckets, sum, count };
+}
+
+/** The batches run between two snapshots: how many, their mean size and how many fell in each bucket (`≤1:0 ≤2:1 …`). */
+function batchHistogram(before: BatchSizes, after: BatchSizes): { count: number; mean: number; text: string } {
+  const count = after.count - before.count;
+  const mean = count === 0 ? 0 : (after.sum - before.sum) / count;
+  let below = 0;
+  const parts: string[] = [];
+  for (const [le, n] of after.buckets) {
+    const cumulative = n - (before.buckets.get(le) ?? 0);
+    if (cumulative - below > 0) parts.push(`${le === '+Inf' ? '>64' : `≤${le}`}:${cumulative - below}`);
+    below = cumulative;
+  }
+  return { count, mean, text: parts.join(' ') };
 }
 
 async function peerPython(): Promise<{ python: string; versions: string }> {
@@ -160,6 +253,10 @@ interface Server {
   readonly child: ChildProcess;
   readonly log: string;
   readonly dir?: string;
+  /** Threads that run the model (service workers; the peer's onnxruntime threads). */
+  readonly workers: number;
+  /** A captionflow service: its /metrics has the batch-size histogram. */
+  readonly batching: boolean;
 }
 
 async function waitHttp(url: string, child: ChildProcess, log: string): Promise<void> {
@@ -176,7 +273,7 @@ async function waitHttp(url: string, child: ChildProcess, log: string): Promise<
   throw new Error(`server at ${url} did not answer within 180 s; see ${log}`);
 }
 
-async function startServe(bundleDir: string, maxBatch: number): Promise<Server> {
+async function startServe(bundleDir: string, maxBatch: number, env: Record<string, string> = {}): Promise<Server> {
   const dir = await servingDataDir(bundleDir);
   const port = await freePort();
   const log = join(dir, 'serve.log');
@@ -194,6 +291,7 @@ async function startServe(bundleDir: string, maxBatch: number): Promise<Server> 
       CAPTIONFLOW_LOG_LEVEL: 'warn',
       CAPTIONFLOW_SERVING_MAX_BATCH_SIZE: String(maxBatch),
       CAPTIONFLOW_SERVING_REQUEST_TIMEOUT_MS: '120000',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -201,7 +299,7 @@ async function startServe(bundleDir: string, maxBatch: number): Promise<Server> 
   child.stderr.pipe(out);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/healthz`, child, log);
-  return { url, path: '/v1/captions', field: 'image', child, log, dir };
+  return { url, path: '/v1/captions', field: 'image', child, log, dir, workers: CORES, batching: true };
 }
 
 async function startPeer(python: string, bundleDir: string): Promise<Server> {
@@ -214,7 +312,7 @@ async function startPeer(python: string, bundleDir: string): Promise<Server> {
   child.stderr.pipe(out);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/docs`, child, log);
-  return { url, path: '/api/v1/model/predict-caption', field: 'image', child, log, dir };
+  return { url, path: '/api/v1/model/predict-caption', field: 'image', child, log, dir, workers: CORES, batching: false };
 }
 
 async function stop(server: Server): Promise<void> {
@@ -246,17 +344,31 @@ async function loadHttp(
     headers: { 'content-type': contentType, 'x-api-key': API_KEY },
     body,
   }));
-  const cpu0 = await processCpu(server.child.pid!);
+  const pid = server.child.pid!;
+  const sizes0 = server.batching ? await batchSizes(server) : undefined;
+  const threads0 = await threadCpu(pid);
+  const cpu0 = await processCpu(pid);
+  const loader0 = process.cpuUsage();
   const started = performance.now();
-  const result = await autocannon({
+  const instance = autocannon({
     url: server.url,
     connections: c,
     amount,
     timeout: 300,
     requests,
   });
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = (await processCpu(server.child.pid!)) - cpu0;
+  // autocannon ends a run on its next 1-second sampling tick after the last answer: time the run
+  // to its last answer instead, or every rate is cut by up to a second's worth.
+  let last = started;
+  instance.on('response', () => {
+    last = performance.now();
+  });
+  const result = await instance;
+  const seconds = (last - started) / 1000;
+  const loader = process.cpuUsage(loader0);
+  const cpu = (await processCpu(pid)) - cpu0;
+  const threads1 = await threadCpu(pid);
+  const sizes1 = server.batching ? await batchSizes(server) : undefined;
   const ok = result['2xx'];
   return {
     rate: ok / seconds,
@@ -264,6 +376,9 @@ async function loadHttp(
     p99: result.latency.p99,
     failed: result.non2xx + result.errors + result.timeouts,
     cpuMs: (cpu * 1000) / Math.max(1, ok),
+    split: cpuSplit(pid, threads0, threads1, server.workers, ok),
+    loaderMs: (loader.user + loader.system) / 1000 / Math.max(1, ok),
+    ...(sizes0 === undefined || sizes1 === undefined ? {} : { batches: batchHistogram(sizes0, sizes1) }),
   };
 }
 
@@ -302,6 +417,7 @@ async function loadBare(
   const latencies: number[] = [];
   let sent = 0;
   let next = 0;
+  const threads0 = await threadCpu(process.pid);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
@@ -319,6 +435,7 @@ async function loadBare(
   );
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const threads1 = await threadCpu(process.pid);
   latencies.sort((a, b) => a - b);
   const pct = (p: number): number =>
     latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
@@ -328,6 +445,7 @@ async function loadBare(
     p99: pct(99),
     failed: 0,
     cpuMs: (cpu.user + cpu.system) / 1000 / latencies.length,
+    split: cpuSplit(process.pid, threads0, threads1, pool.size, latencies.length),
   };
 }
 
@@ -351,18 +469,26 @@ async function main(): Promise<void> {
     `images: ${images.length} of ${photos.summary} re-encoded as JPEG q85 at most ${UPLOAD_SIDE} px (mean ${kib.toFixed(0)} KiB), every side the same bytes`,
   );
   console.log(
-    `cores: ${CORES}; service: ${CORES} workers x 1 intra-op thread, max queue delay 5 ms; bare loop: ${CORES} threads x 1; peer: ${peer.versions}, 1 uvicorn worker, onnxruntime's default intra-op threads`,
+    `cores: ${CORES}; service: ${CORES} workers x 1 intra-op thread, max queue delay ${process.env.CAPTIONFLOW_SERVING_MAX_QUEUE_DELAY_MS ?? 5} ms, fill wait ${process.env.CAPTIONFLOW_SERVING_FILL_WAIT ?? 0.25}; bare loop: ${CORES} threads x 1; peer: ${peer.versions}, 1 uvicorn worker, onnxruntime's default intra-op threads`,
   );
 
   const servers: Partial<Record<Side, Server>> = {};
   const pool = new PiscinaPool({ size: CORES });
   try {
-    [servers.service, servers.unbatched, servers.fastapi] = await Promise.all([
+    const started = await Promise.all([
       startServe(model.dir, MAX_BATCH),
       startServe(model.dir, 1),
       startPeer(peer.python, model.dir),
+      TRITON ? startServe(model.dir, MAX_BATCH, { CAPTIONFLOW_SERVING_FILL_WAIT: '0' }) : undefined,
     ]);
-    const http = { service: servers.service, unbatched: servers.unbatched, fastapi: servers.fastapi };
+    [servers.service, servers.unbatched, servers.fastapi] = started;
+    if (started[3] !== undefined) servers.triton = started[3];
+    const http: Partial<Record<Side, Server>> = {
+      service: servers.service,
+      unbatched: servers.unbatched,
+      fastapi: servers.fastapi,
+      ...(servers.triton === undefined ? {} : { triton: servers.triton }),
+    };
     // Warm-up: every side loads its model and answers a caption before any timing.
     for (const server of Object.values(http)) await checkCaption(server, images[0]!);
     for (const server of Object.values(http)) await loadHttp(server, images, 8, 16);
@@ -375,14 +501,29 @@ async function main(): Promise<void> {
           const m =
             side === 'bare'
               ? await loadBare(pool, model.dir, images, c, REQUESTS[c])
-              : await loadHttp(http[side], images, c, REQUESTS[c]);
+              : await loadHttp(http[side]!, images, c, REQUESTS[c]);
           samples.add(`${side}@${c}:rate`, m.rate);
           samples.add(`${side}@${c}:p50`, m.p50);
           samples.add(`${side}@${c}:p99`, m.p99);
           samples.add(`${side}@${c}:failed`, m.failed);
           samples.add(`${side}@${c}:cpu`, m.cpuMs);
+          if (m.split !== undefined) {
+            samples.add(`${side}@${c}:main`, m.split.main);
+            samples.add(`${side}@${c}:workers`, m.split.workers);
+            samples.add(`${side}@${c}:other`, m.split.other);
+          }
+          if (m.loaderMs !== undefined) samples.add(`${side}@${c}:loader`, m.loaderMs);
+          if (m.batches !== undefined) samples.add(`${side}@${c}:batch`, m.batches.mean);
+          const split =
+            m.split === undefined
+              ? ''
+              : ` [main ${m.split.main.toFixed(1)}, ${CORES} busiest threads ${m.split.workers.toFixed(1)}, other ${m.split.other.toFixed(1)}${m.loaderMs === undefined ? '' : `; load generator ${m.loaderMs.toFixed(1)}`}]`;
+          const batches =
+            m.batches === undefined
+              ? ''
+              : `; ${m.batches.count} batches, mean ${m.batches.mean.toFixed(1)} (${m.batches.text})`;
           console.error(
-            `round ${round + 1}/${ROUNDS} c=${c} ${side}: ${formatRate(m.rate)} images/s, p50 ${m.p50.toFixed(0)} ms, p99 ${m.p99.toFixed(0)} ms, ${m.cpuMs.toFixed(0)} CPU ms/image (${loadLine()})`,
+            `round ${round + 1}/${ROUNDS} c=${c} ${side}: ${formatRate(m.rate)} images/s, p50 ${m.p50.toFixed(0)} ms, p99 ${m.p99.toFixed(0)} ms, ${m.cpuMs.toFixed(0)} CPU ms/image${split}${batches} (${loadLine()})`,
           );
         }
       }
@@ -400,8 +541,14 @@ async function main(): Promise<void> {
         const p99 = formatSpread(spread(samples.get(`${side}@${c}:p99`)), 0, ms);
         const cpu = formatSpread(spread(samples.get(`${side}@${c}:cpu`)), 0, ms);
         const failed = samples.get(`${side}@${c}:failed`).reduce((a, b) => a + b, 0);
+        const one = (name: string, digits = 1): string =>
+          formatSpread(spread(samples.get(`${side}@${c}:${name}`)), digits, (v) => v.toFixed(digits));
+        const split = samples.has(`${side}@${c}:main`)
+          ? `  (main ${one('main')}, workers ${one('workers')}, other ${one('other')}${samples.has(`${side}@${c}:loader`) ? `; load generator ${one('loader')}` : ''})`
+          : '';
+        const batch = samples.has(`${side}@${c}:batch`) ? `  mean batch ${one('batch')}` : '';
         console.log(
-          `${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms  CPU ${cpu} ms/image${failed > 0 ? `  FAILED ${failed}` : ''}`,
+          `${LABEL[side].padEnd(48)} ${rate.padStart(9)} images/s  p50 ${p50} ms  p99 ${p99} ms  CPU ${cpu} ms/image${split}${batch}${failed > 0 ? `  FAILED ${failed}` : ''}`,
         );
       }
       const ratio = (other: Side): string =>
@@ -410,15 +557,15 @@ async function main(): Promise<void> {
       const cpuRatio = (other: Side): string =>
         formatSpread(spread(ratios(samples.get(`${other}@${c}:cpu`), samples.get(`service@${c}:cpu`))));
       console.log(
-        `throughput ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}`,
+        `throughput ratios: (1)/(2) ${ratio('bare')}  (1)/(3) ${ratio('unbatched')}  (1)/(4) ${ratio('fastapi')}${TRITON ? `  (1)/(1') ${ratio('triton')}` : ''}`,
       );
       console.log(
-        `CPU-per-image ratios (other/service): (2) ${cpuRatio('bare')}  (3) ${cpuRatio('unbatched')}  (4) ${cpuRatio('fastapi')}`,
+        `CPU-per-image ratios (other/service): (2) ${cpuRatio('bare')}  (3) ${cpuRatio('unbatched')}  (4) ${cpuRatio('fastapi')}${TRITON ? `  (1') ${cpuRatio('triton')}` : ''}`,
       );
     }
     const p99 = (side: Side): string => formatSpread(spread(samples.get(`${side}@32:p99`)), 0, ms);
     console.log(
-      `\nat c = 32: p99 (1) ${p99('service')} ms, (2) ${p99('bare')} ms, (3) ${p99('unbatched')} ms, (4) ${p99('fastapi')} ms`,
+      `\nat c = 32: p99 (1) ${p99('service')} ms, (2) ${p99('bare')} ms, (3) ${p99('unbatched')} ms, (4) ${p99('fastapi')} ms${TRITON ? `, (1') ${p99('triton')} ms` : ''}`,
     );
     console.log('targets at c = 32: (1)/(2) >= 0.85, (1)/(3) >= 2, (1)/(4) >= 2 with a lower p99 than (4)');
     console.log(`(${loadLine()} at the end)`);

@@ -2,6 +2,8 @@
  * The dynamic micro-batcher: a batch leaves at maxBatchSize or after maxQueueDelayMs, never more
  * than maxConcurrentBatches at once; a full queue refuses a request whole (QUEUE_FULL with a
  * Retry-After), an item past its deadline rejects with DEADLINE_EXCEEDED, batches are per key.
+ * With fillWait, batches are sized by the work in the service (a lone item waits for nothing, a
+ * burst of returning clients fills one batch, a free worker gets its share).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -188,6 +190,71 @@ describe('MicroBatcher', () => {
     assert.equal((await batcher.submit('m', 3)).result, 3);
   });
 
+  describe('fillWait (batches sized by the work in the service)', () => {
+    it('sends a lone item at once: nothing else in flight, nothing to wait for', async () => {
+      const { batcher, gate } = gated({ maxBatchSize: 16, maxQueueDelayMs: 60_000, fillWait: 0.25 });
+      const one = batcher.submit('m', 1);
+      assert.deepEqual(gate.batches, [{ key: 'm', items: [1] }], 'no maxQueueDelayMs wait at c = 1');
+      gate.release();
+      assert.equal((await one).result, 10);
+    });
+
+    it('holds a free worker while the answers of the last batch come back, then sends them as one batch', async () => {
+      const { batcher, gate } = gated({ maxBatchSize: 4, maxQueueDelayMs: 0, maxConcurrentBatches: 1, fillWait: 10 });
+      const first = batcher.submitMany('m', [1, 2, 3, 4]);
+      gate.release();
+      await Promise.all(first);
+      // A closed loop: the four clients send their next items one after another.
+      const next: Promise<unknown>[] = [];
+      for (const i of [5, 6, 7]) {
+        next.push(batcher.submit('m', i));
+        await sleep(10);
+      }
+      assert.equal(gate.batches.length, 1, 'the free worker waits for the rest of the burst');
+      next.push(batcher.submit('m', 8));
+      assert.deepEqual(gate.batches.at(-1), { key: 'm', items: [5, 6, 7, 8] });
+      gate.release();
+      await Promise.all(next);
+    });
+
+    it('bounds the hold: a batch whose clients do not come back leaves after fillWait times the batch time', async () => {
+      const { batcher, gate } = gated({ maxBatchSize: 4, maxQueueDelayMs: 0, maxConcurrentBatches: 1, fillWait: 0.5 });
+      const first = batcher.submitMany('m', [1, 2, 3, 4]);
+      gate.release();
+      await Promise.all(first);
+      const lone = batcher.submit('m', 5);
+      assert.equal(gate.batches.length, 1, 'three answers are still expected back');
+      await sleep(300); // the moving batch time starts at 50 ms: the hold is about 20 ms
+      assert.deepEqual(gate.batches.at(-1), { key: 'm', items: [5] });
+      gate.release();
+      await lone;
+    });
+
+    it('a batch takes its share of the work and leaves the rest to the next worker', async () => {
+      const { batcher, gate } = gated({ maxBatchSize: 16, maxQueueDelayMs: 0, maxConcurrentBatches: 2, fillWait: 0.25 });
+      const all = batcher.submitMany('m', [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.deepEqual(
+        gate.batches.map((b) => b.items),
+        [
+          [1, 2, 3, 4],
+          [5, 6, 7, 8],
+        ],
+      );
+      gate.release();
+      await Promise.all(all);
+    });
+
+    it('with fillWait 0 keeps Triton\'s rule: one batch of all that waits, as late as maxQueueDelayMs', async () => {
+      const { batcher, gate } = gated({ maxBatchSize: 16, maxQueueDelayMs: 20, maxConcurrentBatches: 2, fillWait: 0 });
+      const all = batcher.submitMany('m', [1, 2, 3]);
+      assert.equal(gate.batches.length, 0);
+      await sleep(60);
+      assert.deepEqual(gate.batches, [{ key: 'm', items: [1, 2, 3] }]);
+      gate.release();
+      await Promise.all(all);
+    });
+  });
+
   it('validates its options up front', () => {
     assert.throws(
       () =>
@@ -196,6 +263,14 @@ describe('MicroBatcher', () => {
           () => Promise.resolve([]),
         ),
       /maxBatchSize must be an integer >= 1, got 0/,
+    );
+    assert.throws(
+      () =>
+        new MicroBatcher(
+          { maxBatchSize: 1, maxQueueDelayMs: 1, queueLimit: 1, maxConcurrentBatches: 1, fillWait: -1 },
+          () => Promise.resolve([]),
+        ),
+      /fillWait must be a number in 0\.\.10, got -1/,
     );
   });
 
