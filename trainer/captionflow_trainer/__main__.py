@@ -16,6 +16,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from . import errors  # noqa: E402
+from .config import PRESETS  # noqa: E402
 from .errors import TrainerError  # noqa: E402
 from .events import emit_stdout  # noqa: E402
 
@@ -28,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--manifest", required=True, help="dataset version manifest (JSON)")
     t.add_argument("--out", required=True, help="checkpoint directory to write")
     t.add_argument("--init-from", dest="init_from", help="parent checkpoint directory to fine-tune from")
-    t.add_argument("--config", default="default", choices=["tiny", "default"], help="preset (default: default)")
+    t.add_argument("--config", default="default", choices=sorted(PRESETS), help="preset (default: default)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, help="override the preset's epoch count")
     t.add_argument("--batch-size", dest="batch_size", type=int)
