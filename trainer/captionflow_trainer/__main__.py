@@ -16,6 +16,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from . import errors  # noqa: E402
+from .config import PRESETS  # noqa: E402
 from .errors import TrainerError  # noqa: E402
 from .events import emit_stdout  # noqa: E402
 
@@ -28,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--manifest", required=True, help="dataset version manifest (JSON)")
     t.add_argument("--out", required=True, help="checkpoint directory to write")
     t.add_argument("--init-from", dest="init_from", help="parent checkpoint directory to fine-tune from")
-    t.add_argument("--config", default="default", choices=["tiny", "default"], help="preset (default: default)")
+    t.add_argument("--config", default="default", choices=sorted(PRESETS), help="preset (default: default)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, help="override the preset's epoch count")
     t.add_argument("--batch-size", dest="batch_size", type=int)
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--label-smoothing", dest="label_smoothing", type=float, help="override the preset's label smoothing")
     t.add_argument("--ema-decay", dest="ema_decay", type=float, help="override the preset's EMA decay of the weights (0 = off)")
     t.add_argument("--shift-pixels", dest="shift_pixels", type=int, help="override the preset's random train-image translation (0 = off)")
+    t.add_argument("--weight-decay", dest="weight_decay", type=float, help="override the preset's AdamW weight decay")
     t.add_argument("--replay-manifest", dest="replay_manifests", action="append", default=[], metavar="MANIFEST",
                    help="earlier dataset version whose train items are mixed in (repeatable)")
     t.add_argument("--replay-limit", dest="replay_limit", type=int, help="at most this many replayed items")
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 epochs=args.epochs, replay_manifests=tuple(args.replay_manifests), replay_limit=args.replay_limit,
                 batch_size=args.batch_size, learning_rate=args.learning_rate,
                 captions_per_image=args.captions_per_image, label_smoothing=args.label_smoothing,
-                ema_decay=args.ema_decay, shift_pixels=args.shift_pixels,
+                ema_decay=args.ema_decay, shift_pixels=args.shift_pixels, weight_decay=args.weight_decay,
             ))
         elif args.command == "export":
             from .export_onnx import export

@@ -112,6 +112,36 @@ def test_references_drawn_per_image_are_distinct_when_there_are_enough() -> None
         assert all(0 <= p < c for row, c in zip(picks, counts) for p in row)
 
 
+def test_the_validation_loss_encodes_each_image_once_and_equals_the_per_pair_token_mean() -> None:
+    import dataclasses
+
+    import jax
+
+    from captionflow_trainer.config import get_preset
+    from captionflow_trainer.model import Captioner, init_params
+    from captionflow_trainer.train import VAL_IMAGES, _loss_fn, _mean_loss
+
+    mcfg = dataclasses.replace(get_preset("tiny").model, vocab_size=12, max_len=8)
+    params = init_params(mcfg, 0)
+    rng = np.random.default_rng(1)
+    n = VAL_IMAGES + 3  # a full batch and a padded one
+    images = rng.uniform(-1, 1, (n, 3, mcfg.image_size, mcfg.image_size)).astype(np.float32)
+    counts = rng.integers(1, 4, n).astype(np.int32)
+    table = np.zeros((n, 3, mcfg.max_len), np.int32)
+    for i in range(n):
+        for j in range(counts[i]):
+            length = int(rng.integers(1, mcfg.max_len - 1))
+            table[i, j, : length + 2] = [1, *rng.integers(4, 12, length), 2]
+    eval_loss = jax.jit(_loss_fn(Captioner(mcfg), 0.0))
+    total = tokens = 0.0
+    for i in range(n):
+        for j in range(counts[i]):
+            t = float((table[i, j, 1:] != 0).sum())
+            total += float(eval_loss(params, images[i : i + 1], table[i, j][None], np.ones((1,), np.float32))) * t
+            tokens += t
+    assert abs(_mean_loss(eval_loss, params, images, table, counts) - total / tokens) < 1e-4
+
+
 def test_several_references_per_image_train_and_are_recorded(tmp_path: Path, dataset: Path) -> None:
     _, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "k3"), "--config", "tiny", "--epochs", "1",
                            "--captions-per-image", "3", "--label-smoothing", "0.1")
@@ -141,13 +171,13 @@ def test_shifted_images_are_translated_copies_with_edge_padding() -> None:
 
 def test_weight_averaging_and_shifts_train_and_are_recorded(tmp_path: Path, dataset: Path) -> None:
     _, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "ema"), "--config", "tiny", "--epochs", "1",
-                           "--ema-decay", "0.9", "--shift-pixels", "2")
+                           "--ema-decay", "0.9", "--shift-pixels", "2", "--weight-decay", "0.05")
     assert events[-1]["event"] == "done" and np.isfinite(events[-1]["metrics"]["bleu4"])
     train = load_checkpoint(tmp_path / "ema").meta["train"]
-    assert train["ema_decay"] == 0.9 and train["shift_pixels"] == 2
+    assert train["ema_decay"] == 0.9 and train["shift_pixels"] == 2 and train["weight_decay"] == 0.05
 
 
-@pytest.mark.parametrize("flag,value", [("--ema-decay", "1"), ("--ema-decay", "-0.1"), ("--shift-pixels", "-1")])
-def test_a_bad_ema_decay_or_shift_exits_2(tmp_path: Path, dataset: Path, flag: str, value: str) -> None:
+@pytest.mark.parametrize("flag,value", [("--ema-decay", "1"), ("--ema-decay", "-0.1"), ("--shift-pixels", "-1"), ("--weight-decay", "-0.1")])
+def test_a_bad_ema_decay_shift_or_weight_decay_exits_2(tmp_path: Path, dataset: Path, flag: str, value: str) -> None:
     code, events, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "o"), "--config", "tiny", flag, value, check=False)
     assert code == 2 and events[-1]["code"] == "CONFIG_INVALID"
