@@ -15,8 +15,9 @@ import type {
   ProduceRecord,
   TopicSpec,
 } from '../ports.ts';
+import { withRetry } from '../lake/retry.ts';
 
-/** Attempts at making missing topics before giving up (a retriable broker answer waits 250 ms × attempt). */
+/** Attempts at making missing topics before giving up (a retriable broker answer is retried with backoff from 250 ms). */
 const ENSURE_TOPICS_ATTEMPTS = 5;
 
 /** Options of the Kafka event log. */
@@ -104,27 +105,23 @@ export class KafkaEventLog implements EventLog {
     const admin = await this.admin();
     // A broker busy electing leaders for topics just made answers UNKNOWN_TOPIC_OR_PARTITION
     // (retriable) to the leader wait; the next attempt lists the topics again and waits anew.
-    for (let attempt = 1; ; attempt++) {
-      try {
+    await withRetry(
+      async () => {
         const existing = new Set(await admin.listTopics());
         const toCreate = missing.filter((t) => !existing.has(t.name));
-        if (toCreate.length > 0) {
-          await admin.createTopics({
-            waitForLeaders: true,
-            topics: toCreate.map((t) => ({
-              topic: t.name,
-              numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
-              replicationFactor: this.options.replicationFactor ?? 1,
-            })),
-          });
-        }
-        break;
-      } catch (err) {
-        const retriable = (err as { retriable?: unknown }).retriable === true;
-        if (!retriable || attempt >= ENSURE_TOPICS_ATTEMPTS) throw brokerError('could not create topics', err);
-        await new Promise((r) => setTimeout(r, 250 * attempt));
-      }
-    }
+        if (toCreate.length === 0) return;
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: toCreate.map((t) => ({
+            topic: t.name,
+            numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
+            replicationFactor: this.options.replicationFactor ?? 1,
+          })),
+        });
+      },
+      (err) => brokerError('could not create topics', err),
+      { attempts: ENSURE_TOPICS_ATTEMPTS, baseDelayMs: 250 },
+    );
     for (const t of missing) this.known.add(t.name);
   }
 

@@ -22,7 +22,7 @@ import type {
 } from '../../runtime/catalog/catalog.ts';
 import { ingestAttributesOf } from '../../runtime/catalog/ingest-attributes.ts';
 import type { Lake } from '../../runtime/lake/lake.ts';
-import { diffDatasets, getDataset, manifestKey, snapshotDataset } from '../../runtime/lake/datasets.ts';
+import { diffDatasets, getDataset, manifestKey, snapshotDataset, type DatasetManifest } from '../../runtime/lake/datasets.ts';
 import { exportDatasetParquet } from '../../runtime/lake/lake-sql.ts';
 import {
   MAX_SHARD_SIZE,
@@ -103,6 +103,13 @@ function notFound(what: string, id: string): PipelineError {
   return new PipelineError(ErrorCodes.OBJECT_NOT_FOUND, `${what} ${id} not found`, { context: { id } });
 }
 
+/** A dataset version's manifest, or OBJECT_NOT_FOUND. */
+async function manifestOf(lake: Lake, id: string): Promise<DatasetManifest> {
+  const manifest = await getDataset(lake, id);
+  if (manifest === null) throw notFound('dataset version', id);
+  return manifest;
+}
+
 /** The public view of an image record. */
 export function itemView(image: ImageRecord, captions?: readonly CaptionRecord[]): Record<string, unknown> {
   return {
@@ -150,8 +157,7 @@ async function listItems(
   const descending = q.sort === '-id';
   let ids: string[] | null = null;
   if (q.dataset !== undefined) {
-    const manifest = await getDataset(lake, q.dataset);
-    if (manifest === null) throw notFound('dataset version', q.dataset);
+    const manifest = await manifestOf(lake, q.dataset);
     ids = manifest.items.map((i) => i.imageId).sort();
     if (descending) ids.reverse();
   }
@@ -566,18 +572,13 @@ export function registerQueryRoutes(app: FastifyInstance, deps: QueryRoutesDeps)
     },
   } as const;
   type WdsQuery = { shardSize: number; split?: Split };
-  const loadManifest = async (id: string) => {
-    const manifest = await getDataset(lake, id);
-    if (manifest === null) throw notFound('dataset version', id);
-    return manifest;
-  };
   app.get(
     '/v1/lake/datasets/:id/webdataset',
     { config: READ, schema: { params: datasetParams, querystring: wdsQuery } },
     async (req) => {
       const { id } = req.params as { id: string };
       const q = req.query as WdsQuery;
-      const plan = webDatasetPlan(await loadManifest(id), q);
+      const plan = webDatasetPlan(await manifestOf(lake, id), q);
       const query = `shardSize=${plan.shardSize}${plan.split === null ? '' : `&split=${plan.split}`}`;
       return {
         ...plan,
@@ -608,7 +609,7 @@ export function registerQueryRoutes(app: FastifyInstance, deps: QueryRoutesDeps)
     async (req, reply) => {
       const { id, shard } = req.params as { id: string; shard: string };
       const q = req.query as WdsQuery;
-      const manifest = await loadManifest(id);
+      const manifest = await manifestOf(lake, id);
       const index = shardIndexOf(webDatasetPlan(manifest, q), shard);
       if (index === null) throw notFound(`shard of ${id}`, shard);
       const out = webDatasetShard(lake, manifest, index, q);

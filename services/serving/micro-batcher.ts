@@ -394,7 +394,7 @@ export class MicroBatcher<T, R> {
         if (!staged) this.batchMs = 0.8 * this.batchMs + 0.2 * (now - started);
         this.freedAt = now;
         // Their answers are on their way: under a closed loop as many items come back.
-        this.returning = (now < this.returningUntil ? this.returning : 0) + items.length;
+        this.returning = this.returningAt(now) + items.length;
         this.returningUntil = now + this.fillWait * this.batchMs;
         this.pump();
       });
