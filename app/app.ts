@@ -77,6 +77,7 @@ export async function openApp(config: Config, options: { logger?: Logger; metric
         clientId: config.kafka.clientId,
         defaultPartitions: config.log.partitions,
         replicationFactor: config.kafka.replicationFactor,
+        ...(config.kafka.confluentModule === undefined ? {} : { confluentModule: config.kafka.confluentModule }),
         onLog: (e) => logger[e.level]({ component: config.kafka.client, ...e.extra }, e.message),
       });
       registry = new ConfluentSchemaRegistry({ url: config.schemaRegistry.url, compatibility: 'BACKWARD' });

@@ -29,7 +29,9 @@ export const ConfigSchema = z.object({
       brokers: list.default(['127.0.0.1:9092']),
       clientId: z.string().default('captionflow'),
       /** The client library behind the event log (runtime/log/kafka-client.ts); kafkajs until another measures 1.5× and passes every Kafka test. */
-      client: z.enum(['kafkajs', 'platformatic']).default('kafkajs'),
+      client: z.enum(['kafkajs', 'platformatic', 'confluent']).default('kafkajs'),
+      /** Where `@confluentinc/kafka-javascript` is installed, for client `confluent` (it is not a dependency: its install builds librdkafka). */
+      confluentModule: z.string().min(1).optional(),
       replicationFactor: positiveInt.default(1),
     })
     .prefault({}),
@@ -171,6 +173,7 @@ export const ENV_KEYS: Readonly<Record<string, string>> = {
   CAPTIONFLOW_KAFKA_BROKERS: 'kafka.brokers',
   CAPTIONFLOW_KAFKA_CLIENT_ID: 'kafka.clientId',
   CAPTIONFLOW_KAFKA_CLIENT: 'kafka.client',
+  CAPTIONFLOW_KAFKA_CONFLUENT_MODULE: 'kafka.confluentModule',
   CAPTIONFLOW_SCHEMA_REGISTRY_URL: 'schemaRegistry.url',
   CAPTIONFLOW_S3_ENDPOINT: 's3.endpoint',
   CAPTIONFLOW_S3_ACCESS_KEY: 's3.accessKey',

@@ -68,8 +68,14 @@ if (needsServers) {
   // use them, and stop only the ones this run started.
   const before = new Set((await manager.status()).filter((s) => s.healthy).map((s) => s.name));
   const ours = wanted.filter((n) => !before.has(n));
+  // The Kafka tests run on every client behind the EventLog port, librdkafka's too: it is not a
+  // dependency (its install builds librdkafka), so it is installed into the cache beside the servers.
+  const confluent = wantsConfluentClient() ? import('../deploy/services/confluent-kafka.ts') : undefined;
+  if (confluent !== undefined) console.log('#   first use: installing @confluentinc/kafka-javascript: a librdkafka build from its npm tarball (about 4 min on 2 cores)');
   try {
-    Object.assign(env, await manager.up([...wanted]));
+    const [servers, client] = await Promise.all([manager.up([...wanted]), confluent?.then((m) => m.ensureConfluentKafka())]);
+    Object.assign(env, servers);
+    if (client !== undefined) env.CAPTIONFLOW_KAFKA_CONFLUENT_MODULE = client.modulePath;
     down = () => manager.down({ names: ours });
     console.log(`# servers up in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   } catch (err) {
@@ -79,6 +85,13 @@ if (needsServers) {
     if (process.env.CI === 'true') process.exit(1);
     console.error('# continuing: integration tests that need them will skip');
   }
+}
+
+/** Whether the Kafka tests will run on the librdkafka client and nobody pointed them at a copy yet. */
+function wantsConfluentClient(): boolean {
+  if ((process.env.CAPTIONFLOW_KAFKA_CONFLUENT_MODULE ?? '') !== '') return false;
+  const clients = process.env.CAPTIONFLOW_KAFKA_CLIENT ?? '';
+  return clients === '' || clients.split(',').some((c) => c.trim() === 'confluent');
 }
 
 function seconds(name: string, fallback: number): number {

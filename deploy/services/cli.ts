@@ -72,6 +72,15 @@ program
     }
   });
 
+program
+  .command('confluent-kafka')
+  .description('install @confluentinc/kafka-javascript into the cache (first time: a librdkafka build) and print its env')
+  .action(async () => {
+    const { ensureConfluentKafka } = await import('./confluent-kafka.ts');
+    const client = await ensureConfluentKafka();
+    process.stdout.write(`export CAPTIONFLOW_KAFKA_CONFLUENT_MODULE=${shellQuote(client.modulePath)}\n`);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -34,6 +34,11 @@ export interface KafkaLogOptions {
    * reaches the engine, which then retries on its own and pauses fetching meanwhile.
    */
   readonly clientRetries?: number;
+  /**
+   * Where `@confluentinc/kafka-javascript` is loaded from when the log runs on it (a folder or a
+   * module id); resolved from captionflow itself when absent.
+   */
+  readonly confluentModule?: string;
   /** Receives kafkajs' own log lines (structured); silent when absent. */
   readonly onLog?: (entry: { level: 'error' | 'warn' | 'info' | 'debug'; message: string; extra: Record<string, unknown> }) => void;
 }

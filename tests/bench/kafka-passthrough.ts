@@ -9,14 +9,15 @@
  *  (d) the same topologies on @platformatic/kafka instead of kafkajs (config kafka.client);
  *  (e) a Kafka Streams app (deploy/bench/kafka-streams, built once with Maven) on the same input,
  *      raw and with Avro decode + encode: captionflow / Kafka Streams;
- *  (f) the bare loop on @confluentinc/kafka-javascript (librdkafka; deploy/bench/confluent-kafka.ts
- *      installs it once into the cache, building librdkafka from its npm tarball): not behind
- *      the EventLog port, measured as a client against kafkajs and @platformatic/kafka.
+ *  (f) the bare loop on @confluentinc/kafka-javascript (librdkafka; deploy/services/confluent-kafka.ts
+ *      installs it once into the cache, building librdkafka from its npm tarball), measured as a
+ *      client against kafkajs and @platformatic/kafka;
+ *  (g) the same topologies on that client behind the EventLog port (kafka.client confluent).
  * Kafka comes from deploy/services (started here and stopped at the end unless it already ran;
  * `CF_KAFKA_BROKERS` uses a broker of your own). Topics and groups are throw-away and deleted.
  * Run: `npx tsx tests/bench/kafka-passthrough.ts [--rounds N]` (CAPTIONFLOW_BENCH_FULL=1 for 200 000 messages;
  * CAPTIONFLOW_BENCH_ONLY=topology-avro for one side only (ids: bare, topology, bare-avro, topology-avro,
- * platformatic, platformatic-avro, confluent, confluent-avro, kstreams, kstreams-avro; CAPTIONFLOW_BENCH_KSTREAMS=0 leaves
+ * platformatic, platformatic-avro, confluent, confluent-avro, confluent-topology, confluent-topology-avro, kstreams, kstreams-avro; CAPTIONFLOW_BENCH_KSTREAMS=0 leaves
  * Kafka Streams out, CAPTIONFLOW_BENCH_CONFLUENT=0 the librdkafka client), e.g. under `node --cpu-prof --import tsx`).
  */
 import { spawn } from 'node:child_process';
@@ -24,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 import { createInterface } from 'node:readline';
-import { ensureConfluentKafka, type ConfluentKafka } from '../../deploy/bench/confluent-kafka.ts';
+import { ensureConfluentKafka, type ConfluentKafka } from '../../deploy/services/confluent-kafka.ts';
 import { ensureKafkaStreamsApp, type KafkaStreamsApp } from '../../deploy/bench/kafka-streams.ts';
 import { Kafka, logLevel, type Admin, type KafkaMessage } from 'kafkajs';
 import { down, status, up } from '../../deploy/services/manager.ts';
@@ -250,6 +251,7 @@ async function topologyRun(
   serde: Serde,
   avro: boolean,
   client: KafkaClientName = 'kafkajs',
+  confluentModule?: string,
 ): Promise<Run> {
   const output = `bench-out-${ID}-topology-${client}${avro ? '-avro' : ''}-${run}`;
   let first: number | undefined;
@@ -273,6 +275,7 @@ async function topologyRun(
     brokers: list,
     clientId: 'bench-topology',
     defaultPartitions: PARTITIONS,
+    ...(confluentModule === undefined ? {} : { confluentModule }),
   });
   const cpu0 = process.cpuUsage();
   try {
@@ -475,6 +478,8 @@ try {
   const PTOPO_AVRO = 'topology on @platformatic/kafka, Avro serde';
   const CONF = 'bare @confluentinc/kafka-javascript loop (librdkafka), raw bytes';
   const CONF_AVRO = 'bare @confluentinc/kafka-javascript loop (librdkafka), Avro decode+encode';
+  const CTOPO = 'topology on @confluentinc/kafka-javascript, raw bytes';
+  const CTOPO_AVRO = 'topology on @confluentinc/kafka-javascript, Avro serde';
   const KS = 'Kafka Streams, raw bytes';
   const KS_AVRO = 'Kafka Streams, Avro decode+encode';
   const all: { id: string; name: string; run: (r: number) => Promise<Run> }[] = [
@@ -508,6 +513,16 @@ try {
             id: 'confluent-avro',
             name: CONF_AVRO,
             run: (r: number) => confluentLoop(confluent, kafkaInfo.brokers, admin, r, avroPort),
+          },
+          {
+            id: 'confluent-topology',
+            name: CTOPO,
+            run: (r: number) => topologyRun(kafkaInfo.brokers, admin, r, rawSerde, false, 'confluent', confluent.modulePath),
+          },
+          {
+            id: 'confluent-topology-avro',
+            name: CTOPO_AVRO,
+            run: (r: number) => topologyRun(kafkaInfo.brokers, admin, r, avroPort, true, 'confluent', confluent.modulePath),
           },
         ]),
     ...(ksApp === undefined
@@ -563,7 +578,7 @@ try {
       row(BARE_AVRO, BARE),
       row(PTOPO, BARE),
       row(PTOPO_AVRO, BARE),
-      ...(confluent === undefined ? [] : [row(CONF, BARE), row(CONF_AVRO, BARE)]),
+      ...(confluent === undefined ? [] : [row(CONF, BARE), row(CONF_AVRO, BARE), row(CTOPO, BARE), row(CTOPO_AVRO, BARE)]),
       ...(ksApp === undefined ? [] : [row(KS, BARE), row(KS_AVRO, BARE)]),
     ]);
     console.log('\nCPU µs per message in this process (the broker not counted), median [min–max]:');
@@ -592,15 +607,19 @@ try {
       console.log(
         `(f) librdkafka: bare @confluentinc/kafka-javascript loop / bare kafkajs loop, raw = ${ratio(CONF, BARE)}, Avro = ${ratio(CONF_AVRO, BARE_AVRO)}; topology on @platformatic/kafka / bare librdkafka loop, raw = ${ratio(PTOPO, CONF)}, Avro = ${ratio(PTOPO_AVRO, CONF_AVRO)}`,
       );
+    if (confluent !== undefined)
+      console.log(
+        `(g) client: topology on @confluentinc/kafka-javascript / on kafkajs, raw = ${ratio(CTOPO, TOPO)}, Avro = ${ratio(CTOPO_AVRO, TOPO_AVRO)} (default switch needs >= 1.5); / on @platformatic/kafka, raw = ${ratio(CTOPO, PTOPO)}, Avro = ${ratio(CTOPO_AVRO, PTOPO_AVRO)}`,
+      );
     if (ksApp !== undefined) {
       console.log(
         `(e) against Kafka Streams (${KAFKA.version}, 1 stream thread), captionflow / Kafka Streams:`,
       );
       console.log(
-        `    raw: topology on kafkajs ${ratio(TOPO, KS)}, on @platformatic/kafka ${ratio(PTOPO, KS)}, bare kafkajs loop ${ratio(BARE, KS)}`,
+        `    raw: topology on kafkajs ${ratio(TOPO, KS)}, on @platformatic/kafka ${ratio(PTOPO, KS)}${confluent === undefined ? '' : `, on librdkafka ${ratio(CTOPO, KS)}`}, bare kafkajs loop ${ratio(BARE, KS)}`,
       );
       console.log(
-        `    Avro: topology on kafkajs ${ratio(TOPO_AVRO, KS_AVRO)}, on @platformatic/kafka ${ratio(PTOPO_AVRO, KS_AVRO)}, bare kafkajs loop ${ratio(BARE_AVRO, KS_AVRO)}`,
+        `    Avro: topology on kafkajs ${ratio(TOPO_AVRO, KS_AVRO)}, on @platformatic/kafka ${ratio(PTOPO_AVRO, KS_AVRO)}${confluent === undefined ? '' : `, on librdkafka ${ratio(CTOPO_AVRO, KS_AVRO)}`}, bare kafkajs loop ${ratio(BARE_AVRO, KS_AVRO)}`,
       );
     }
     console.log(`peak RSS of this process: ${peakRssMiB().toFixed(0)} MiB`);

@@ -6,8 +6,8 @@ import { topic } from '../../../runtime/engine/topology.ts';
 import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
-import { createKafkaLogWith, type KafkaClientName } from '../../../runtime/log/kafka-client.ts';
-import { kafkaClients } from '../../fixtures/kafka-clients.ts';
+import type { KafkaClientName } from '../../../runtime/log/kafka-client.ts';
+import { kafkaClients, testKafkaLog } from '../../fixtures/kafka-clients.ts';
 import { partitionForKey } from '../../../runtime/log/partitioner.ts';
 import { Metrics } from '../../../runtime/metrics.ts';
 import { deferrer } from '../../fixtures/defer.ts';
@@ -58,7 +58,7 @@ async function fresh(t: TestContext, client: KafkaClientName, partitions: number
   const id = randomUUID().slice(0, 8);
   const [input, output, dlq] = [`it-in-${id}`, `it-out-${id}`, `it-dlq-${id}`];
   const defer = deferrer(t);
-  const log = createKafkaLogWith(client, { brokers: brokers!, onLog, ...(clientId === undefined ? {} : { clientId }) });
+  const log = testKafkaLog(client, { brokers: brokers!, onLog, ...(clientId === undefined ? {} : { clientId }) });
   defer(() => log.close());
   await log.ensureTopics([{ name: input, partitions }]);
   const producer = await log.producer();
@@ -105,7 +105,7 @@ for (const client of kafkaClients()) {
 
   test(`[${client}] two replicas in one consumer group share the partitions and together process every record`, { skip }, async (t) => {
     const { input, output, dlq, defer, log: logA, send } = await fresh(t, client, 4, 'replica-a');
-    const logB = createKafkaLogWith(client, { brokers: brokers!, clientId: 'replica-b', onLog });
+    const logB = testKafkaLog(client, { brokers: brokers!, clientId: 'replica-b', onLog });
     defer(() => logB.close());
     const a = await runTopology(topologyFor(input, output, dlq), { log: logA, serde });
     const b = await runTopology(topologyFor(input, output, dlq), { log: logB, serde });

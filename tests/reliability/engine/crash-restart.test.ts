@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createDiskLog } from '../../../runtime/log/disk-log.ts';
-import { createKafkaLogWith } from '../../../runtime/log/kafka-client.ts';
-import { kafkaClients } from '../../fixtures/kafka-clients.ts';
+import { kafkaClients, testKafkaLog } from '../../fixtures/kafka-clients.ts';
 import type { EventLog } from '../../../runtime/ports.ts';
 
 const N = 1500;
@@ -108,7 +107,7 @@ for (const client of kafkaClients()) {
     }
     const dir = mkdtempSync(join(tmpdir(), 'cf-crash-kafka-'));
     const topicName = `crash-in-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-    const log = createKafkaLogWith(client, { brokers: brokers.split(',') });
+    const log = testKafkaLog(client, { brokers: brokers.split(',') });
     try {
       await produceInputs(log, topicName);
       const sinkPath = join(dir, 'sink.sqlite');

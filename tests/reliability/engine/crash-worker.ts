@@ -9,7 +9,8 @@ import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
 import { createDiskLog } from '../../../runtime/log/disk-log.ts';
-import { createKafkaLogWith, type KafkaClientName } from '../../../runtime/log/kafka-client.ts';
+import type { KafkaClientName } from '../../../runtime/log/kafka-client.ts';
+import { testKafkaLog } from '../../fixtures/kafka-clients.ts';
 import type { EventLog } from '../../../runtime/ports.ts';
 
 const [mode, where, inputTopic, sinkPath, client = 'kafkajs'] = process.argv.slice(2) as [string, string, string, string, KafkaClientName?];
@@ -22,7 +23,7 @@ const attempt = sink.prepare('INSERT INTO attempts (id) VALUES (?)');
 const log: EventLog =
   mode === 'disk'
     ? createDiskLog({ dir: where, fsync: 'batch', pollIntervalMs: 20 })
-    : createKafkaLogWith(client, { brokers: where.split(','), sessionTimeoutMs: 6_000, clientId: 'crash-test' });
+    : testKafkaLog(client, { brokers: where.split(','), sessionTimeoutMs: 6_000, clientId: 'crash-test' });
 
 type Item = { id: string; n: number };
 const t = topology('crash-test', { run: { maxBatchRecords: 50, maxInFlight: 8 } }, (b) =>

@@ -14,8 +14,7 @@ import { topic } from '../../../runtime/engine/topology.ts';
 import { topology } from '../../../runtime/engine/builder.ts';
 import { runTopology, SINK_UNAVAILABLE } from '../../../runtime/engine/runner.ts';
 import { JsonSerde } from '../../../runtime/engine/json-serde.ts';
-import { createKafkaLogWith } from '../../../runtime/log/kafka-client.ts';
-import { kafkaClients } from '../../fixtures/kafka-clients.ts';
+import { kafkaClients, testKafkaLog } from '../../fixtures/kafka-clients.ts';
 import { deferrer } from '../../fixtures/defer.ts';
 import { readTopicUntil } from '../../fixtures/kafka-read.ts';
 
@@ -50,7 +49,7 @@ for (const client of kafkaClients()) {
     defer(() => kafka.close());
     // Few client retries: kafkajs gives up within the outage, so the engine's own retries (and its
     // sink-unavailable pause) are what carry the records through.
-    const log = createKafkaLogWith(client, { brokers: [kafka.brokers], sessionTimeoutMs: 10_000, clientId: 'outage-test', clientRetries: 2 });
+    const log = testKafkaLog(client, { brokers: [kafka.brokers], sessionTimeoutMs: 10_000, clientId: 'outage-test', clientRetries: 2 });
     defer(() => log.close());
     await log.ensureTopics([{ name: 'in', partitions: 3 }]);
     const producer = await log.producer();

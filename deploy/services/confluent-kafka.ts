@@ -1,7 +1,9 @@
 /**
  * Installs @confluentinc/kafka-javascript (librdkafka's Node.js binding) once per machine into
- * the captionflow cache, for the Kafka passthrough benchmark's librdkafka side. It is not a
- * dependency of captionflow: its install builds librdkafka from the sources in its npm tarball.
+ * the captionflow cache: the event log's `confluent` client for the Kafka tests (`npm test` sets
+ * CAPTIONFLOW_KAFKA_CONFLUENT_MODULE to it) and the passthrough benchmark's librdkafka sides, and
+ * for a developer through `npm run -s services -- confluent-kafka`. It is not a dependency of
+ * captionflow: its install builds librdkafka from the sources in its npm tarball.
  *
  * Its install script first asks GitHub for a prebuilt binary (unreachable here; nothing is
  * downloaded from anywhere but the npm registry), then falls back to node-gyp. With
@@ -12,11 +14,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDebianPackage } from '../services/apt.ts';
-import { cacheDir } from '../services/paths.ts';
-import { runCommand, withLock } from '../services/run-command.ts';
+import { ensureDebianPackage } from './apt.ts';
+import { cacheDir } from './paths.ts';
+import { runCommand, withLock } from './run-command.ts';
+import { CONFLUENT_KAFKA_TESTED_VERSION } from '../../runtime/log/confluent-kafka-log.ts';
 
-export const CONFLUENT_KAFKA_VERSION = '1.10.1';
+export const CONFLUENT_KAFKA_VERSION = CONFLUENT_KAFKA_TESTED_VERSION;
 
 /** Debian packages librdkafka's configure links against, each with a file that proves it is there. */
 const BUILD_DEPS: readonly { pkg: string; file: string }[] = [
