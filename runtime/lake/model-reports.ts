@@ -63,20 +63,30 @@ export async function saveEvaluationReport(
  * consistency check counts the report as referenced, not as an orphan beside the artifacts.
  */
 export function evaluationReportRef(model: ModelRecord): ObjectRef | null {
-  const pointer = model.params.evaluationReport as Partial<ReportPointer> | null | undefined;
-  if (pointer === undefined || pointer === null || typeof pointer.key !== 'string' || typeof pointer.sha256 !== 'string' || typeof pointer.size !== 'number') return null;
+  const pointer = reportPointerOf(model);
+  if (pointer === null) return null;
   const bucket = model.artifacts[0]?.bucket ?? '';
   return { layer: 'models', bucket, key: pointer.key, sha256: pointer.sha256, size: pointer.size, versionId: null };
 }
 
+/** The model record's report pointer (`params.evaluationReport`), or null when it has none or it is incomplete. */
+export function reportPointerOf(model: ModelRecord): ReportPointer | null {
+  const p = model.params.evaluationReport;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) return null;
+  const { key, sha256, size, datasetId, split } = p as Record<string, unknown>;
+  if (typeof key !== 'string' || typeof sha256 !== 'string' || typeof size !== 'number') return null;
+  if (typeof datasetId !== 'string' || typeof split !== 'string') return null;
+  return { key, sha256, size, datasetId, split };
+}
+
 /** The report a model record points to, checked against its checksum; null when it has none. */
 export async function loadEvaluationReport(objects: ObjectStore, model: ModelRecord): Promise<StoredEvaluationReport | null> {
-  const pointer = model.params.evaluationReport as Partial<ReportPointer> | null | undefined;
-  if (pointer === undefined || pointer === null || typeof pointer.key !== 'string') return null;
+  const pointer = reportPointerOf(model);
+  if (pointer === null) return null;
   const bytes = await objects.get(pointer.key);
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== pointer.sha256) {
-    throw new PipelineError(ErrorCodes.OBJECT_CHECKSUM_MISMATCH, `evaluation report ${pointer.key} is corrupt`, { context: { expected: pointer.sha256 ?? null, actual: sha } });
+    throw new PipelineError(ErrorCodes.OBJECT_CHECKSUM_MISMATCH, `evaluation report ${pointer.key} is corrupt`, { context: { expected: pointer.sha256, actual: sha } });
   }
   const report = JSON.parse(new TextDecoder().decode(bytes)) as { format?: unknown };
   if (report.format !== EVALUATION_REPORT_FORMAT) {

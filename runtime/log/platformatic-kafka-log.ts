@@ -3,6 +3,7 @@ import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { KafkaLogOptions } from './kafka-log.ts';
 import { murmur2 } from './partitioner.ts';
 import { acksFromBaseOffsets } from './produce-acks.ts';
+import { withRetry } from '../lake/retry.ts';
 import type {
   BatchControl,
   ConsumedBatch,
@@ -64,23 +65,26 @@ export class PlatformaticKafkaEventLog implements EventLog {
     const missing = topics.filter((t) => !this.known.has(t.name));
     if (missing.length === 0) return;
     const admin = this.admin();
-    try {
-      const existing = new Set(await admin.listTopics());
-      // The client creates topics with one partition count per call: group them by it.
-      const byCount = new Map<number, string[]>();
-      for (const t of missing) {
-        if (existing.has(t.name)) continue;
-        const n = t.partitions ?? this.options.defaultPartitions ?? 3;
-        byCount.set(n, [...(byCount.get(n) ?? []), t.name]);
-      }
-      for (const [partitions, names] of byCount)
-        await admin.createTopics({ topics: names, partitions, replicas: this.options.replicationFactor ?? 1 }).catch((err: unknown) => {
-          // Created meanwhile by another member: fine.
-          if (!/already exists/i.test(String((err as Error).message) + JSON.stringify((err as { errors?: unknown }).errors ?? ''))) throw err;
-        });
-    } catch (err) {
-      throw brokerError('could not create topics', err);
-    }
+    // As the other adapters: a broker busy electing leaders answers retriably; list again and retry.
+    await withRetry(
+      async () => {
+        const existing = new Set(await admin.listTopics());
+        // The client creates topics with one partition count per call: group them by it.
+        const byCount = new Map<number, string[]>();
+        for (const t of missing) {
+          if (existing.has(t.name)) continue;
+          const n = t.partitions ?? this.options.defaultPartitions ?? 3;
+          byCount.set(n, [...(byCount.get(n) ?? []), t.name]);
+        }
+        for (const [partitions, names] of byCount)
+          await admin.createTopics({ topics: names, partitions, replicas: this.options.replicationFactor ?? 1 }).catch((err: unknown) => {
+            // Created meanwhile by another member: fine.
+            if (!/already exists/i.test(String((err as Error).message) + JSON.stringify((err as { errors?: unknown }).errors ?? ''))) throw err;
+          });
+      },
+      (err) => brokerError('could not create topics', err),
+      { attempts: 5, baseDelayMs: 250 },
+    );
     for (const t of missing) this.known.add(t.name);
   }
 

@@ -14,7 +14,8 @@ import type { FastifyInstance } from 'fastify';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import type { ModelRecord } from '../../runtime/catalog/catalog.ts';
 import type { Lake } from '../../runtime/lake/lake.ts';
-import { loadEvaluationReport } from '../../runtime/lake/model-reports.ts';
+import type { ObjectStore } from '../../runtime/lake/object-store.ts';
+import { loadEvaluationReport, reportPointerOf, type StoredEvaluationReport } from '../../runtime/lake/model-reports.ts';
 
 /** What the model routes need. */
 export interface ModelReadRoutesDeps {
@@ -37,16 +38,42 @@ interface HistoryEntry {
   readonly reason: string | null;
 }
 
+/** Where a version's report came from, as the list shows it. */
 function reportPointer(model: ModelRecord): { datasetId: string; split: string } | null {
-  const p = model.params.evaluationReport;
-  if (p === null || typeof p !== 'object' || Array.isArray(p)) return null;
-  const { datasetId, split } = p as Record<string, unknown>;
-  return typeof datasetId === 'string' && typeof split === 'string' ? { datasetId, split } : null;
+  const p = reportPointerOf(model);
+  return p === null ? null : { datasetId: p.datasetId, split: p.split };
+}
+
+/**
+ * Reports as read from the lake, by checksum: a report never changes under its checksum, so the
+ * list route (which the dashboard polls) reads each one once instead of once per call.
+ */
+class ReportCache {
+  private readonly bySha = new Map<string, StoredEvaluationReport>();
+
+  constructor(private readonly capacity: number) {}
+
+  async load(objects: ObjectStore, model: ModelRecord): Promise<StoredEvaluationReport | null> {
+    const pointer = reportPointerOf(model);
+    if (pointer === null) return null;
+    const hit = this.bySha.get(pointer.sha256);
+    if (hit !== undefined) return hit;
+    const report = await loadEvaluationReport(objects, model);
+    if (report === null) return null;
+    this.bySha.set(pointer.sha256, report);
+    // Oldest first out (insertion order).
+    for (const sha of this.bySha.keys()) {
+      if (this.bySha.size <= this.capacity) break;
+      this.bySha.delete(sha);
+    }
+    return report;
+  }
 }
 
 /** Register `GET /v1/lake/models` and `GET /v1/lake/models/:version/report` on `app`. */
 export function registerModelReadRoutes(app: FastifyInstance, deps: ModelReadRoutesDeps): void {
   const { lake, modelName } = deps;
+  const reports = new ReportCache(2 * MAX_VERSIONS);
 
   app.get('/v1/lake/models', { config: READ }, async () => {
     const [models, aliases] = await Promise.all([
@@ -66,7 +93,7 @@ export function registerModelReadRoutes(app: FastifyInstance, deps: ModelReadRou
         });
         // An unreadable report hides the gate verdict only; the version is still listed.
         const report =
-          reportPointer(m) === null ? null : await loadEvaluationReport(lake.store, m).catch(() => null);
+          await reports.load(lake.store, m).catch(() => null);
         const gate = report?.gate ?? null;
         if (gate !== null && report !== null)
           history.push({
@@ -141,7 +168,7 @@ export function registerModelReadRoutes(app: FastifyInstance, deps: ModelReadRou
       const { version } = req.params as { version: string };
       const model = await lake.catalog.models.get(version);
       const report =
-        model === null || model.name !== modelName ? null : await loadEvaluationReport(lake.store, model);
+        model === null || model.name !== modelName ? null : await reports.load(lake.store, model);
       if (report === null)
         throw new PipelineError(
           ErrorCodes.OBJECT_NOT_FOUND,
