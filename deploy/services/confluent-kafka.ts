@@ -12,11 +12,11 @@
  * download OpenSSL, zstd and curl sources. The build's wall time is kept beside the install and
  * printed by the benchmark.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDebianPackage } from './apt.ts';
 import { cacheDir } from './paths.ts';
-import { runCommand, withLock } from './run-command.ts';
+import { installOnce, runCommand } from './run-command.ts';
 import { CONFLUENT_KAFKA_TESTED_VERSION } from '../../runtime/log/confluent-kafka-log.ts';
 
 export const CONFLUENT_KAFKA_VERSION = CONFLUENT_KAFKA_TESTED_VERSION;
@@ -42,16 +42,12 @@ export interface ConfluentKafka {
 export async function ensureConfluentKafka(): Promise<ConfluentKafka> {
   const home = join(cacheDir(), 'confluent-kafka-javascript', CONFLUENT_KAFKA_VERSION);
   const modulePath = join(home, 'node_modules', '@confluentinc', 'kafka-javascript');
-  const done = join(home, '.complete');
-  mkdirSync(home, { recursive: true });
-  const logFile = join(home, 'build.log');
-  await withLock(join(home, '.lock'), async () => {
-    if (existsSync(done)) return;
+  const marker = await installOnce(home, async () => {
     for (const d of BUILD_DEPS) await ensureDebianPackage(d.pkg, d.file);
     writeFileSync(
       join(home, 'package.json'),
       JSON.stringify({
-        name: 'captionflow-bench-confluent-kafka',
+        name: 'captionflow-confluent-kafka',
         private: true,
         allowScripts: { '@confluentinc/kafka-javascript': true },
       }),
@@ -66,10 +62,10 @@ export async function ensureConfluentKafka(): Promise<ConfluentKafka> {
         '--no-audit',
         '--no-fund',
       ],
-      { cwd: home, env: { ...process.env, CKJS_LINKING: 'dynamic' }, logFile, timeoutMs: 30 * 60_000 },
+      { cwd: home, env: { ...process.env, CKJS_LINKING: 'dynamic' }, logFile: join(home, 'build.log'), timeoutMs: 30 * 60_000 },
     );
-    writeFileSync(done, JSON.stringify({ buildSeconds: (Date.now() - t0) / 1000 }));
+    return JSON.stringify({ buildSeconds: (Date.now() - t0) / 1000 });
   });
-  const { buildSeconds } = JSON.parse(readFileSync(done, 'utf8')) as { buildSeconds: number };
+  const { buildSeconds } = JSON.parse(marker) as { buildSeconds: number };
   return { modulePath, version: CONFLUENT_KAFKA_VERSION, buildSeconds };
 }

@@ -4,7 +4,7 @@
  * classpath is the jar folder and the main classes are called directly.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureJava } from './java.ts';
@@ -12,7 +12,7 @@ import { copyDependencies } from './maven.ts';
 import { cacheDir, servicesSourceDir } from './paths.ts';
 import { forgetOnExit, killOnExit, perTestDir } from './per-test-process.ts';
 import { freePort, spawnLogged, stopProcess, waitHealthy } from './processes.ts';
-import { runCommand, withLock } from './run-command.ts';
+import { installedOnce, installOnce, runCommand } from './run-command.ts';
 import type { RunContext, ServiceDriver, ServiceEnv, Started } from './service.ts';
 import { HEALTH_TIMEOUT_MS, KAFKA } from './versions.ts';
 
@@ -155,7 +155,7 @@ export interface PrivateKafka {
  * process and dies with it.
  */
 export async function startPrivateKafka(): Promise<PrivateKafka> {
-  if (!existsSync(join(libDir(), '.complete'))) throw new Error('Kafka is not installed: run `npm run services -- up kafka` first');
+  if (!installedOnce(libDir())) throw new Error('Kafka is not installed: run `npm run services -- up kafka` first');
   const dir = perTestDir('kafka');
   const logFile = join(dir, 'kafka.log');
   const java = await ensureJava(KAFKA.javaMin, join(dir, 'install.log'));
@@ -198,21 +198,17 @@ export const kafkaDriver: ServiceDriver = {
   stopGraceMs: 20_000,
 
   installs: 'Apache Kafka jars from Maven Central (≈30 s)',
-  installed: () => existsSync(join(libDir(), '.complete')),
+  installed: () => installedOnce(libDir()),
 
   async install(ctx: RunContext): Promise<void> {
-    const done = join(libDir(), '.complete');
-    if (existsSync(done)) return;
-    await withLock(`${libDir()}.lock`, async () => {
-      if (existsSync(done)) return;
-      rmSync(libDir(), { recursive: true, force: true });
+    await installOnce(libDir(), async () => {
       await copyDependencies(
         join(servicesSourceDir(), 'kafka', 'pom.xml'),
         { 'kafka.version': KAFKA.version, 'log4j.version': KAFKA.log4jVersion },
         libDir(),
         ctx.installLog,
       );
-      writeFileSync(done, `${KAFKA.version}\n`);
+      return KAFKA.version;
     });
   },
 

@@ -3,13 +3,13 @@
  * Central (`io.apicurio:apicurio-registry-app:<v>:tar.gz:all`). Confluent clients use its
  * `/apis/ccompat/v7` API.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureJava } from './java.ts';
 import { copyArtifact } from './maven.ts';
 import { cacheDir } from './paths.ts';
 import { httpOk, spawnLogged } from './processes.ts';
-import { runCommand, withLock } from './run-command.ts';
+import { installedOnce, installOnce, runCommand } from './run-command.ts';
 import type { RunContext, ServiceDriver, ServiceEnv, Started } from './service.ts';
 import { HEALTH_TIMEOUT_MS, REGISTRY } from './versions.ts';
 
@@ -27,15 +27,10 @@ export const registryDriver: ServiceDriver = {
   stopGraceMs: 10_000,
 
   installs: 'Apicurio Registry from Maven Central, and a Java 21+ runtime from PyPI if none is installed (≈20–60 s)',
-  installed: () => existsSync(join(appDir(), '.complete')),
+  installed: () => installedOnce(appDir()),
 
   async install(ctx: RunContext): Promise<void> {
-    const done = join(appDir(), '.complete');
-    if (existsSync(done)) return;
-    await withLock(`${appDir()}.lock`, async () => {
-      if (existsSync(done)) return;
-      rmSync(appDir(), { recursive: true, force: true });
-      mkdirSync(appDir(), { recursive: true });
+    await installOnce(appDir(), async () => {
       await copyArtifact(
         `io.apicurio:apicurio-registry-app:${REGISTRY.version}:tar.gz:all`,
         appDir(),
@@ -50,7 +45,7 @@ export const registryDriver: ServiceDriver = {
         recursive: true,
         force: true,
       });
-      writeFileSync(done, `${REGISTRY.version}\n`);
+      return REGISTRY.version;
     });
     await ensureJava(REGISTRY.javaMin, ctx.installLog);
   },

@@ -3,7 +3,7 @@
  * installs of the same thing across processes with a lock folder.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
@@ -114,4 +114,29 @@ function lockIsStale(lockDir: string, ownerFile: string, staleMs: number): boole
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/** Whether {@link installOnce} finished `dir`. */
+export function installedOnce(dir: string): boolean {
+  return existsSync(join(dir, '.complete'));
+}
+
+/**
+ * Build `dir` once per machine: a `.complete` marker in it says the build finished (its text is
+ * what `build` returned, e.g. the version). Processes that race wait on `<dir>.lock` and find it
+ * done; a build that failed or was killed left no marker, so the next call clears the folder and
+ * builds again from nothing. Returns the marker's text.
+ */
+export async function installOnce(dir: string, build: () => Promise<string>): Promise<string> {
+  const done = join(dir, '.complete');
+  if (!existsSync(done)) {
+    await withLock(`${dir}.lock`, async () => {
+      if (existsSync(done)) return;
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      const marker = await build();
+      writeFileSync(done, marker.endsWith('\n') ? marker : `${marker}\n`);
+    });
+  }
+  return readFileSync(done, 'utf8').trimEnd();
 }

