@@ -1,14 +1,22 @@
 import { createRequire } from 'node:module';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
-import { withRetry } from '../lake/retry.ts';
 import type { KafkaLogOptions } from './kafka-log.ts';
-import { acksFromBaseOffsets } from './produce-acks.ts';
+import {
+  acksOf,
+  committedOffsetsVia,
+  createMissingTopics,
+  endOffsetsVia,
+  toHeaders,
+  topicMessagesOf,
+  type KafkaJsShapedAdmin,
+  type KafkaJsShapedMessage,
+  type KafkaJsShapedRecordMetadata,
+} from './kafkajs-shape.ts';
 import type {
   BatchControl,
   ConsumedBatch,
   ConsumerOptions,
   EventLog,
-  Headers,
   LogConsumer,
   LogProducer,
   LogRecord,
@@ -43,9 +51,7 @@ interface CompatBatchPayload {
 interface CompatProducer {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  sendBatch(batch: {
-    topicMessages: { topic: string; messages: { key: Buffer | string | null; value: Buffer | null; headers: Headers; partition?: number }[] }[];
-  }): Promise<{ topicName: string; partition: number; baseOffset?: string; offset?: string }[]>;
+  sendBatch(batch: { topicMessages: { topic: string; messages: KafkaJsShapedMessage[] }[] }): Promise<KafkaJsShapedRecordMetadata[]>;
 }
 interface CompatConsumer {
   connect(): Promise<void>;
@@ -57,13 +63,9 @@ interface CompatConsumer {
   resume(topics: { topic: string }[]): void;
   assignment(): { topic: string; partition: number }[];
 }
-interface CompatAdmin {
+interface CompatAdmin extends KafkaJsShapedAdmin {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
-  listTopics(): Promise<string[]>;
-  createTopics(o: { topics: { topic: string; numPartitions: number; replicationFactor: number }[] }): Promise<boolean>;
-  fetchTopicOffsets(topic: string): Promise<{ partition: number; high: string }[]>;
-  fetchOffsets(o: { groupId: string; topics: string[] }): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
 }
 interface CompatKafka {
   producer(config: Config): CompatProducer;
@@ -127,19 +129,6 @@ export function retryBudgetMs(retries: number): number {
   let total = 0;
   for (let i = 0; i <= retries; i++) total += Math.min(30_000, 200 * 2 ** i);
   return total;
-}
-
-const NO_HEADERS: Headers = Object.freeze({});
-
-function toHeaders(raw: Record<string, unknown> | undefined): Headers {
-  if (raw === undefined) return NO_HEADERS;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (v === undefined || v === null) continue;
-    const first: unknown = Array.isArray(v) ? v[0] : v;
-    out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-  }
-  return out;
 }
 
 /**
@@ -206,28 +195,8 @@ export class ConfluentKafkaEventLog implements EventLog {
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     const missing = topics.filter((t) => !this.known.has(t.name));
     if (missing.length === 0) return;
-    const admin = await this.admin();
-    await withRetry(
-      async () => {
-        const existing = new Set(await admin.listTopics());
-        const toCreate = missing.filter((t) => !existing.has(t.name));
-        if (toCreate.length === 0) return;
-        await admin
-          .createTopics({
-            topics: toCreate.map((t) => ({
-              topic: t.name,
-              numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
-              replicationFactor: this.options.replicationFactor ?? 1,
-            })),
-          })
-          .catch((err: unknown) => {
-            // Created meanwhile by another member: fine.
-            if (!/already exists/i.test(String((err as Error).message))) throw err;
-          });
-      },
-      (err) => this.error('could not create topics', err),
-      { attempts: 5, baseDelayMs: 250 },
-    );
+    // The compatible API has no leader wait: a send to a topic still electing is retried by librdkafka.
+    await createMissingTopics(await this.admin(), missing, this.options, (err) => this.error('could not create topics', err));
     for (const t of missing) this.known.add(t.name);
   }
 
@@ -244,28 +213,9 @@ export class ConfluentKafkaEventLog implements EventLog {
     this.producers.add(producer);
     return {
       send: async (records: readonly ProduceRecord[]): Promise<ProduceAck[]> => {
-        const byTopic = new Map<string, ProduceRecord[]>();
-        for (const r of records) {
-          const list = byTopic.get(r.topic);
-          if (list === undefined) byTopic.set(r.topic, [r]);
-          else list.push(r);
-        }
         try {
-          const result = await producer.sendBatch({
-            topicMessages: [...byTopic.entries()].map(([topic, msgs]) => ({
-              topic,
-              messages: msgs.map((m) => ({
-                key: m.key,
-                value: m.value,
-                headers: m.headers ?? {},
-                ...(m.partition === undefined ? {} : { partition: m.partition }),
-              })),
-            })),
-          });
-          // The lowest offset per partition; records of a topic-partition are consecutive.
-          const next = new Map<string, number>();
-          for (const m of result) next.set(`${m.topicName}:${m.partition}`, Number(m.baseOffset ?? m.offset ?? '0'));
-          return acksFromBaseOffsets(records, next);
+          // acks and idempotence are producer settings in this API, not per send.
+          return acksOf(records, await producer.sendBatch({ topicMessages: topicMessagesOf(records) }));
         } catch (err) {
           throw this.error('produce failed', err);
         }
@@ -311,17 +261,11 @@ export class ConfluentKafkaEventLog implements EventLog {
   }
 
   async endOffsets(topic: string): Promise<Map<number, string>> {
-    const admin = await this.admin();
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, o.high]));
+    return endOffsetsVia(await this.admin(), topic);
   }
 
   async committedOffsets(group: string, topic: string): Promise<Map<number, string>> {
-    const admin = await this.admin();
-    const res = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    const out = new Map<number, string>();
-    for (const t of res) for (const p of t.partitions) if (p.offset !== '-1') out.set(p.partition, p.offset);
-    return out;
+    return committedOffsetsVia(await this.admin(), group, topic);
   }
 
   async close(): Promise<void> {

@@ -1,13 +1,12 @@
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from 'kafkajs';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { fastKeyPartitioner } from './partitioner.ts';
-import { acksFromBaseOffsets } from './produce-acks.ts';
+import { acksOf, committedOffsetsVia, createMissingTopics, endOffsetsVia, toHeaders, topicMessagesOf } from './kafkajs-shape.ts';
 import type {
   BatchControl,
   ConsumedBatch,
   ConsumerOptions,
   EventLog,
-  Headers,
   LogConsumer,
   LogProducer,
   LogRecord,
@@ -15,10 +14,6 @@ import type {
   ProduceRecord,
   TopicSpec,
 } from '../ports.ts';
-import { withRetry } from '../lake/retry.ts';
-
-/** Attempts at making missing topics before giving up (a retriable broker answer is retried with backoff from 250 ms). */
-const ENSURE_TOPICS_ATTEMPTS = 5;
 
 /** Options of the Kafka event log. */
 export interface KafkaLogOptions {
@@ -44,19 +39,6 @@ export interface KafkaLogOptions {
 }
 
 const levels = { [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug' } as const;
-
-const NO_HEADERS: Headers = Object.freeze({});
-
-function toHeaders(raw: Record<string, unknown> | undefined): Headers {
-  if (raw === undefined) return NO_HEADERS;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if (v === undefined || v === null) continue;
-    const first: unknown = Array.isArray(v) ? v[0] : v;
-    out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-  }
-  return out;
-}
 
 function brokerError(message: string, cause: unknown): PipelineError {
   const retriable = (cause as { retriable?: unknown }).retriable === true;
@@ -107,26 +89,7 @@ export class KafkaEventLog implements EventLog {
   async ensureTopics(topics: readonly TopicSpec[]): Promise<void> {
     const missing = topics.filter((t) => !this.known.has(t.name));
     if (missing.length === 0) return;
-    const admin = await this.admin();
-    // A broker busy electing leaders for topics just made answers UNKNOWN_TOPIC_OR_PARTITION
-    // (retriable) to the leader wait; the next attempt lists the topics again and waits anew.
-    await withRetry(
-      async () => {
-        const existing = new Set(await admin.listTopics());
-        const toCreate = missing.filter((t) => !existing.has(t.name));
-        if (toCreate.length === 0) return;
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: toCreate.map((t) => ({
-            topic: t.name,
-            numPartitions: t.partitions ?? this.options.defaultPartitions ?? 3,
-            replicationFactor: this.options.replicationFactor ?? 1,
-          })),
-        });
-      },
-      (err) => brokerError('could not create topics', err),
-      { attempts: ENSURE_TOPICS_ATTEMPTS, baseDelayMs: 250 },
-    );
+    await createMissingTopics(await this.admin(), missing, { ...this.options, waitForLeaders: true }, (err) => brokerError('could not create topics', err));
     for (const t of missing) this.known.add(t.name);
   }
 
@@ -144,29 +107,8 @@ export class KafkaEventLog implements EventLog {
     this.producers.add(producer);
     return {
       send: async (records: readonly ProduceRecord[]): Promise<ProduceAck[]> => {
-        const byTopic = new Map<string, ProduceRecord[]>();
-        for (const r of records) {
-          const list = byTopic.get(r.topic);
-          if (list === undefined) byTopic.set(r.topic, [r]);
-          else list.push(r);
-        }
         try {
-          const result = await producer.sendBatch({
-            acks: -1,
-            topicMessages: [...byTopic.entries()].map(([topic, msgs]) => ({
-              topic,
-              messages: msgs.map((m) => ({
-                key: m.key,
-                value: m.value,
-                headers: m.headers ?? {},
-                ...(m.partition === undefined ? {} : { partition: m.partition }),
-              })),
-            })),
-          });
-          // kafkajs reports the base offset per partition; records of a topic-partition are consecutive.
-          const next = new Map<string, number>();
-          for (const m of result) next.set(`${m.topicName}:${m.partition}`, Number(m.baseOffset ?? m.offset ?? '0'));
-          return acksFromBaseOffsets(records, next);
+          return acksOf(records, await producer.sendBatch({ acks: -1, topicMessages: topicMessagesOf(records) }));
         } catch (err) {
           throw brokerError('produce failed', err);
         }
@@ -199,17 +141,11 @@ export class KafkaEventLog implements EventLog {
   }
 
   async endOffsets(topic: string): Promise<Map<number, string>> {
-    const admin = await this.admin();
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, o.high]));
+    return endOffsetsVia(await this.admin(), topic);
   }
 
   async committedOffsets(group: string, topic: string): Promise<Map<number, string>> {
-    const admin = await this.admin();
-    const res = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    const out = new Map<number, string>();
-    for (const t of res) for (const p of t.partitions) if (p.offset !== '-1') out.set(p.partition, p.offset);
-    return out;
+    return committedOffsetsVia(await this.admin(), group, topic);
   }
 
   async close(): Promise<void> {
