@@ -32,17 +32,14 @@ test('installOnce builds once, and callers that race wait for that one build', a
 test('installOnce: a failed build leaves no marker, and the next call starts again from an empty folder', async (t) => {
   const target = join(tempDir(t), 'thing');
   await assert.rejects(
-    installOnce(target, async () => {
+    installOnce(target, () => {
       writeFileSync(join(target, 'half-written'), 'x');
-      throw new Error('download failed');
+      return Promise.reject(new Error('download failed'));
     }),
     /download failed/,
   );
   assert.ok(!installedOnce(target));
-  const seen = await installOnce(target, async () => {
-    const left = readdirSync(target);
-    return JSON.stringify({ left });
-  });
+  const seen = await installOnce(target, () => Promise.resolve(JSON.stringify({ left: readdirSync(target) })));
   assert.deepEqual(JSON.parse(seen), { left: [] });
   assert.ok(installedOnce(target));
 });
