@@ -70,10 +70,11 @@ if (needsServers) {
   const ours = wanted.filter((n) => !before.has(n));
   // The Kafka tests run on every client behind the EventLog port, librdkafka's too: it is not a
   // dependency (its install builds librdkafka), so it is installed into the cache beside the servers.
-  const confluent = wantsConfluentClient() ? import('../deploy/services/confluent-kafka.ts') : undefined;
-  if (confluent !== undefined) console.log('#   first use: installing @confluentinc/kafka-javascript: a librdkafka build from its npm tarball (about 4 min on 2 cores)');
+  const confluent = wantsConfluentClient() ? await import('../deploy/services/confluent-kafka.ts') : undefined;
+  if (confluent !== undefined && !confluent.confluentKafkaInstalled())
+    console.log('#   first use: installing @confluentinc/kafka-javascript: a librdkafka build from its npm tarball (about 4 min on 2 cores)');
   try {
-    const [servers, client] = await Promise.all([manager.up([...wanted]), confluent?.then((m) => m.ensureConfluentKafka())]);
+    const [servers, client] = await Promise.all([manager.up([...wanted]), confluent?.ensureConfluentKafka()]);
     Object.assign(env, servers);
     if (client !== undefined) env.CAPTIONFLOW_KAFKA_CONFLUENT_MODULE = client.modulePath;
     down = () => manager.down({ names: ours });

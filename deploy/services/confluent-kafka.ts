@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDebianPackage } from './apt.ts';
 import { cacheDir } from './paths.ts';
-import { installOnce, runCommand } from './run-command.ts';
+import { installedOnce, installOnce, runCommand } from './run-command.ts';
 import { CONFLUENT_KAFKA_TESTED_VERSION } from '../../runtime/log/confluent-kafka-log.ts';
 
 export const CONFLUENT_KAFKA_VERSION = CONFLUENT_KAFKA_TESTED_VERSION;
@@ -38,9 +38,19 @@ export interface ConfluentKafka {
   readonly buildSeconds: number;
 }
 
+/** The cache folder of the client's install. */
+function confluentHome(): string {
+  return join(cacheDir(), 'confluent-kafka-javascript', CONFLUENT_KAFKA_VERSION);
+}
+
+/** Whether the client is installed in the cache already (no build ahead). */
+export function confluentKafkaInstalled(): boolean {
+  return installedOnce(confluentHome());
+}
+
 /** Install (first time: a from-source librdkafka build, minutes on 2 cores) or reuse the client. */
 export async function ensureConfluentKafka(): Promise<ConfluentKafka> {
-  const home = join(cacheDir(), 'confluent-kafka-javascript', CONFLUENT_KAFKA_VERSION);
+  const home = confluentHome();
   const modulePath = join(home, 'node_modules', '@confluentinc', 'kafka-javascript');
   const marker = await installOnce(home, async () => {
     for (const d of BUILD_DEPS) await ensureDebianPackage(d.pkg, d.file);
