@@ -493,7 +493,7 @@ export class OnnxCaptioner {
           for (const p of this.cache.past) {
             feeds[p.name] = p.cross
               ? (cross.get(p.name) as ort.Tensor)
-              : gatherRows(prev.presents.get(p.present) as ort.Tensor, parents as readonly number[]);
+              : gatherRows(prev.presents.get(p.present) as ort.Tensor, parents);
           }
         } else {
           // The no-cache branch: the whole prefix, empty pasts.
