@@ -166,6 +166,10 @@ export class OnnxCaptioner {
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
+      // ORT's intra-op threads spin while they wait for work by default: with more than one they
+      // burn CPU that the other workers, the main thread and libvips need (on the serving bench
+      // model, 2 threads at batch 32: 24 CPU ms per image spinning, 17.5 not, for the same time).
+      ...(threads > 1 ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
     const encoder = await load('encoder', bundle.encoder, sessionOptions);
     let decoder: ort.InferenceSession | undefined;
@@ -376,11 +380,23 @@ export class OnnxCaptioner {
       images.length === hidden.dims[0] && images.every((img, i) => img === i);
     let gathered: { key: string; tensor: ort.Tensor } | undefined;
     const cache = this.cache?.usable === true ? this.cache : null;
-    /** The step before: each prefix's row, its length and its self-attention presents. */
-    let previous: { rows: Map<string, number>; length: number; presents: Map<string, ort.Tensor> } | undefined;
+    /**
+     * The step before: its prefixes (callers only append to them, so their first `length` tokens
+     * stay as they were), images, length and self-attention presents.
+     */
+    let previous:
+      | {
+          prefixes: readonly (readonly number[])[];
+          images: readonly number[];
+          length: number;
+          presents: Map<string, ort.Tensor>;
+        }
+      | undefined;
     /** Cross-attention keys/values by image: the presents of the first step and the row of each image there. */
     const crossSource = new Map<number, { presents: Map<string, ort.Tensor>; row: number }>();
     let crossGathered: { key: string; tensors: Map<string, ort.Tensor> } | undefined;
+    const useCache = new ort.Tensor('bool', new Uint8Array([1]), [1]);
+    const noCache = new ort.Tensor('bool', new Uint8Array([0]), [1]);
 
     const statesFor = (images: readonly number[]): ort.Tensor => {
       if (identity(images)) return hidden;
@@ -415,21 +431,47 @@ export class OnnxCaptioner {
       return tensors;
     };
 
-    return async (prefixes, images) => {
+    /** Each row's parent on the step before: the given ones when they fit, else found by prefix; undefined when some row has none. */
+    const parentsOf = (
+      prefixes: readonly (readonly number[])[],
+      images: readonly number[],
+      length: number,
+      given: readonly number[] | undefined,
+    ): readonly number[] | undefined => {
+      const prev = previous;
+      if (cache === null || prev === undefined || prev.length !== length - 1) return undefined;
+      if (!images.every((image) => crossSource.has(image))) return undefined;
+      const count = prev.prefixes.length;
+      if (
+        given !== undefined &&
+        given.length === prefixes.length &&
+        given.every(
+          (p, r) =>
+            Number.isInteger(p) &&
+            p >= 0 &&
+            p < count &&
+            prev.images[p] === images[r] &&
+            (prev.prefixes[p] as readonly number[])[length - 2] === (prefixes[r] as readonly number[])[length - 2],
+        )
+      )
+        return given;
+      // No parents given (or not these): match prefixes, which is always right, at a string per row.
+      const rowsOf = new Map<string, number>();
+      prev.prefixes.forEach((p, r) => rowsOf.set(prefixKey(prev.images[r] as number, p, prev.length), r));
+      const found: number[] = [];
+      for (let r = 0; r < prefixes.length; r++) {
+        const parent = rowsOf.get(prefixKey(images[r] as number, prefixes[r] as readonly number[], length - 1));
+        if (parent === undefined) return undefined;
+        found.push(parent);
+      }
+      return found;
+    };
+
+    return async (prefixes, images, given) => {
       const rows = prefixes.length;
       const length = (prefixes[0] as readonly number[]).length;
       // A cached step needs every row's parent on the step before and its image's cross keys/values.
-      let parents: number[] | undefined;
-      if (cache !== null && previous !== undefined && previous.length === length - 1) {
-        const prev = previous;
-        parents = [];
-        for (let r = 0; r < rows && parents !== undefined; r++) {
-          const image = images[r] as number;
-          const parent = prev.rows.get(prefixKey(image, prefixes[r] as readonly number[], length - 1));
-          if (parent === undefined || !crossSource.has(image)) parents = undefined;
-          else parents.push(parent);
-        }
-      }
+      const parents = parentsOf(prefixes, images, length, given);
       const cached = parents !== undefined;
       const feeds: Record<string, ort.Tensor> = {
         [io.inputIds]: cached
@@ -444,14 +486,14 @@ export class OnnxCaptioner {
         feeds.attention_mask = onesTensor(this.maskType('attention_mask'), rows, length);
       const fetch = [io.logits];
       if (this.cache !== null) {
-        feeds[USE_CACHE_BRANCH] = new ort.Tensor('bool', new Uint8Array([cached ? 1 : 0]), [1]);
+        feeds[USE_CACHE_BRANCH] = cached ? useCache : noCache;
         if (cached) {
           const prev = previous as { presents: Map<string, ort.Tensor> };
           const cross = crossFor(images);
           for (const p of this.cache.past) {
             feeds[p.name] = p.cross
               ? (cross.get(p.name) as ort.Tensor)
-              : gatherRows(prev.presents.get(p.present) as ort.Tensor, parents as number[]);
+              : gatherRows(prev.presents.get(p.present) as ort.Tensor, parents);
           }
         } else {
           // The no-cache branch: the whole prefix, empty pasts.
@@ -477,9 +519,7 @@ export class OnnxCaptioner {
         fetch.forEach((name, i) => {
           if (i > 0) presents.set(name, outputs[i] as ort.Tensor);
         });
-        const rowsOf = new Map<string, number>();
-        prefixes.forEach((p, r) => rowsOf.set(prefixKey(images[r] as number, p, length), r));
-        previous = { rows: rowsOf, length, presents };
+        previous = { prefixes, images, length, presents };
         if (!cached) {
           images.forEach((img, r) => {
             if (!crossSource.has(img)) crossSource.set(img, { presents, row: r });

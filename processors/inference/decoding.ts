@@ -1,10 +1,11 @@
 /**
  * Autoregressive decoding, independent of the runtime: greedy and beam search, both over a whole
  * batch of images at once (beam: every live beam of every image in one call), over a `next`
- * function that returns the last-position logits of each prefix. A step's input is just the token
- * prefixes; a runtime with a KV cache (captioner.ts) finds each prefix's parent row of the step
- * before (same image, prefix minus its last token) and reorders its cache by it, so beam search
- * needs no cache bookkeeping here.
+ * function that returns the last-position logits of each prefix. A step's input is the token
+ * prefixes and, from the second step on, each prefix's parent row in the call before (the row
+ * whose prefix it extends by one token): a runtime with a KV cache (captioner.ts) reorders its
+ * cache by them, so the decoding loops keep no cache themselves. Greedy decoding drops rows that
+ * have ended from the batch (see {@link greedyDecode}); beam search drops images whose search is done.
  *
  * Scores are log-probabilities from a log-softmax over the full vocabulary; a hypothesis's
  * score is their mean over the generated tokens, the end token included (HF's length penalty
@@ -13,11 +14,15 @@
 
 /**
  * Last-position logits for each prefix: `prefixes[i]` belongs to image `images[i]`. All
- * prefixes of one call have the same length. Returned rows may be views valid until the next call.
+ * prefixes of one call have the same length. `parents[i]`, when given, is the row of the call
+ * before whose prefix `prefixes[i]` extends by one token (absent on a first call). Callers only
+ * append to a prefix array they passed before, never change its tokens. Returned rows may be
+ * views valid until the next call.
  */
 export type NextLogits = (
   prefixes: readonly (readonly number[])[],
   images: readonly number[],
+  parents?: readonly number[],
 ) => Promise<readonly Float32Array[]>;
 
 /** Token ids and length limit of one decoding run. */
@@ -112,10 +117,29 @@ export function meanLogProb(h: Pick<Hypothesis, 'sumLogProb' | 'steps'>): number
 export function logSumExp(x: ArrayLike<number>): number {
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < x.length; i++) if ((x[i] as number) > max) max = x[i] as number;
+  return logSumExpAt(x, max);
+}
+
+/** {@link logSumExp} given the maximum of `x` (the same arithmetic, one pass fewer). */
+function logSumExpAt(x: ArrayLike<number>, max: number): number {
   if (!Number.isFinite(max)) return max;
   let sum = 0;
   for (let i = 0; i < x.length; i++) sum += Math.exp((x[i] as number) - max);
   return max + Math.log(sum);
+}
+
+/** Index of the largest value (the lowest index wins ties): `topK(x, 1)[0]`, in one pass. */
+export function argMax(x: Float32Array): number {
+  let best = 0;
+  let value = x[0] as number;
+  for (let i = 1; i < x.length; i++) {
+    const v = x[i] as number;
+    if (v > value) {
+      value = v;
+      best = i;
+    }
+  }
+  return best;
 }
 
 /** Log-softmax of `x` (float64 for accumulating scores). */
@@ -140,40 +164,73 @@ export function topK(x: ArrayLike<number>, k: number): number[] {
   return best;
 }
 
-/** Greedy decoding of `count` images together; finished rows are padded until every row ends. */
+/**
+ * Greedy decoding of `count` images together. A row that ends is padded while it stays in the
+ * batch, and leaves it once the ended rows are a quarter of the batch or more: each later step
+ * then runs on fewer rows, and the quarter keeps the cache reorder that a smaller batch costs
+ * (the runtime gathers the rows kept) to a few times per batch. The loop stops when every row has
+ * ended. A row's tokens do not depend on the others, so dropping rows changes no caption.
+ */
 export async function greedyDecode(
   next: NextLogits,
   count: number,
   params: DecodeParams,
 ): Promise<Hypothesis[]> {
   const prefixes = Array.from({ length: count }, () => [params.start]);
-  const images = Array.from({ length: count }, (_, i) => i);
   const rows = Array.from({ length: count }, () => ({
     tokens: [] as number[],
     sumLogProb: 0,
     steps: 0,
     finished: false,
   }));
-  for (let length = 1; length < params.maxLength && rows.some((r) => !r.finished); length++) {
-    const logits = await next(prefixes, images);
-    rows.forEach((row, i) => {
-      const prefix = prefixes[i] as number[];
+  const rules = hasRules(params.rules) ? params.rules : undefined;
+  /** The rows in the batch (indices into `rows`, which are also their images), in batch order. */
+  let batch = rows.map((_, i) => i);
+  let ended = 0;
+  for (let length = 1; length < params.maxLength && ended < batch.length; length++) {
+    let parents: number[] | undefined;
+    if (length > 1) {
+      if (ended > 0 && ended * 4 >= batch.length) {
+        const kept: number[] = [];
+        const from: number[] = [];
+        batch.forEach((r, at) => {
+          if ((rows[r] as Hypothesis).finished) return;
+          kept.push(r);
+          from.push(at);
+        });
+        batch = kept;
+        parents = from;
+        ended = 0;
+      } else parents = batch.map((_, at) => at);
+    }
+    const logits = await next(
+      batch.map((r) => prefixes[r] as number[]),
+      batch,
+      parents,
+    );
+    batch.forEach((r, at) => {
+      const prefix = prefixes[r] as number[];
+      const row = rows[r] as (typeof rows)[number];
       if (row.finished) {
         prefix.push(params.pad);
         return;
       }
-      let x = logits[i] as Float32Array;
-      if (hasRules(params.rules)) {
+      let x = logits[at] as Float32Array;
+      if (rules !== undefined) {
         // As HF's greedy search: the processors act on the logits, before the argmax.
         x = Float32Array.from(x);
-        applyRules(x, prefix, params.rules);
+        applyRules(x, prefix, rules);
       }
-      const [token] = topK(x, 1) as [number];
-      row.sumLogProb += (x[token] as number) - logSumExp(x);
+      const token = argMax(x);
+      const max = x[token] as number;
+      // The argmax's value is the maximum logSumExp would find (unless NaNs are about).
+      row.sumLogProb += max - (Number.isNaN(max) ? logSumExp(x) : logSumExpAt(x, max));
       row.steps++;
       prefix.push(token);
-      if (params.stop.has(token)) row.finished = true;
-      else row.tokens.push(token);
+      if (params.stop.has(token)) {
+        row.finished = true;
+        ended++;
+      } else row.tokens.push(token);
     });
   }
   return rows;
@@ -182,6 +239,8 @@ export async function greedyDecode(
 interface Beam {
   readonly prefix: number[];
   readonly sumLogProb: number;
+  /** Its parent's row in the decoder call before (none for the start beam). */
+  readonly parent?: number;
 }
 
 /** One image's beam search state. */
@@ -238,12 +297,14 @@ export async function beamDecodeBatch(
     const logits = await next(
       active.flatMap((s) => s.beams.map((b) => b.prefix)),
       active.flatMap((s) => s.beams.map(() => s.image)),
+      length === 1 ? undefined : active.flatMap((s) => s.beams.map((b) => b.parent as number)),
     );
     let row = 0;
     for (const search of active) {
-      const candidates: { beam: Beam; token: number; sum: number }[] = [];
+      const candidates: { beam: Beam; row: number; token: number; sum: number }[] = [];
       for (const beam of search.beams) {
-        const x = logits[row++] as Float32Array;
+        const beamRow = row++;
+        const x = logits[beamRow] as Float32Array;
         // As HF's beam search: the processors act on the log-softmax scores.
         const scores = logSoftmax(x);
         if (hasRules(params.rules)) applyRules(scores, beam.prefix, params.rules);
@@ -251,14 +312,14 @@ export async function beamDecodeBatch(
         for (const token of topK(scores, Math.min(2 * k, x.length))) {
           const score = scores[token] as number;
           if (score === Number.NEGATIVE_INFINITY) continue;
-          candidates.push({ beam, token, sum: beam.sumLogProb + score });
+          candidates.push({ beam, row: beamRow, token, sum: beam.sumLogProb + score });
         }
       }
       candidates.sort((a, b) => b.sum - a.sum);
       const live: Beam[] = [];
       for (const [rank, c] of candidates.entries()) {
         if (live.length === k) break;
-        const beam = { prefix: [...c.beam.prefix, c.token], sumLogProb: c.sum };
+        const beam = { prefix: [...c.beam.prefix, c.token], sumLogProb: c.sum, parent: c.row };
         if (params.stop.has(c.token)) {
           if (rank < k) search.closed.push(hypothesis(beam, true));
         } else live.push(beam);

@@ -3,8 +3,10 @@
  * bundle folder and a plain batched greedy loop (the encoder once per batch, then the decoder each
  * step: on its KV cache when it has one — the new token of every row, the presents of the step
  * before as pasts — else on the whole prefix; argmax of the last position), after the same
- * preprocessing as the service (processors/inference/preprocess.ts). No HTTP, no queue, no
- * model host, no per-image error handling: what the hardware gives for this model and batch.
+ * preprocessing as the service (processors/inference/preprocess.ts). Rows that ended leave the
+ * batch as in the service's greedy decoding (processors/inference/decoding.ts: once they are a
+ * quarter of it, their cache rows dropped). No HTTP, no queue, no model host, no per-image error
+ * handling, no scores: what the hardware gives for this model and batch.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,6 +48,16 @@ async function load(task: BareTask): Promise<Loaded> {
   return { bundle, encoder, decoder };
 }
 
+/** Rows `keep` of a `[n, ...]` float tensor. */
+function keepRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
+  const n = tensor.dims[0]!;
+  const size = (tensor.data as Float32Array).length / n;
+  const src = tensor.data as Float32Array;
+  const out = new Float32Array(keep.length * size);
+  keep.forEach((r, i) => out.set(src.subarray(r * size, (r + 1) * size), i * size));
+  return new ort.Tensor('float32', out, [keep.length, ...tensor.dims.slice(1)]);
+}
+
 /** Caption a batch; returns the token count of each caption. */
 export default async function bareCaption(task: BareTask): Promise<number[]> {
   loaded ??= load(task);
@@ -56,7 +68,7 @@ export default async function bareCaption(task: BareTask): Promise<number[]> {
   const pixels = new Float32Array(n * size);
   const tensors = await Promise.all(task.images.map((image) => preprocessImage(image, spec)));
   tensors.forEach((t, i) => pixels.set(t, i * size));
-  const hidden = (
+  let hidden = (
     await encoder.run({
       [bundle.io.pixelValues]: new ort.Tensor('float32', pixels, [n, 3, spec.height, spec.width]),
     })
@@ -70,24 +82,35 @@ export default async function bareCaption(task: BareTask): Promise<number[]> {
   const pasts = decoder.inputNames.filter((name) => name.startsWith('past_key_values.'));
   const cached = decoder.inputNames.includes('use_cache_branch') && pasts.length > 0;
   let past: Record<string, ort.Tensor> | undefined;
-  for (let length = 1; length < maxLength && done.some((d) => !d); length++) {
+  /** The rows (images) in the decoder batch; ended rows leave once they are a quarter of it. */
+  let rows = Array.from({ length: n }, (_, i) => i);
+  let ended = 0;
+  for (let length = 1; length < maxLength && ended < rows.length; length++) {
+    if (ended > 0 && ended * 4 >= rows.length) {
+      const keep = rows.flatMap((r, at) => (done[r] ? [] : [at]));
+      rows = keep.map((at) => rows[at]!);
+      hidden = keepRows(hidden, keep);
+      if (past !== undefined) for (const name of Object.keys(past)) past[name] = keepRows(past[name]!, keep);
+      ended = 0;
+    }
+    const b = rows.length;
     const feeds: Record<string, ort.Tensor> = { [bundle.io.encoderHiddenStates]: hidden };
     if (cached && past !== undefined) {
-      const last = new BigInt64Array(n);
-      ids.forEach((row, r) => (last[r] = row[length - 1]!));
-      feeds[bundle.io.inputIds] = new ort.Tensor('int64', last, [n, 1]);
+      const last = new BigInt64Array(b);
+      rows.forEach((r, at) => (last[at] = ids[r]![length - 1]!));
+      feeds[bundle.io.inputIds] = new ort.Tensor('int64', last, [b, 1]);
       feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([1]), [1]);
       Object.assign(feeds, past);
     } else {
-      const flat = new BigInt64Array(n * length);
-      ids.forEach((row, r) => flat.set(row, r * length));
-      feeds[bundle.io.inputIds] = new ort.Tensor('int64', flat, [n, length]);
+      const flat = new BigInt64Array(b * length);
+      rows.forEach((r, at) => flat.set(ids[r]!, at * length));
+      feeds[bundle.io.inputIds] = new ort.Tensor('int64', flat, [b, length]);
       if (cached) {
         feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([0]), [1]);
         for (const name of pasts) {
           const dims = decoder.inputMetadata[decoder.inputNames.indexOf(name)]!;
           const [, heads, , headDim] = (dims.isTensor ? dims.shape : []) as number[];
-          feeds[name] = new ort.Tensor('float32', new Float32Array(0), [n, heads!, 0, headDim!]);
+          feeds[name] = new ort.Tensor('float32', new Float32Array(0), [b, heads!, 0, headDim!]);
         }
       }
     }
@@ -107,18 +130,20 @@ export default async function bareCaption(task: BareTask): Promise<number[]> {
     const vocab = logits.dims[2]!;
     const positions = logits.dims[1]!;
     const data = logits.data as Float32Array;
-    for (let r = 0; r < n; r++) {
+    rows.forEach((r, at) => {
       if (done[r]) {
         ids[r]!.push(BigInt(bundle.tokens.pad));
-        continue;
+        return;
       }
-      const base = (r * positions + positions - 1) * vocab;
+      const base = (at * positions + positions - 1) * vocab;
       let best = 0;
       for (let v = 1; v < vocab; v++) if (data[base + v]! > data[base + best]!) best = v;
       ids[r]!.push(BigInt(best));
-      if (stop.has(best)) done[r] = true;
-      else lengths[r]!++;
-    }
+      if (stop.has(best)) {
+        done[r] = true;
+        ended++;
+      } else lengths[r]!++;
+    });
   }
   return lengths;
 }

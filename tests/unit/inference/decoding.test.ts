@@ -73,6 +73,41 @@ describe('greedyDecode', () => {
     ]);
   });
 
+  it('drops ended rows from the batch once they are a quarter of it, with the parent of each kept row', async () => {
+    // Image i says SEQS[i] and then ends; image 3 never ends. Logits depend on the image and the
+    // position only, so each row's caption is what it would be alone.
+    const SEQS = [[3], [3, 4], [3, 4, 5], [7, 7, 7, 7, 7, 7, 7, 7]];
+    const seen: { images: number[]; parents: number[] | undefined }[] = [];
+    const next: NextLogits = (prefixes, images, parents) => {
+      seen.push({ images: [...images], parents: parents === undefined ? undefined : [...parents] });
+      return Promise.resolve(
+        prefixes.map((prefix, i) => {
+          const row = new Float32Array(V);
+          row[SEQS[images[i] as number]![prefix.length - 1] ?? 2] = 9;
+          return row;
+        }),
+      );
+    };
+    const params = { ...PARAMS, maxLength: 7 };
+    const all = await greedyDecode(next, 4, params);
+    assert.deepEqual(
+      all.map((h) => h.tokens),
+      [[3], [3, 4], [3, 4, 5], [7, 7, 7, 7, 7, 7]],
+    );
+    for (let i = 0; i < 4; i++) {
+      const [alone] = await greedyDecode((p, _images, parents) => next(p, p.map(() => i), parents), 1, params);
+      assert.deepEqual(all[i], alone, `image ${i} alone`);
+    }
+    assert.deepEqual(
+      seen.slice(0, 6).map((s) => s.images),
+      [[0, 1, 2, 3], [0, 1, 2, 3], [1, 2, 3], [2, 3], [3], [3]],
+    );
+    assert.deepEqual(
+      seen.slice(0, 6).map((s) => s.parents),
+      [undefined, [0, 1, 2, 3], [1, 2, 3], [1, 2], [1], [0]],
+    );
+  });
+
   it('stops at maxLength with an unfinished hypothesis', async () => {
     const [h] = await greedyDecode(bigram(), 1, { ...PARAMS, maxLength: 3 });
     assert.deepEqual(h?.tokens, [3, 4]);
