@@ -293,7 +293,8 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
     train_seconds = time.time() - started
     if ema is not None:
         params = ema
-    metrics = evaluate(mcfg, params, tokenizer, test_items)
+    # The decoder compiled for the curves: a second jit of the same program would compile again.
+    metrics = evaluate(mcfg, params, tokenizer, test_items, decoder)
     metrics_split = "test" if main.split("test") else "val"
     meta: dict[str, object] = {
         "datasetVersion": main.dataset_version,
@@ -379,11 +380,11 @@ def predict(mcfg: ModelConfig | None, params: dict, tokenizer: Tokenizer, images
     return out
 
 
-def evaluate(mcfg: ModelConfig, params: dict, tokenizer: Tokenizer, items: list[Item]) -> dict[str, object]:
-    """Greedy-decode `items` and score them against their references."""
+def evaluate(mcfg: ModelConfig, params: dict, tokenizer: Tokenizer, items: list[Item], decode=None) -> dict[str, object]:
+    """Greedy-decode `items` and score them against their references (`decode`: from `greedy_decoder`, else built here)."""
     if not items:
         return {"bleu1": 0.0, "bleu2": 0.0, "bleu3": 0.0, "bleu4": 0.0, "cider": 0.0, "exactMatch": 0.0, "samples": []}
-    captions = predict(mcfg, params, tokenizer, load_images(items, mcfg.image_size))
+    captions = predict(mcfg, params, tokenizer, load_images(items, mcfg.image_size), decode)
     preds = {it.id: c for it, c in zip(items, captions)}
     refs = {it.id: list(it.captions) for it in items}
     scores: dict[str, object] = dict(caption_metrics(preds, refs))
