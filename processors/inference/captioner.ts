@@ -120,7 +120,7 @@ function prefixKey(image: number, prefix: readonly number[], length: number): st
 }
 
 /** Rows `rows` of a `[n, ...]` float tensor, as a new tensor (the same tensor when `rows` is 0..n-1). */
-function gatherRows(tensor: ort.Tensor, rows: readonly number[]): ort.Tensor {
+export function gatherRows(tensor: ort.Tensor, rows: readonly number[]): ort.Tensor {
   const dims = tensor.dims;
   const n = dims[0] as number;
   if (rows.length === n && rows.every((r, i) => r === i)) return tensor;

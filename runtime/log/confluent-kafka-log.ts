@@ -6,9 +6,10 @@ import {
   committedOffsetsVia,
   createMissingTopics,
   endOffsetsVia,
-  toHeaders,
+  logRecordsOf,
   topicMessagesOf,
   type KafkaJsShapedAdmin,
+  type KafkaJsShapedConsumed,
   type KafkaJsShapedMessage,
   type KafkaJsShapedRecordMetadata,
 } from './kafkajs-shape.ts';
@@ -19,7 +20,6 @@ import type {
   EventLog,
   LogConsumer,
   LogProducer,
-  LogRecord,
   ProduceAck,
   ProduceRecord,
   TopicSpec,
@@ -37,15 +37,8 @@ export const CONFLUENT_KAFKA_TESTED_VERSION = '1.10.1';
 // The part of the package's KafkaJS-compatible API this adapter uses, typed here because the
 // package is loaded at run time and is not a compile-time dependency.
 type Config = Record<string, unknown>;
-interface CompatMessage {
-  key: Buffer | null;
-  value: Buffer | null;
-  offset: string;
-  timestamp: string;
-  headers?: Record<string, unknown>;
-}
 interface CompatBatchPayload {
-  batch: { topic: string; partition: number; highWatermark: string; messages: CompatMessage[] };
+  batch: { topic: string; partition: number; highWatermark: string; messages: KafkaJsShapedConsumed[] };
   resolveOffset(offset: string): void;
 }
 interface CompatProducer {
@@ -116,9 +109,13 @@ const TRANSIENT = new Set([
   'ERR_NETWORK_EXCEPTION',
 ]);
 
-function brokerError(codes: Record<string, number>, message: string, cause: unknown): PipelineError {
+/** The numbers of {@link TRANSIENT} in the loaded library's error codes. */
+function transientCodes(codes: Record<string, number>): ReadonlySet<number> {
+  return new Set([...TRANSIENT].map((name) => codes[name]).filter((x) => x !== undefined));
+}
+
+function brokerError(transient: ReadonlySet<number>, message: string, cause: unknown): PipelineError {
   const c = cause as { code?: unknown; retriable?: unknown; fatal?: unknown };
-  const transient = new Set([...TRANSIENT].map((name) => codes[name]).filter((x) => x !== undefined));
   const retriable = c.fatal !== true && (c.retriable === true || (typeof c.code === 'number' && transient.has(c.code)));
   const why = cause instanceof Error ? `: ${cause.message}` : '';
   return new PipelineError(ErrorCodes.BROKER_UNAVAILABLE, `${message}${why}`, { retriable, cause });
@@ -150,7 +147,7 @@ export function retryBudgetMs(retries: number): number {
  */
 export class ConfluentKafkaEventLog implements EventLog {
   readonly kind = 'kafka' as const;
-  private loaded: { module: CompatModule; kafka: CompatKafka } | undefined;
+  private loaded: { module: CompatModule; kafka: CompatKafka; transient: ReadonlySet<number> } | undefined;
   private adminClient: CompatAdmin | undefined;
   private readonly producers = new Set<CompatProducer>();
   private readonly consumers = new Set<ConfluentConsumer>();
@@ -159,7 +156,7 @@ export class ConfluentKafkaEventLog implements EventLog {
   constructor(private readonly options: KafkaLogOptions) {}
 
   /** The library and one client configuration, loaded on first use (a config error names the fix). */
-  private client(): { module: CompatModule; kafka: CompatKafka } {
+  private client(): { module: CompatModule; kafka: CompatKafka; transient: ReadonlySet<number> } {
     if (this.loaded !== undefined) return this.loaded;
     const module = loadModule(this.options.confluentModule);
     const { logLevel } = module.KafkaJS;
@@ -175,12 +172,12 @@ export class ConfluentKafkaEventLog implements EventLog {
         logger,
       },
     });
-    this.loaded = { module, kafka };
+    this.loaded = { module, kafka, transient: transientCodes(module.KafkaJS.ErrorCodes) };
     return this.loaded;
   }
 
   private error(message: string, cause: unknown): PipelineError {
-    return brokerError(this.client().module.KafkaJS.ErrorCodes, message, cause);
+    return brokerError(this.client().transient, message, cause);
   }
 
   private async admin(): Promise<CompatAdmin> {
@@ -351,17 +348,10 @@ class ConfluentConsumer implements LogConsumer {
       payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
       return;
     }
-    this.next.set(id, BigInt(fresh[fresh.length - 1]!.offset) + 1n);
-    const records: LogRecord[] = fresh.map((m) => ({
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: m.offset,
-      key: m.key,
-      value: m.value,
-      headers: toHeaders(m.headers),
-      timestamp: Number(m.timestamp),
-    }));
+    // The offset after the batch's last record: handed out up to here, and what a full commit reaches.
     const last = BigInt(fresh[fresh.length - 1]!.offset) + 1n;
+    this.next.set(id, last);
+    const records = logRecordsOf(batch.topic, batch.partition, fresh);
     let committed = false;
     const isRunning = (): boolean => !this.stopping && this.owned.get(id) === generation;
     const control: BatchControl = {

@@ -1,7 +1,7 @@
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer, type Admin, type LogEntry } from 'kafkajs';
 import { ErrorCodes, PipelineError } from '../../schemas/errors.ts';
 import { fastKeyPartitioner } from './partitioner.ts';
-import { acksOf, committedOffsetsVia, createMissingTopics, endOffsetsVia, toHeaders, topicMessagesOf } from './kafkajs-shape.ts';
+import { acksOf, committedOffsetsVia, createMissingTopics, endOffsetsVia, logRecordsOf, topicMessagesOf } from './kafkajs-shape.ts';
 import type {
   BatchControl,
   ConsumedBatch,
@@ -9,7 +9,6 @@ import type {
   EventLog,
   LogConsumer,
   LogProducer,
-  LogRecord,
   ProduceAck,
   ProduceRecord,
   TopicSpec,
@@ -191,15 +190,7 @@ class KafkaConsumer implements LogConsumer {
         const { batch } = payload;
         const isRunning = (): boolean => payload.isRunning();
         const isStale = (): boolean => payload.isStale();
-        const records: LogRecord[] = batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          headers: toHeaders(m.headers),
-          timestamp: Number(m.timestamp),
-        }));
+        const records = logRecordsOf(batch.topic, batch.partition, batch.messages);
         // Hand the work over in bounded chunks so in-flight work stays bounded however large the fetch.
         for (let i = 0; i < records.length; i += maxBatch) {
           if (!isRunning() || isStale() || this.stopping) return;

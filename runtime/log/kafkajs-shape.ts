@@ -6,7 +6,7 @@
 import type { PipelineError } from '../../schemas/errors.ts';
 import { withRetry } from '../lake/retry.ts';
 import { acksFromBaseOffsets } from './produce-acks.ts';
-import type { Headers, ProduceAck, ProduceRecord, TopicSpec } from '../ports.ts';
+import type { Headers, LogRecord, ProduceAck, ProduceRecord, TopicSpec } from '../ports.ts';
 
 /** The admin calls both APIs answer alike. */
 export interface KafkaJsShapedAdmin {
@@ -38,7 +38,7 @@ export interface KafkaJsShapedRecordMetadata {
 const NO_HEADERS: Headers = Object.freeze({});
 
 /** Record headers as the port hands them out: UTF-8 strings, the first value of a repeated key. */
-export function toHeaders(raw: Record<string, unknown> | undefined): Headers {
+function toHeaders(raw: Record<string, unknown> | undefined): Headers {
   if (raw === undefined) return NO_HEADERS;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
@@ -47,6 +47,28 @@ export function toHeaders(raw: Record<string, unknown> | undefined): Headers {
     out[k] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
   }
   return out;
+}
+
+/** A consumed message of one partition, as both APIs hand it to `eachBatch`. */
+export interface KafkaJsShapedConsumed {
+  key: Buffer | null;
+  value: Buffer | null;
+  offset: string;
+  timestamp: string;
+  headers?: Record<string, unknown>;
+}
+
+/** Consumed messages of one topic-partition as the port's records. */
+export function logRecordsOf(topic: string, partition: number, messages: readonly KafkaJsShapedConsumed[]): LogRecord[] {
+  return messages.map((m) => ({
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    headers: toHeaders(m.headers),
+    timestamp: Number(m.timestamp),
+  }));
 }
 
 /** The records of one send grouped by topic, as `sendBatch` takes them. */

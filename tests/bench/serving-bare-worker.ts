@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { parseModelBundle } from '../../processors/inference/model-bundle.ts';
 import type { CaptionModelBundle } from '../../processors/inference/bundle-types.ts';
 import { preprocessImage, tensorSize } from '../../processors/inference/preprocess.ts';
+import { gatherRows } from '../../processors/inference/captioner.ts';
 
 /** One batch. */
 export interface BareTask {
@@ -48,16 +49,6 @@ async function load(task: BareTask): Promise<Loaded> {
   return { bundle, encoder, decoder };
 }
 
-/** Rows `keep` of a `[n, ...]` float tensor. */
-function keepRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
-  const n = tensor.dims[0]!;
-  const size = (tensor.data as Float32Array).length / n;
-  const src = tensor.data as Float32Array;
-  const out = new Float32Array(keep.length * size);
-  keep.forEach((r, i) => out.set(src.subarray(r * size, (r + 1) * size), i * size));
-  return new ort.Tensor('float32', out, [keep.length, ...tensor.dims.slice(1)]);
-}
-
 /** Caption a batch; returns the token count of each caption. */
 export default async function bareCaption(task: BareTask): Promise<number[]> {
   loaded ??= load(task);
@@ -89,8 +80,8 @@ export default async function bareCaption(task: BareTask): Promise<number[]> {
     if (ended > 0 && ended * 4 >= rows.length) {
       const keep = rows.flatMap((r, at) => (done[r] ? [] : [at]));
       rows = keep.map((at) => rows[at]!);
-      hidden = keepRows(hidden, keep);
-      if (past !== undefined) for (const name of Object.keys(past)) past[name] = keepRows(past[name]!, keep);
+      hidden = gatherRows(hidden, keep);
+      if (past !== undefined) for (const name of Object.keys(past)) past[name] = gatherRows(past[name]!, keep);
       ended = 0;
     }
     const b = rows.length;
