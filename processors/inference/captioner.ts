@@ -19,6 +19,7 @@ import {
   type ScoreRules,
 } from './decoding.ts';
 import { type DomainScore, type EmbeddingRows, poolEmbeddings, scoreDomain } from './domain-gate.ts';
+import { createLogSoftmax, type LogSoftmaxSession } from './log-softmax.ts';
 import { preprocessBatch, tensorSize } from './preprocess.ts';
 
 /** Options of {@link OnnxCaptioner.create}. */
@@ -143,7 +144,9 @@ export class OnnxCaptioner {
     private readonly encoder: ort.InferenceSession,
     private readonly decoder: ort.InferenceSession,
     private readonly idsType: IdsType,
-    private readonly cache: MergedCache | null = null,
+    private readonly cache: MergedCache | null,
+    /** The decoding loops' scores: ORT's vectorized log-softmax instead of a Math.exp per word. */
+    private readonly normalizer: LogSoftmaxSession,
   ) {}
 
   /**
@@ -177,7 +180,15 @@ export class OnnxCaptioner {
       decoder = await load('decoder', bundle.decoder, sessionOptions);
       const { idsType, cache } = validateSessions(bundle, encoder, decoder);
       const useCache = options.kvCache ?? true;
-      return new OnnxCaptioner(bundle, encoder, decoder, idsType, cache === null || useCache ? cache : { ...cache, usable: false });
+      const normalizer = await createLogSoftmax(sessionOptions);
+      return new OnnxCaptioner(
+        bundle,
+        encoder,
+        decoder,
+        idsType,
+        cache === null || useCache ? cache : { ...cache, usable: false },
+        normalizer,
+      );
     } catch (err) {
       await Promise.allSettled([encoder.release(), decoder?.release()]);
       throw err;
@@ -220,7 +231,7 @@ export class OnnxCaptioner {
     this.closed = true;
     // ORT must not release a session that a run is still using.
     await Promise.allSettled([...this.inflight]);
-    await Promise.allSettled([this.encoder.release(), this.decoder.release()]);
+    await Promise.allSettled([this.encoder.release(), this.decoder.release(), this.normalizer.close()]);
   }
 
   /**
@@ -280,6 +291,7 @@ export class OnnxCaptioner {
       pad: this.bundle.tokens.pad,
       maxLength,
       rules,
+      logSoftmax: this.normalizer.run,
     };
     let hypotheses: Hypothesis[];
     if (strategy === 'greedy') hypotheses = await greedyDecode(next, count, params);

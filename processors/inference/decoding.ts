@@ -37,7 +37,16 @@ export interface DecodeParams {
   readonly maxLength: number;
   /** Hugging Face `generate`'s repetition penalty and no-repeat n-gram rules; none by default. */
   readonly rules?: ScoreRules;
+  /**
+   * A batched log-softmax of the rows a `next` call returned (the runtime's, vectorized); the
+   * loops compute it in JavaScript, one `Math.exp` per word, without it. Tokens are still chosen
+   * on the logits, so it changes no caption, only the float32 rounding of the scores.
+   */
+  readonly logSoftmax?: LogSoftmaxRows;
 }
+
+/** Log-softmax of each row (same order, same lengths); returned rows may be views valid until the next call. */
+export type LogSoftmaxRows = (rows: readonly Float32Array[]) => Promise<readonly Float32Array[]>;
 
 /**
  * The two logits processors of Hugging Face `generate` that curb repeated words
@@ -208,6 +217,8 @@ export async function greedyDecode(
       batch,
       parents,
     );
+    // HF scores greedy tokens on the processed logits: with rules, the log-sum-exp is of those.
+    const logProbs = rules === undefined && params.logSoftmax !== undefined ? await params.logSoftmax(logits) : undefined;
     batch.forEach((r, at) => {
       const prefix = prefixes[r] as number[];
       const row = rows[r] as (typeof rows)[number];
@@ -224,7 +235,10 @@ export async function greedyDecode(
       const token = argMax(x);
       const max = x[token] as number;
       // The argmax's value is the maximum logSumExp would find (unless NaNs are about).
-      row.sumLogProb += max - (Number.isNaN(max) ? logSumExp(x) : logSumExpAt(x, max));
+      row.sumLogProb +=
+        logProbs === undefined
+          ? max - (Number.isNaN(max) ? logSumExp(x) : logSumExpAt(x, max))
+          : ((logProbs[at] as Float32Array)[token] as number);
       row.steps++;
       prefix.push(token);
       if (params.stop.has(token)) {
@@ -299,6 +313,7 @@ export async function beamDecodeBatch(
       active.flatMap((s) => s.beams.map(() => s.image)),
       length === 1 ? undefined : active.flatMap((s) => s.beams.map((b) => b.parent as number)),
     );
+    const logProbs = params.logSoftmax === undefined ? undefined : await params.logSoftmax(logits);
     let row = 0;
     for (const search of active) {
       const candidates: { beam: Beam; row: number; token: number; sum: number }[] = [];
@@ -306,8 +321,10 @@ export async function beamDecodeBatch(
         const beamRow = row++;
         const x = logits[beamRow] as Float32Array;
         // As HF's beam search: the processors act on the log-softmax scores.
-        const scores = logSoftmax(x);
-        if (hasRules(params.rules)) applyRules(scores, beam.prefix, params.rules);
+        const given = logProbs?.[beamRow];
+        const ruled = hasRules(params.rules);
+        const scores = given === undefined ? logSoftmax(x) : ruled ? Float64Array.from(given) : given;
+        if (ruled) applyRules(scores, beam.prefix, params.rules as ScoreRules);
         // 2k per beam is enough: at most k of the kept candidates can be end tokens.
         for (const token of topK(scores, Math.min(2 * k, x.length))) {
           const score = scores[token] as number;
