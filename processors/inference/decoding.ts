@@ -324,7 +324,7 @@ export async function beamDecodeBatch(
         const given = logProbs?.[beamRow];
         const ruled = hasRules(params.rules);
         const scores = given === undefined ? logSoftmax(x) : ruled ? Float64Array.from(given) : given;
-        if (ruled) applyRules(scores, beam.prefix, params.rules as ScoreRules);
+        if (ruled) applyRules(scores, beam.prefix, params.rules);
         // 2k per beam is enough: at most k of the kept candidates can be end tokens.
         for (const token of topK(scores, Math.min(2 * k, x.length))) {
           const score = scores[token] as number;
