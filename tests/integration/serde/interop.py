@@ -20,7 +20,7 @@ import sys
 import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -102,9 +102,16 @@ def consume(args: argparse.Namespace) -> int:
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([args.topic])
     deadline = dt.datetime.now() + dt.timedelta(seconds=args.timeout_s)
     try:
+        # Every partition assigned from its start, no group: what is under test is the record's
+        # encoding, and a group join on a busy shared broker once hung this reader past its deadline.
+        topics = consumer.list_topics(args.topic, timeout=args.timeout_s).topics
+        partitions = sorted(topics[args.topic].partitions) if args.topic in topics else []
+        if not partitions:
+            print(json.dumps({"error": f"topic {args.topic} has no partitions in the broker's metadata"}))
+            return 2
+        consumer.assign([TopicPartition(args.topic, p, OFFSET_BEGINNING) for p in partitions])
         while dt.datetime.now() < deadline:
             msg = consumer.poll(1.0)
             if msg is None:

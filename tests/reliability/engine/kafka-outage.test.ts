@@ -88,15 +88,28 @@ for (const client of kafkaClients()) {
       { log, serde, logger: createLogger({ level: 'warn', destination: logLines }) },
     );
     defer(() => running.stop({ deadlineMs: 20_000 }));
+    // Pause reasons as they change, in ms from the broker's shutdown, for a failure's message.
+    const timeline: string[] = [];
+    let downAt: number | undefined;
+    let lastReasons = '';
+    const watch = setInterval(() => {
+      const now = [...running.pausedFor].sort().join('+');
+      if (now === lastReasons) return;
+      lastReasons = now;
+      timeline.push(`${downAt === undefined ? 'before' : `+${Math.round(performance.now() - downAt)}ms`}: [${now}] processed ${processed}`);
+    }, 20);
+    defer(() => clearInterval(watch));
     let failed: unknown;
     running.done.catch((err: unknown) => (failed = err));
 
     for (let i = 0; i < 12_000 && processed <= N / 2; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(processed > N / 2, `half the input processed before the outage (${processed} of ${N})`);
     const atDown = processed;
+    downAt = performance.now();
     const stopping = kafka.down();
     beginShutdown();
     await stopping;
+    timeline.push(`+${Math.round(performance.now() - downAt)}ms: broker stopped`);
     outageBegan();
     const reasons = new Set<string>();
     for (let i = 0; i < 50; i++) {
@@ -117,7 +130,10 @@ for (const client of kafkaClients()) {
       throw err;
     }
     assert.equal(failed, undefined, 'the topology did not fail');
-    assert.ok(reasons.has(SINK_UNAVAILABLE), `paused while its outputs could not be produced (saw: ${[...reasons].join(', ') || 'none'})`);
+    assert.ok(
+      reasons.has(SINK_UNAVAILABLE),
+      `paused while its outputs could not be produced (saw: ${[...reasons].join(', ') || 'none'}); pauses: ${timeline.join('; ')}; log: ${lines.slice(-8).join(' | ').slice(0, 3000)}`,
+    );
     assert.deepEqual(running.pausedFor, [], 'fetching again');
     assert.equal(new Set(read).size, N, 'every input came out');
     t.diagnostic(`outage after ${atDown} of ${N} records; ${read.length - N} duplicates in the output (at-least-once; sinks deduplicate by id)`);
