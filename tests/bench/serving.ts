@@ -6,7 +6,8 @@
  *  (3) `captionflow serve` with micro-batching off (CAPTIONFLOW_SERVING_MAX_BATCH_SIZE=1);
  *  (4) the stack it replaces: FastAPI + onnxruntime (Python, PyPI) under uvicorn, one image per
  *      request, same preprocessing and greedy decoding (peers/fastapi_serving.py).
- * Each HTTP side is its own process, loaded from this process over loopback by autocannon with
+ * The service sides run the built JavaScript, as a production install does: the bench runs
+ * `npm run build` first. Each HTTP side is its own process, loaded from this process over loopback by autocannon with
  * `c` connections (closed loop: a connection sends its next request when the last answers) and a
  * fixed number of requests, so nothing is left running when a measurement ends. The bare loop
  * keeps `c` images in flight the same way. Prints throughput (images/s) and p50/p99 latency at
@@ -40,6 +41,8 @@ import type { BareTask } from './serving-bare-worker.ts';
 import { benchModel } from './serving-model.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The service runs as production runs it: the built JavaScript (the bench builds it first), not tsx. */
+const BUILT_CLI = join(ROOT, 'dist', 'app', 'cli', 'main.js');
 const BARE_WORKER = new URL('./serving-bare-worker.ts', import.meta.url);
 const PEER = fileURLToPath(new URL('./peers/fastapi_serving.py', import.meta.url));
 const CORES = availableParallelism();
@@ -283,7 +286,7 @@ async function startServe(bundleDir: string, maxBatch: number, env: Record<strin
   const port = await freePort();
   const log = join(dir, 'serve.log');
   const out = createWriteStream(log);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'app/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [BUILT_CLI, 'serve'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -454,7 +457,16 @@ async function loadBare(
   };
 }
 
+/** `npm run build`, so the service sides run this checkout's code compiled. */
+async function build(): Promise<void> {
+  const child = spawn('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`npm run build failed (exit ${String(code)})`);
+}
+
 async function main(): Promise<void> {
+  console.error('serving bench: building dist/ (the service sides run the built JavaScript)…');
+  await build();
   const model = await benchModel();
   const photos = await benchPhotos({ min: FULL ? 32 : 16 });
   const images = await Promise.all(

@@ -136,6 +136,7 @@ for (const client of kafkaClients()) {
     );
     assert.deepEqual(running.pausedFor, [], 'fetching again');
     assert.equal(new Set(read).size, N, 'every input came out');
+    t.diagnostic(`pauses: ${timeline.join('; ')}`);
     t.diagnostic(`outage after ${atDown} of ${N} records; ${read.length - N} duplicates in the output (at-least-once; sinks deduplicate by id)`);
     const ends = await log.endOffsets('in');
     for (let i = 0; i < 300; i++) {
