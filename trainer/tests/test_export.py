@@ -49,7 +49,7 @@ def test_export_writes_the_encoder_decoder_contract(exported: tuple[Path, list[d
                          *((n, onnx.TensorProto.FLOAT, ["batch", cfg.heads, "past_sequence" if ".decoder." in n else "encoder_sequence", dh])
                            for n in past_names(cfg.layers))],
                         [("logits", onnx.TensorProto.FLOAT, ["batch", "sequence", cfg.vocab_size]),
-                         *((n, onnx.TensorProto.FLOAT, ["batch", cfg.heads, "present_sequence" if ".decoder." in n else s, dh])
+                         *((n, onnx.TensorProto.FLOAT, ["batch", cfg.heads, "present_sequence" if ".decoder." in n else "present_encoder_sequence", dh])
                            for n in present_names(cfg.layers))])
     assert past_names(1) == ["past_key_values.0.decoder.key", "past_key_values.0.decoder.value",
                              "past_key_values.0.encoder.key", "past_key_values.0.encoder.value"]
@@ -155,7 +155,10 @@ def test_kv_cache_steps_match_the_whole_prefix(exported: tuple[Path, list[dict]]
     assert np.abs(step[0][:, 0] - whole[:, -1]).max() < TOL
     got = dict(zip(present_names(cfg.layers), step[1:]))
     assert got["present.0.decoder.key"].shape == (3, cfg.heads, 5, cfg.dim // cfg.heads)
-    assert got["present.0.encoder.key"].shape == (3, cfg.heads, cfg.grid * cfg.grid, cfg.dim // cfg.heads)
+    # The cross-attention keys/values come out of the first step only; a cached step's are empty.
+    assert first[names.index("present.0.encoder.key")].shape == (3, cfg.heads, cfg.grid * cfg.grid, cfg.dim // cfg.heads)
+    assert got["present.0.encoder.key"].shape == (3, cfg.heads, 0, cfg.dim // cfg.heads)
+    assert got["present.0.encoder.value"].shape == (3, cfg.heads, 0, cfg.dim // cfg.heads)
 
 
 def test_export_of_a_missing_checkpoint_fails_with_model_load_failed(tmp_path: Path) -> None:
