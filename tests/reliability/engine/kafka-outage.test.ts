@@ -90,13 +90,13 @@ for (const client of kafkaClients()) {
     defer(() => running.stop({ deadlineMs: 20_000 }));
     // Pause reasons as they change, in ms from the broker's shutdown, for a failure's message.
     const timeline: string[] = [];
-    let downAt: number | undefined;
+    const down: { at?: number } = {};
     let lastReasons = '';
     const watch = setInterval(() => {
       const now = [...running.pausedFor].sort().join('+');
       if (now === lastReasons) return;
       lastReasons = now;
-      timeline.push(`${downAt === undefined ? 'before' : `+${Math.round(performance.now() - downAt)}ms`}: [${now}] processed ${processed}`);
+      timeline.push(`${down.at === undefined ? 'before' : `+${Math.round(performance.now() - down.at)}ms`}: [${now}] processed ${processed}`);
     }, 20);
     defer(() => clearInterval(watch));
     let failed: unknown;
@@ -105,7 +105,8 @@ for (const client of kafkaClients()) {
     for (let i = 0; i < 12_000 && processed <= N / 2; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(processed > N / 2, `half the input processed before the outage (${processed} of ${N})`);
     const atDown = processed;
-    downAt = performance.now();
+    const downAt = performance.now();
+    down.at = downAt;
     const stopping = kafka.down();
     beginShutdown();
     await stopping;
