@@ -19,6 +19,9 @@ class ModelConfig:
     channels: tuple[int, ...] = (32, 64, 128)
     # Extra stride-1 3x3 convolutions per stage (0 = only the strided one).
     convs_per_stage: int = 1
+    # Channels of a stride-1 3x3 convolution at full resolution before the strided stages
+    # (0 = none): it sees the edges and corners of small shapes before anything is subsampled.
+    stem_channels: int = 0
     dim: int = 128
     heads: int = 4
     layers: int = 2
@@ -67,6 +70,10 @@ class TrainConfig:
     # References decoded per image per step: the encoder runs once per image and its features
     # are shared by this many distinct captions of that image (the decoder is the cheap half).
     captions_per_image: int = 1
+    # Each batch is split over this many devices, at most as many as JAX has (the CLI gives it
+    # two host devices): XLA runs the halves on two threads, which keeps both cores of a small
+    # machine busy. The split changes the floating-point summation order, not the mathematics.
+    data_parallel: int = 2
     # Words seen fewer times than this in the train captions map to <unk>.
     min_word_count: int = 1
     # Progress lines are printed every this many steps (and at the end of every epoch).
