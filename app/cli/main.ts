@@ -129,7 +129,7 @@ const program = new Command('captionflow')
 program
   .command('pipeline')
   .description('the main job: import data (synthetic sample by default), normalize and curate it, snapshot a dataset version')
-  .addHelpText('after', '\nExamples:\n  captionflow pipeline                       # 200 synthetic scenes through the lake\n  captionflow pipeline --sample 2000 --train default   # what npm start runs\n  captionflow pipeline --json > summary.json')
+  .addHelpText('after', '\nExamples:\n  captionflow pipeline                       # 200 synthetic scenes through the lake\n  captionflow pipeline --sample 2600 --train default   # what npm start runs\n  captionflow pipeline --json > summary.json')
   .addOption(new Option('--sample <n>', 'synthetic scenes to generate and import').default(200).argParser((v) => Number.parseInt(v, 10)))
   .addOption(new Option('--seed <n>', 'seed of the synthetic scenes').default(1).argParser((v) => Number.parseInt(v, 10)))
   .option('--dataset <name>', 'dataset name of the snapshot', 'default')
@@ -202,7 +202,7 @@ program
 program
   .command('start')
   .description('the first run and everyday use: on a fresh data directory, sample → curate → train → promote; then keep running (topologies, HTTP edge, scheduler) until Ctrl-C — the next start resumes and retrains only on new data')
-  .addOption(new Option('--sample <n>', 'synthetic scenes of the first run').default(2000).argParser((v) => Number.parseInt(v, 10)))
+  .addOption(new Option('--sample <n>', 'synthetic scenes of the first run').default(2600).argParser((v) => Number.parseInt(v, 10)))
   .addOption(new Option('--seed <n>', 'seed of the synthetic scenes').default(1).argParser((v) => Number.parseInt(v, 10)))
   .addOption(new Option('--train <preset>', 'model preset of the first training').choices(['none', 'tiny', 'default']).default('default'))
   .option('--once', 'stop after the first-run job (for scripts: what `captionflow pipeline` does)', false)

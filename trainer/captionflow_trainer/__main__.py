@@ -14,6 +14,12 @@ import traceback
 # CPU only, and quiet: set before anything imports jax (the commands import it lazily).
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Two host devices, whatever the machine: training splits each batch over them
+# (TrainConfig.data_parallel), and the same device count keeps a run reproducible everywhere.
+# CAPTIONFLOW_TRAIN_DEVICES overrides it (1 = the single-device path).
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    _devices = os.environ.get("CAPTIONFLOW_TRAIN_DEVICES", "2")
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={_devices}".strip()
 
 from . import errors  # noqa: E402
 from .config import PRESETS  # noqa: E402

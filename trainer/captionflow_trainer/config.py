@@ -19,6 +19,9 @@ class ModelConfig:
     channels: tuple[int, ...] = (32, 64, 128)
     # Extra stride-1 3x3 convolutions per stage (0 = only the strided one).
     convs_per_stage: int = 1
+    # Channels of a stride-1 3x3 convolution at full resolution before the strided stages
+    # (0 = none): it sees the edges and corners of small shapes before anything is subsampled.
+    stem_channels: int = 0
     dim: int = 128
     heads: int = 4
     layers: int = 2
@@ -67,6 +70,10 @@ class TrainConfig:
     # References decoded per image per step: the encoder runs once per image and its features
     # are shared by this many distinct captions of that image (the decoder is the cheap half).
     captions_per_image: int = 1
+    # Each batch is split over this many devices, at most as many as JAX has (the CLI gives it
+    # two host devices): XLA runs the halves on two threads, which keeps both cores of a small
+    # machine busy. The split changes the floating-point summation order, not the mathematics.
+    data_parallel: int = 2
     # Words seen fewer times than this in the train captions map to <unk>.
     min_word_count: int = 1
     # Progress lines are printed every this many steps (and at the end of every epoch).
@@ -94,14 +101,16 @@ PRESETS: dict[str, Preset] = {
         ),
         train=TrainConfig(epochs=3, batch_size=32, learning_rate=3e-3, warmup_steps=10, log_every=5),
     ),
-    # The real one, sized for the first run (`npm start`: 2,000 synthetic scenes, about 1,450
+    # The real one, sized for the first run (`npm start`: 2,600 synthetic scenes, about 1,800
     # train images) to stay under 5 minutes on 2 cores. 18 epochs with two references decoded
-    # per image per step (one encoder pass for both). Chosen on validation (beam 5, the 257 val
-    # images of the seed-1 3,000-scene sample, trainer seed 0; BLEU-4 / CIDEr-D): 1,200 scenes x
-    # 25 epochs 0.603 / 2.05; 2,000 x 15 0.670 / 2.19; 2,000 x 20 0.667 / 2.28; 3,000 x 10
-    # 0.642 / 2.06; 3,000 x 12 0.675 / 2.27 but a 5.4-minute first run. Distinct scenes beat
-    # epochs over the same ones (the 1,200-scene run's val loss rose after epoch 16). 18, not 20:
-    # the 20-epoch first run took 5:05 (seed 1, empty XLA cache), 15 epochs 3:41.
+    # per image per step (one encoder pass for both), each batch split over two host devices
+    # (about 1.5x the steps per second of one device on 2 cores). Chosen on validation (beam 5,
+    # the 257 val images of the seed-1 3,000-scene sample, trainer seed 0; BLEU-4 / CIDEr-D):
+    # 1,200 scenes x 25 epochs 0.603 / 2.05; 2,000 x 15 0.670 / 2.19; 2,000 x 20 0.667 / 2.28;
+    # 3,000 x 10 0.642 / 2.06; 3,000 x 12 0.675 / 2.27 but a 5.4-minute first run on one device.
+    # Distinct scenes beat epochs over the same ones (the 1,200-scene run's val loss rose after
+    # epoch 16); the two-device speed-up paid for 2,600 scenes instead of 2,000 at 18 epochs
+    # (trainer/README.md has the per-seed validation table).
     "default": Preset(
         name="default",
         model=ModelConfig(),

@@ -116,15 +116,20 @@ def _f32(x: object) -> np.ndarray:
 def build_encoder(cfg: ModelConfig, params: dict, meta: dict[str, str]) -> onnx.ModelProto:
     g = _Graph()
     x = "pixel_values"
+
+    def conv(x: str, stride: int, name: str) -> str:
+        p = params[name]
+        # Flax HWIO kernels -> ONNX OIHW; both are cross-correlations.
+        w = g.const(f"{name}_w", _f32(p["kernel"]).transpose(3, 2, 0, 1))
+        b = g.const(f"{name}_b", _f32(p["bias"]))
+        return g.op("Relu", [g.op("Conv", [x, w, b], kernel_shape=[3, 3], strides=[stride, stride], pads=[1, 1, 1, 1])])
+
+    if cfg.stem_channels:
+        x = conv(x, 1, "stem")
     for stage in range(len(cfg.channels)):
-        for j in range(cfg.convs_per_stage + 1):
-            p = params[f"conv{stage}_{j}"]
-            # Flax HWIO kernels -> ONNX OIHW; both are cross-correlations.
-            w = g.const(f"conv{stage}_{j}_w", _f32(p["kernel"]).transpose(3, 2, 0, 1))
-            b = g.const(f"conv{stage}_{j}_b", _f32(p["bias"]))
-            stride = 2 if j == 0 else 1
-            x = g.op("Conv", [x, w, b], kernel_shape=[3, 3], strides=[stride, stride], pads=[1, 1, 1, 1])
-            x = g.op("Relu", [x])
+        x = conv(x, 2, f"conv{stage}_0")
+        for j in range(cfg.convs_per_stage):
+            x = conv(x, 1, f"conv{stage}_{j + 1}")
     p = params["proj"]
     x = g.op("Conv", [x, g.const("proj_w", _f32(p["kernel"]).transpose(3, 2, 0, 1)), g.const("proj_b", _f32(p["bias"]))], kernel_shape=[1, 1])
     seq = cfg.grid * cfg.grid
@@ -325,7 +330,8 @@ def model_descriptor(ck: Checkpoint) -> dict[str, object]:
         "datasetVersion": ck.meta.get("datasetVersion"),
         "architecture": {
             "name": "cnn-transformer-captioner",
-            "encoder": f"{len(cfg.channels)}-stage strided CNN {list(cfg.channels)} -> {seq} x {cfg.dim} features",
+            "encoder": (f"{cfg.stem_channels}-channel stride-1 stem, " if cfg.stem_channels else "")
+            + f"{len(cfg.channels)}-stage strided CNN {list(cfg.channels)} -> {seq} x {cfg.dim} features",
             "decoder": f"{cfg.layers}-layer pre-LN transformer, {cfg.heads} heads, dim {cfg.dim}",
             **cfg.to_json(),
         },

@@ -38,10 +38,16 @@ class Encoder(nn.Module):
     def __call__(self, pixel_values: jnp.ndarray) -> jnp.ndarray:
         cfg = self.config
         x = jnp.transpose(pixel_values, (0, 2, 3, 1))  # NCHW -> NHWC, Flax's layout
+
+        def conv(x: jnp.ndarray, channels: int, stride: int, name: str) -> jnp.ndarray:
+            return nn.relu(nn.Conv(channels, (3, 3), strides=(stride, stride), padding=((1, 1), (1, 1)), name=name)(x))
+
+        if cfg.stem_channels:
+            x = conv(x, cfg.stem_channels, 1, "stem")
         for stage, channels in enumerate(cfg.channels):
-            x = nn.relu(nn.Conv(channels, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), name=f"conv{stage}_0")(x))
+            x = conv(x, channels, 2, f"conv{stage}_0")
             for j in range(cfg.convs_per_stage):
-                x = nn.relu(nn.Conv(channels, (3, 3), strides=(1, 1), padding=((1, 1), (1, 1)), name=f"conv{stage}_{j + 1}")(x))
+                x = conv(x, channels, 1, f"conv{stage}_{j + 1}")
         x = nn.Conv(cfg.dim, (1, 1), name="proj")(x)
         batch, height, width, dim = x.shape
         x = x.reshape(batch, height * width, dim)

@@ -8,12 +8,14 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from . import __version__, errors
 from .checkpoint import METRICS_FILE, load_checkpoint, save_checkpoint
@@ -213,12 +215,20 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
         decay_steps=max(total_steps, 2), end_value=learning_rate * 0.05,
     )
     optimizer = optax.chain(optax.clip_by_global_norm(tcfg.grad_clip), optax.adamw(schedule, weight_decay=tcfg.weight_decay))
-    opt_state = optimizer.init(params)
+    # Data parallelism: parameters replicated, every batch split along its first axis over the
+    # devices (one device when the batch sizes do not divide).
+    devices = jax.devices()[:max(1, tcfg.data_parallel)]
+    if any(size % len(devices) for size in (tcfg.batch_size, EVAL_BATCH, VAL_IMAGES)):
+        devices = devices[:1]
+    mesh = Mesh(np.array(devices), ("batch",))
+    replicated, split = NamedSharding(mesh, PartitionSpec()), NamedSharding(mesh, PartitionSpec("batch"))
+    params = jax.device_put(params, replicated)
+    opt_state = jax.device_put(optimizer.init(params), replicated)
     loss_fn = _loss_fn(model, tcfg.label_smoothing)
 
     ema_decay = tcfg.ema_decay
 
-    @jax.jit
+    @partial(jax.jit, in_shardings=(replicated, replicated, replicated, replicated, split, split, split), out_shardings=replicated)
     def train_step(params, opt_state, ema, step, images, tokens, weights):
         loss, grads = jax.value_and_grad(loss_fn)(params, images, tokens, weights)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -228,8 +238,8 @@ def train(opts: TrainOptions, emit: Emit = emit_stdout) -> dict[str, object]:
             ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
         return params, opt_state, ema, loss
 
-    eval_loss = jax.jit(loss_fn)
-    decoder = greedy_decoder(mcfg)
+    eval_loss = jax.jit(loss_fn, in_shardings=(replicated, split, split, split))
+    decoder = greedy_decoder(mcfg, replicated, split)
 
     emit({
         "event": "start", "config": preset.name, "datasetVersion": main.dataset_version, "trainItems": len(train_items),
@@ -350,9 +360,13 @@ def _mean_loss(eval_loss, params: dict, images: np.ndarray, table: np.ndarray, c
     return total / max(tokens, 1.0)
 
 
-def greedy_decoder(mcfg: ModelConfig):
-    """The compiled greedy decoder of a model shape: compile once, call every epoch."""
-    return jax.jit(lambda p, x: greedy_decode(mcfg, p, x, BOS, EOS, PAD))
+def greedy_decoder(mcfg: ModelConfig, params_sharding: NamedSharding | None = None, batch_sharding: NamedSharding | None = None):
+    """The compiled greedy decoder of a model shape: compile once, call every epoch (with
+    shardings: parameters replicated, the image batch split over the training devices)."""
+    decode = lambda p, x: greedy_decode(mcfg, p, x, BOS, EOS, PAD)  # noqa: E731
+    if params_sharding is None:
+        return jax.jit(decode)
+    return jax.jit(decode, in_shardings=(params_sharding, batch_sharding))
 
 
 def _curve_metrics(decode, params: dict, tokenizer: Tokenizer, items: list[Item], images: np.ndarray) -> dict[str, float]:

@@ -182,3 +182,25 @@ def test_batch_is_dynamic(exported: tuple[Path, list[dict]], batch: int) -> None
     cfg = ModelConfig.from_json(model["architecture"])
     logits = dec_sess.run(["logits"], plain_feeds(cfg, np.full((batch, 2), BOS, np.int64), hidden))[0]
     assert logits.shape == (batch, 2, model["vocabSize"])
+
+
+@pytest.mark.parametrize("variant", [{"stem_channels": 8}, {"stem_channels": 8, "convs_per_stage": 1}])
+def test_a_stem_convolution_exports_to_a_graph_that_matches_jax(variant: dict) -> None:
+    """The encoder's optional stride-1 stem has its ONNX counterpart (random weights, not a trained model)."""
+    import dataclasses
+
+    from captionflow_trainer.config import get_preset
+    from captionflow_trainer.export_onnx import PARITY_TOLERANCE, build_encoder, model_descriptor
+    from captionflow_trainer.model import init_params
+
+    cfg = dataclasses.replace(get_preset("tiny").model, vocab_size=12, max_len=8, **variant)
+    rng = np.random.default_rng(7)
+    params = jax.tree_util.tree_map(lambda p: np.asarray(p) + rng.normal(0, 0.05, np.shape(p)).astype(np.float32), init_params(cfg, 0))
+    assert params["encoder"]["stem"]["kernel"].shape == (3, 3, 3, 8)
+    model = build_encoder(cfg, params["encoder"], {})
+    pixels = rng.uniform(-1, 1, (3, 3, cfg.image_size, cfg.image_size)).astype(np.float32)
+    want = np.asarray(Captioner(cfg).apply({"params": params}, pixels, method=Captioner.encode))
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"pixel_values": pixels})[0]
+    assert got.shape == want.shape == (3, cfg.grid * cfg.grid, cfg.dim)
+    assert float(np.abs(got - want).max()) < PARITY_TOLERANCE
+    assert sum(n.op_type == "Conv" for n in model.graph.node) == 1 + len(cfg.channels) * (1 + cfg.convs_per_stage) + 1
