@@ -35,6 +35,7 @@ import { createLogger } from '../../runtime/logger.ts';
 import { PiscinaPool } from '../../runtime/workers/piscina-pool.ts';
 import { multipartBody } from '../integration/serving/serving-fixture.ts';
 import { cachedVenv } from '../fixtures/python-venv.ts';
+import { runCommand } from '../fixtures/run-command.ts';
 import { FULL, Samples, formatRate, formatSpread, loadLine, ratios, roundsArg, spread } from './harness.ts';
 import { benchPhotos } from './photos.ts';
 import type { BareTask } from './serving-bare-worker.ts';
@@ -459,9 +460,8 @@ async function loadBare(
 
 /** `npm run build`, so the service sides run this checkout's code compiled. */
 async function build(): Promise<void> {
-  const child = spawn('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`npm run build failed (exit ${String(code)})`);
+  const built = await runCommand('npm', ['run', '-s', 'build'], { cwd: ROOT });
+  if (built.code !== 0) throw new Error(`npm run build failed (exit ${String(built.code)}):\n${built.stderr.slice(-3000)}`);
 }
 
 async function main(): Promise<void> {
