@@ -18,11 +18,11 @@ from captionflow_trainer.compile_cache import enable_compile_cache  # noqa: E402
 enable_compile_cache()
 
 
-def run_cli(*args: str, check: bool = True) -> tuple[int, list[dict], str]:
-    """Run `python -m captionflow_trainer ARGS`; return (exit code, stdout JSON events, stderr)."""
+def run_cli(*args: str, check: bool = True, env: dict[str, str] | None = None) -> tuple[int, list[dict], str]:
+    """Run `python -m captionflow_trainer ARGS` (with `env` added to the environment); return (exit code, stdout JSON events, stderr)."""
     proc = subprocess.run(
         [sys.executable, "-m", "captionflow_trainer", *args], cwd=TRAINER_DIR, capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(TRAINER_DIR)}, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(TRAINER_DIR), **(env or {})}, timeout=600,
     )
     # The protocol: every stdout line is one JSON object.
     events = [json.loads(line) for line in proc.stdout.splitlines()]

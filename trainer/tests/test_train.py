@@ -58,21 +58,11 @@ def test_the_same_seed_gives_the_same_model(tmp_path: Path, dataset: Path, train
 
 def test_one_device_and_two_train_the_same_model_up_to_summation_order(tmp_path: Path, dataset: Path, trained: tuple[Path, list[dict]]) -> None:
     """The CLI splits each batch over two host devices; with one (CAPTIONFLOW_TRAIN_DEVICES=1) the losses and weights agree to rounding."""
-    import os
-    import subprocess
-    import sys
-
-    from .conftest import TRAINER_DIR
+    from .conftest import run_cli
 
     out, events = trained
-    proc = subprocess.run(
-        [sys.executable, "-m", "captionflow_trainer", "train", "--manifest", str(dataset), "--out", str(tmp_path / "one"), "--config", "tiny",
-         "--epochs", "2", "--seed", "5"],
-        cwd=TRAINER_DIR, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONPATH": str(TRAINER_DIR), "CAPTIONFLOW_TRAIN_DEVICES": "1"},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    one = [json.loads(line) for line in proc.stdout.splitlines()]
+    _, one, _ = run_cli("train", "--manifest", str(dataset), "--out", str(tmp_path / "one"), "--config", "tiny", "--epochs", "2", "--seed", "5",
+                        env={"CAPTIONFLOW_TRAIN_DEVICES": "1"})
     losses = lambda evs: [e["loss"] for e in evs if e["event"] == "progress"]  # noqa: E731
     assert losses(one) and np.allclose(losses(one), losses(events), atol=1e-3)
     a, b = load_checkpoint(tmp_path / "one").params, load_checkpoint(out).params
