@@ -105,12 +105,11 @@ for (const client of kafkaClients()) {
     for (let i = 0; i < 12_000 && processed <= N / 2; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(processed > N / 2, `half the input processed before the outage (${processed} of ${N})`);
     const atDown = processed;
-    const downAt = performance.now();
-    down.at = downAt;
+    down.at = performance.now();
     const stopping = kafka.down();
     beginShutdown();
     await stopping;
-    timeline.push(`+${Math.round(performance.now() - downAt)}ms: broker stopped`);
+    timeline.push(`+${Math.round(performance.now() - down.at)}ms: broker stopped`);
     outageBegan();
     const reasons = new Set<string>();
     for (let i = 0; i < 50; i++) {
